@@ -1,3 +1,8 @@
 #![forbid(unsafe_code)]
+pub mod config;
+pub mod controller;
+pub mod decision;
 pub mod event;
+pub mod memory;
+pub mod policy;
 pub mod schedule;

@@ -1,0 +1,180 @@
+//! Decision records: what every evaluation decided and why. Decisions are
+//! data: the controller returns them, adapters apply their `actions`, and the
+//! replay prints them (JSON Lines schema in `docs/decision-record.md`).
+
+use crate::config::EvaluationMode;
+use crate::config::MetricId;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// The outcome of one evaluation of one scalable target.
+#[must_use = "a decision carries actions that must be applied or recorded"]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub time: Timestamp,
+    /// `service/<cluster>/<service>`.
+    pub service: String,
+    pub mode: EvaluationMode,
+    /// Desired count before this evaluation.
+    pub current: u32,
+    /// Running tasks: the base of policy arithmetic (spec §2.4).
+    pub running: u32,
+    /// Bounds in force after any scheduled action of this evaluation.
+    pub min_capacity: u32,
+    pub max_capacity: u32,
+    /// The winning policy's capacity before bounds, blocks and limits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub computed: Option<u32>,
+    /// Desired count after this evaluation.
+    pub desired: u32,
+    pub reason: Reason,
+    /// Every policy's evaluation, in configuration order.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub policies: Vec<PolicyEvaluation>,
+    /// Everything that held a change back.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub blocked_by: Vec<Block>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub actions: Vec<Action>,
+}
+
+/// Why the desired count is what it is. Codes follow Application Auto
+/// Scaling's `NotScaledReason` where one exists (spec §2.7).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "PascalCase")]
+pub enum Reason {
+    /// A policy scaled out.
+    ScaledOut { policy: String },
+    /// A policy scaled in.
+    ScaledIn { policy: String },
+    /// A scheduled action changed the bounds and moved capacity into them.
+    ScheduledAction { action: String },
+    /// The desired count was outside new bounds and was moved into them.
+    MovedIntoBounds,
+    /// No policy asked for a change (metrics within target / alarms OK).
+    NoChange,
+    /// "calculated the revised capacity to be equal to the current capacity".
+    AlreadyAtDesiredCapacity,
+    AlreadyAtMaxCapacity,
+    AlreadyAtMinCapacity,
+    /// A proposed change was held back; see `blocked_by`.
+    Blocked,
+    /// No policy had data to decide with (spec §3.5).
+    InsufficientData,
+    /// Every metric was missing and the fallback count applied.
+    MissingMetricsFallback,
+}
+
+/// One policy's view of this evaluation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyEvaluation {
+    pub policy: String,
+    pub kind: PolicyKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric: Option<MetricId>,
+    /// The value the policy computed with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric_value: Option<f64>,
+    /// Timestamp of the newest datapoint used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric_time: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alarm: Option<AlarmReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposal: Option<Proposal>,
+    pub outcome: PolicyOutcome,
+}
+
+/// The kind of a policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyKind {
+    TargetTracking,
+    Step,
+}
+
+/// The emulated alarm that drove a policy (aws mode, and step policies).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlarmReport {
+    pub name: String,
+    pub state: AlarmState,
+    pub breaching: u32,
+    pub datapoints: u32,
+    pub needed: u32,
+    pub threshold: f64,
+}
+
+/// CloudWatch alarm states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AlarmState {
+    Ok,
+    Alarm,
+    InsufficientData,
+}
+
+/// A policy's wish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub direction: Direction,
+    pub capacity: u32,
+}
+
+/// Scaling direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Out,
+    In,
+}
+
+/// What a policy concluded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyOutcome {
+    /// Its proposal is the one applied.
+    Won,
+    /// It proposed, another policy's larger capacity won (spec §3.8).
+    Outvoted,
+    /// It proposed, but the change was blocked.
+    Blocked,
+    /// Its proposal equals the current capacity.
+    NoChange,
+    /// Metric within the tolerance band / between the alarm thresholds.
+    WithinTarget,
+    /// Its alarm is in ALARM but was invoked less than a minute ago (§3.5).
+    AwaitingReinvocation,
+    /// Not enough data to evaluate.
+    InsufficientData,
+    /// Target tracking scale-in held: not every policy is ready (§3.8).
+    ScaleInNotUnanimous,
+}
+
+/// What held a change back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Block {
+    ScaleOutCooldown { until: Timestamp },
+    ScaleInCooldown { until: Timestamp },
+    DeploymentInProgress,
+    DynamicScalingInSuspended,
+    DynamicScalingOutSuspended,
+    ScheduledScalingSuspended { action: String, due: Timestamp },
+    /// Some target tracking policies with scale-in enabled are not ready.
+    ScaleInNotUnanimous { waiting: Vec<String> },
+    StabilizationWindow { recommendation: u32, held_at: u32 },
+    RateLimit { limit: u32 },
+    MaxScaleInPerEvaluation { limit: u32 },
+    /// A scheduled action with MinCapacity > MaxCapacity after merging.
+    InvalidScheduledBounds { action: String, min: u32, max: u32 },
+}
+
+/// Side effects to apply, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    /// `ecs:UpdateService(desiredCount)`.
+    SetDesiredCount { from: u32, to: u32 },
+    /// The scalable target's bounds changed (scheduled action, spec §5.3).
+    SetBounds { min: u32, max: u32 },
+}

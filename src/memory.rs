@@ -1,0 +1,159 @@
+//! Controller memory: everything the controller remembers between
+//! evaluations, as one explicit serde value passed in and returned. Nothing
+//! is hidden: cooldown clocks, last actions, recommendation history, alarm
+//! datapoints for `aws` mode, the bounds scheduled actions set, processed
+//! event ids and last seen task versions.
+
+use crate::config::MetricId;
+use crate::event::{Detail, Event};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+
+/// A metric datapoint.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Datapoint {
+    pub timestamp: Timestamp,
+    pub value: f64,
+}
+
+/// Memory of the whole controller.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ControllerMemory {
+    #[serde(default)]
+    pub targets: BTreeMap<String, TargetMemory>,
+    #[serde(default)]
+    pub ledger: EventLedger,
+}
+
+/// Memory of one scalable target.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetMemory {
+    /// Bounds set by scheduled actions, with the configured bounds they
+    /// replaced: re-registering the target (new configured bounds) wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_bounds: Option<ScheduledBounds>,
+    /// The scale-out that opened the current scale-out cooldown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scale_out: Option<ScaleRecord>,
+    /// The last scale-in (cleared by a scale-out: spec §3.7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scale_in: Option<ScaleRecord>,
+    /// Recent changes, for rate limits (bounded by the longest period).
+    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+    pub changes: VecDeque<ScaleRecord>,
+    /// Recent recommendations, for stabilization windows.
+    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+    pub recommendations: VecDeque<Recommendation>,
+    /// Datapoints per metric, newest last, bounded by the longest alarm window.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub datapoints: BTreeMap<MetricId, Vec<Datapoint>>,
+    /// When each alarm last invoked its policy (once a minute in ALARM, §3.5).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alarm_invoked_at: BTreeMap<String, Timestamp>,
+    /// Newest datapoint each policy has evaluated (`fast` mode).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub evaluated_through: BTreeMap<String, Timestamp>,
+    /// Scheduled actions have been handled up to this instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedules_checked_until: Option<Timestamp>,
+}
+
+/// Bounds set by a scheduled action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledBounds {
+    pub min: u32,
+    pub max: u32,
+    pub configured_min: u32,
+    pub configured_max: u32,
+}
+
+/// A change of desired count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScaleRecord {
+    pub at: Timestamp,
+    pub from: u32,
+    pub to: u32,
+}
+
+/// A recommendation, for stabilization windows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recommendation {
+    pub at: Timestamp,
+    pub capacity: u32,
+}
+
+impl TargetMemory {
+    /// Merges new datapoints (any order, duplicates by timestamp replaced)
+    /// and forgets those older than `keep` before `now`.
+    pub fn ingest(&mut self, metric: &MetricId, points: &[Datapoint], now: Timestamp, keep: SignedDuration) {
+        let series = self.datapoints.entry(metric.clone()).or_default();
+        for p in points {
+            match series.binary_search_by(|q| q.timestamp.cmp(&p.timestamp)) {
+                Ok(i) => series[i] = *p,
+                Err(i) => series.insert(i, *p),
+            }
+        }
+        let horizon = now.checked_sub(keep).unwrap_or(Timestamp::MIN);
+        series.retain(|p| p.timestamp >= horizon);
+    }
+}
+
+/// Processed event ids and last seen task / container-instance versions:
+/// EventBridge delivers at least once and out of order (spec §10.2).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventLedger {
+    /// Recently processed event ids with when they were seen.
+    #[serde(default)]
+    pub processed: VecDeque<(String, Timestamp)>,
+    /// Highest `detail.version` seen per task or container-instance ARN, with
+    /// when it was seen (forgotten after [`Self::ID_RETENTION`]).
+    #[serde(default)]
+    pub versions: BTreeMap<String, (u64, Timestamp)>,
+}
+
+/// Whether an event should be acted on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Freshness {
+    Fresh,
+    /// Same event id already processed.
+    Duplicate,
+    /// A version not newer than one already seen for the same resource.
+    Stale { seen: u64, got: u64 },
+}
+
+impl EventLedger {
+    /// How long processed ids are remembered. EventBridge retries for up to
+    /// 24 hours (spec §10.2, R-EB-DLQ).
+    pub const ID_RETENTION: SignedDuration = SignedDuration::from_hours(24);
+
+    /// Classifies `event` and, when fresh, records it. Stale and duplicate
+    /// events change nothing.
+    pub fn observe(&mut self, event: &Event, now: Timestamp) -> Freshness {
+        let horizon = now.checked_sub(Self::ID_RETENTION).unwrap_or(Timestamp::MIN);
+        while self.processed.front().is_some_and(|(_, at)| *at < horizon) {
+            self.processed.pop_front();
+        }
+        self.versions.retain(|_, (_, at)| *at >= horizon);
+        if self.processed.iter().any(|(id, _)| *id == event.meta.id) {
+            return Freshness::Duplicate;
+        }
+        let versioned = match &event.detail {
+            Detail::TaskStateChange(t) => Some((t.task_arn.as_str(), t.version)),
+            Detail::ContainerInstanceStateChange(c) => Some((c.container_instance_arn.as_str(), c.version)),
+            _ => None,
+        };
+        if let Some((arn, version)) = versioned {
+            match self.versions.get(arn) {
+                // Duplicates share a version; higher means later (§10.2).
+                Some(&(seen, _)) if version <= seen => return Freshness::Stale { seen, got: version },
+                _ => {
+                    self.versions.insert(arn.to_owned(), (version, now));
+                }
+            }
+        }
+        self.processed.push_back((event.meta.id.clone(), now));
+        Freshness::Fresh
+    }
+}

@@ -1,0 +1,400 @@
+//! Policy evaluation: what each target-tracking and step policy wants, given
+//! the observation and the controller memory (spec §3, §4). The combination
+//! of proposals, cooldowns, bounds and blocks is `controller`'s job.
+//!
+//! Owns: the capacity formulas and each policy's alarm logic. May not touch:
+//! I/O, the clock, or the decision of what is finally applied.
+
+pub mod alarm;
+
+use crate::config::{AdjustmentType, Aggregation, EvaluationMode, Extensions, MetricId, StepPolicy, TargetTrackingPolicy};
+use crate::decision::{AlarmReport, AlarmState, Direction, PolicyEvaluation, PolicyKind, PolicyOutcome, Proposal};
+use crate::memory::{Datapoint, TargetMemory};
+use alarm::AlarmWindow;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What the controller sees of one service at one instant.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub struct Observation {
+    /// The service's desired count now.
+    pub desired_count: u32,
+    /// RUNNING tasks across all deployments (spec §2.4).
+    pub running_count: u32,
+    #[serde(default)]
+    pub pending_count: u32,
+    /// RUNNING tasks of the PRIMARY deployment; `fast` mode bases its
+    /// arithmetic on it during deployments (spec §16 item 5).
+    #[serde(default)]
+    pub primary_running_count: Option<u32>,
+    /// A deployment is in progress: no scale-in (spec §2.5).
+    #[serde(default)]
+    pub deployment_in_progress: bool,
+    /// New datapoints per metric (any order; overlap with memory is fine).
+    #[serde(default)]
+    pub metrics: BTreeMap<MetricId, Vec<Datapoint>>,
+    /// Per-task samples of a metric, for the warm-up exclusion extension.
+    #[serde(default)]
+    pub task_metrics: BTreeMap<MetricId, Vec<TaskSample>>,
+}
+
+/// One task's latest value of a metric.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskSample {
+    pub started_at: Timestamp,
+    pub value: f64,
+}
+
+/// A policy's vote, before combination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vote {
+    Out(u32),
+    In(u32),
+    /// Ready to scale in (AlarmLow in ALARM) but not invoked this minute.
+    ReadyIn,
+    /// Ready to scale out but not invoked this minute.
+    ReadyOut,
+    Hold,
+    NoData,
+}
+
+/// A policy evaluation plus what the combiner needs.
+#[derive(Clone, Debug)]
+pub struct PolicyResult {
+    pub evaluation: PolicyEvaluation,
+    pub vote: Vote,
+    pub scale_out_cooldown: SignedDuration,
+    pub scale_in_cooldown: SignedDuration,
+    pub kind: PolicyKind,
+    pub scale_in_enabled: bool,
+}
+
+/// How often an alarm in ALARM re-invokes its policy (spec §3.5).
+pub const REINVOCATION: SignedDuration = SignedDuration::from_secs(60);
+/// In `fast` mode a newest datapoint older than this counts as missing.
+pub const FAST_STALENESS: SignedDuration = SignedDuration::from_mins(5);
+
+/// Capacity that puts the metric on target, rounded up both ways (spec §3.6
+/// reference algorithm [INF]): adds enough, never removes too much. From zero
+/// running tasks it is 1, "the minimum possible amount".
+#[must_use]
+pub fn proportional_capacity(running: u32, metric: f64, target: f64) -> u32 {
+    if running == 0 {
+        return 1;
+    }
+    let exact = f64::from(running) * metric / target;
+    // A hair of slack so 10 × 70 / 70 is 10, not 11 through float noise.
+    let rounded = (exact - 1e-9).ceil();
+    if rounded <= 0.0 {
+        0
+    } else if rounded >= f64::from(u32::MAX) {
+        u32::MAX
+    } else {
+        rounded as u32
+    }
+}
+
+/// The step change for `PercentChangeInCapacity` (spec §4.3): above 1 floor,
+/// in (0, 1) → 1, in (−1, 0) → −1, below −1 ceil; `MinAdjustmentMagnitude`
+/// raises the magnitude (applied both ways [INF]).
+#[must_use]
+pub fn percent_change(capacity: u32, percent: i64, min_magnitude: Option<u32>) -> i64 {
+    let raw = f64::from(capacity) * percent as f64 / 100.0;
+    let mut delta = if raw >= 1.0 {
+        raw.floor()
+    } else if raw > 0.0 {
+        1.0
+    } else if raw > -1.0 && raw < 0.0 {
+        -1.0
+    } else {
+        raw.ceil()
+    } as i64;
+    if let Some(m) = min_magnitude {
+        if delta != 0 && delta.abs() < i64::from(m) {
+            delta = i64::from(m) * delta.signum();
+        }
+    }
+    delta
+}
+
+fn to_capacity(value: i64) -> u32 {
+    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
+}
+
+fn latest(series: &[Datapoint], now: Timestamp) -> Option<Datapoint> {
+    series.iter().rev().find(|p| p.timestamp <= now).copied()
+}
+
+fn is_due(memory: &TargetMemory, alarm: &str, now: Timestamp) -> bool {
+    memory
+        .alarm_invoked_at
+        .get(alarm)
+        .is_none_or(|at| now.duration_since(*at) >= REINVOCATION)
+}
+
+/// Shared inputs of every policy evaluation.
+pub struct Context<'a> {
+    pub now: Timestamp,
+    pub resource_id: &'a str,
+    /// Running tasks: the base of the arithmetic.
+    pub running: u32,
+    pub extensions: &'a Extensions,
+    pub observation: &'a Observation,
+}
+
+impl Context<'_> {
+    /// The metric value to compute with: the newest datapoint, or with the
+    /// warm-up extension, the mean over tasks older than the warm-up.
+    fn metric_value(&self, metric: &MetricId, newest: Datapoint) -> Option<f64> {
+        let (Some(warmup), Some(samples)) = (self.extensions.task_warmup_seconds, self.observation.task_metrics.get(metric)) else {
+            return Some(newest.value);
+        };
+        let cutoff = self.now.checked_sub(SignedDuration::from_secs(i64::from(warmup))).ok()?;
+        let warmed: Vec<f64> = samples.iter().filter(|s| s.started_at <= cutoff).map(|s| s.value).collect();
+        (!warmed.is_empty()).then(|| warmed.iter().sum::<f64>() / warmed.len() as f64)
+    }
+}
+
+/// Evaluates one target tracking policy (spec §3).
+pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory: &mut TargetMemory) -> PolicyResult {
+    let series = memory.datapoints.get(&policy.metric).map(Vec::as_slice).unwrap_or_default();
+    let newest = latest(series, ctx.now);
+    let target = policy.target_value;
+    let mut evaluation = PolicyEvaluation {
+        policy: policy.name.clone(),
+        kind: PolicyKind::TargetTracking,
+        metric: Some(policy.metric.clone()),
+        metric_value: None,
+        metric_time: newest.map(|p| p.timestamp),
+        alarm: None,
+        proposal: None,
+        outcome: PolicyOutcome::InsufficientData,
+    };
+    let result = |evaluation: PolicyEvaluation, vote| PolicyResult {
+        evaluation,
+        vote,
+        scale_out_cooldown: SignedDuration::from_secs(i64::from(policy.scale_out_cooldown_seconds)),
+        scale_in_cooldown: SignedDuration::from_secs(i64::from(policy.scale_in_cooldown_seconds)),
+        kind: PolicyKind::TargetTracking,
+        scale_in_enabled: !policy.disable_scale_in,
+    };
+    let value = newest.and_then(|p| ctx.metric_value(&policy.metric, p));
+    evaluation.metric_value = value;
+    let propose = |value: f64| proportional_capacity(ctx.running, value, target);
+    let (tol_out, tol_in) = (ctx.extensions.tolerance_out(), ctx.extensions.tolerance_in());
+    match ctx.extensions.mode {
+        EvaluationMode::Aws => {
+            let shape = ctx.extensions.alarm_shape(policy.high_resolution());
+            let high_name = format!("TargetTracking-{}-AlarmHigh-{}", ctx.resource_id, policy.name);
+            let low_name = format!("TargetTracking-{}-AlarmLow-{}", ctx.resource_id, policy.name);
+            let high = AlarmWindow {
+                period_seconds: shape.period_seconds,
+                evaluation_periods: shape.high_evaluation_periods,
+                datapoints_to_alarm: shape.high_datapoints_to_alarm,
+                treat_missing: crate::config::TreatMissing::Missing,
+            }
+            .evaluate(series, ctx.now, |v| v > target);
+            let low_threshold = shape.low_threshold_ratio * target;
+            // DisableScaleIn: no AlarmLow at all (spec §3.4 [INF]).
+            let low = (!policy.disable_scale_in).then(|| {
+                AlarmWindow {
+                    period_seconds: shape.period_seconds,
+                    evaluation_periods: shape.low_evaluation_periods,
+                    datapoints_to_alarm: shape.low_datapoints_to_alarm,
+                    treat_missing: crate::config::TreatMissing::Missing,
+                }
+                .evaluate(series, ctx.now, |v| v < low_threshold)
+            });
+            let report = |name: &str, e: &alarm::AlarmEvaluation, needed, threshold| AlarmReport {
+                name: name.to_owned(),
+                state: e.state,
+                breaching: e.breaching,
+                datapoints: e.present,
+                needed,
+                threshold,
+            };
+            if high.state == AlarmState::Alarm {
+                evaluation.alarm = Some(report(&high_name, &high, shape.high_datapoints_to_alarm, target));
+                let Some(value) = value else { return result(evaluation, Vote::NoData) };
+                if value / target - 1.0 <= tol_out && tol_out > 0.0 {
+                    evaluation.outcome = PolicyOutcome::WithinTarget;
+                    return result(evaluation, Vote::Hold);
+                }
+                if !is_due(memory, &high_name, ctx.now) {
+                    evaluation.outcome = PolicyOutcome::AwaitingReinvocation;
+                    return result(evaluation, Vote::ReadyOut);
+                }
+                memory.alarm_invoked_at.insert(high_name, ctx.now);
+                let capacity = propose(value);
+                evaluation.proposal = Some(Proposal { direction: Direction::Out, capacity });
+                evaluation.outcome = PolicyOutcome::NoChange;
+                return result(evaluation, Vote::Out(capacity));
+            }
+            if let Some(low) = low.filter(|l| l.state == AlarmState::Alarm) {
+                evaluation.alarm = Some(report(&low_name, &low, shape.low_datapoints_to_alarm, low_threshold));
+                let Some(value) = value else { return result(evaluation, Vote::NoData) };
+                if 1.0 - value / target <= tol_in && tol_in > 0.0 {
+                    evaluation.outcome = PolicyOutcome::WithinTarget;
+                    return result(evaluation, Vote::Hold);
+                }
+                if !is_due(memory, &low_name, ctx.now) {
+                    evaluation.outcome = PolicyOutcome::AwaitingReinvocation;
+                    return result(evaluation, Vote::ReadyIn);
+                }
+                memory.alarm_invoked_at.insert(low_name, ctx.now);
+                let capacity = propose(value);
+                evaluation.proposal = Some(Proposal { direction: Direction::In, capacity });
+                evaluation.outcome = PolicyOutcome::NoChange;
+                return result(evaluation, Vote::In(capacity));
+            }
+            evaluation.alarm = Some(report(&high_name, &high, shape.high_datapoints_to_alarm, target));
+            if high.state == AlarmState::InsufficientData || value.is_none() {
+                return result(evaluation, Vote::NoData);
+            }
+            evaluation.outcome = PolicyOutcome::WithinTarget;
+            result(evaluation, Vote::Hold)
+        }
+        EvaluationMode::Fast => {
+            let fresh = newest.filter(|p| ctx.now.duration_since(p.timestamp) <= FAST_STALENESS);
+            let (Some(point), Some(value)) = (fresh, value) else {
+                return result(evaluation, Vote::NoData);
+            };
+            // Each datapoint is acted on once: re-using a value measured
+            // before the last change would overshoot.
+            let seen = memory.evaluated_through.get(&policy.name).is_some_and(|t| *t >= point.timestamp);
+            let ratio = value / target;
+            let vote = if ratio > 1.0 + tol_out {
+                Direction::Out
+            } else if ratio < 1.0 - tol_in && !policy.disable_scale_in {
+                Direction::In
+            } else {
+                evaluation.outcome = PolicyOutcome::WithinTarget;
+                return result(evaluation, Vote::Hold);
+            };
+            if seen {
+                evaluation.outcome = PolicyOutcome::AwaitingReinvocation;
+                return result(evaluation, if vote == Direction::Out { Vote::ReadyOut } else { Vote::ReadyIn });
+            }
+            memory.evaluated_through.insert(policy.name.clone(), point.timestamp);
+            let capacity = propose(value);
+            evaluation.proposal = Some(Proposal { direction: vote, capacity });
+            evaluation.outcome = PolicyOutcome::NoChange;
+            result(evaluation, if vote == Direction::Out { Vote::Out(capacity) } else { Vote::In(capacity) })
+        }
+    }
+}
+
+/// Evaluates one step scaling policy (spec §4). `base_during_cooldown` is the
+/// capacity before the scale-out that opened a still-running cooldown of this
+/// policy: the earlier increase counts as part of the new step (§4.4).
+pub fn step(ctx: &Context<'_>, policy: &StepPolicy, base_during_cooldown: Option<u32>, memory: &mut TargetMemory) -> PolicyResult {
+    let series = memory.datapoints.get(&policy.alarm.metric).map(Vec::as_slice).unwrap_or_default();
+    let alarm = &policy.alarm;
+    let e = AlarmWindow {
+        period_seconds: alarm.period_seconds,
+        evaluation_periods: alarm.evaluation_periods,
+        datapoints_to_alarm: alarm.datapoints_to_alarm,
+        treat_missing: alarm.treat_missing,
+    }
+    .evaluate(series, ctx.now, |v| alarm.comparison.breaches(v, alarm.threshold));
+    let cooldown = SignedDuration::from_secs(i64::from(policy.cooldown_seconds));
+    let aggregated = aggregate(&e.values, policy.aggregation);
+    let mut evaluation = PolicyEvaluation {
+        policy: policy.name.clone(),
+        kind: PolicyKind::Step,
+        metric: Some(alarm.metric.clone()),
+        metric_value: aggregated,
+        metric_time: latest(series, ctx.now).map(|p| p.timestamp),
+        alarm: Some(AlarmReport {
+            name: alarm.name.clone(),
+            state: e.state,
+            breaching: e.breaching,
+            datapoints: e.present,
+            needed: alarm.datapoints_to_alarm,
+            threshold: alarm.threshold,
+        }),
+        proposal: None,
+        outcome: PolicyOutcome::WithinTarget,
+    };
+    let result = |evaluation, vote| PolicyResult {
+        evaluation,
+        vote,
+        scale_out_cooldown: cooldown,
+        scale_in_cooldown: cooldown,
+        kind: PolicyKind::Step,
+        scale_in_enabled: true,
+    };
+    let vote_when_not_alarm = if e.state == AlarmState::InsufficientData { Vote::NoData } else { Vote::Hold };
+    if e.state != AlarmState::Alarm {
+        if vote_when_not_alarm == Vote::NoData {
+            evaluation.outcome = PolicyOutcome::InsufficientData;
+        }
+        return result(evaluation, vote_when_not_alarm);
+    }
+    let Some(value) = aggregated else {
+        evaluation.outcome = PolicyOutcome::InsufficientData;
+        return result(evaluation, Vote::NoData);
+    };
+    let Some(adjustment) = step_for(policy, value - alarm.threshold) else {
+        // No step covers this value: the alarm fires but nothing applies.
+        return result(evaluation, Vote::Hold);
+    };
+    let grows = match policy.adjustment_type {
+        AdjustmentType::ExactCapacity => i64::from(ctx.running) < adjustment,
+        _ => adjustment > 0,
+    };
+    if !is_due(memory, &alarm.name, ctx.now) {
+        evaluation.outcome = PolicyOutcome::AwaitingReinvocation;
+        return result(evaluation, if grows { Vote::ReadyOut } else { Vote::ReadyIn });
+    }
+    memory.alarm_invoked_at.insert(alarm.name.clone(), ctx.now);
+    let base = match (grows, base_during_cooldown) {
+        (true, Some(base)) => base,
+        _ => ctx.running,
+    };
+    let capacity = to_capacity(match policy.adjustment_type {
+        AdjustmentType::ChangeInCapacity => i64::from(base) + adjustment,
+        AdjustmentType::ExactCapacity => adjustment,
+        AdjustmentType::PercentChangeInCapacity => i64::from(base) + percent_change(base, adjustment, policy.min_adjustment_magnitude),
+    });
+    let direction = if capacity > ctx.running || (grows && capacity >= ctx.running) { Direction::Out } else { Direction::In };
+    if capacity == ctx.running && !grows && adjustment == 0 {
+        evaluation.outcome = PolicyOutcome::NoChange;
+        return result(evaluation, Vote::Hold);
+    }
+    evaluation.proposal = Some(Proposal { direction, capacity });
+    evaluation.outcome = PolicyOutcome::NoChange;
+    result(evaluation, if direction == Direction::Out { Vote::Out(capacity) } else { Vote::In(capacity) })
+}
+
+/// The adjustment of the step containing `offset` (metric − threshold):
+/// `[lower, upper)` above the threshold, `(lower, upper]` below (spec §4.2).
+#[must_use]
+pub fn step_for(policy: &StepPolicy, offset: f64) -> Option<i64> {
+    policy
+        .steps
+        .iter()
+        .find(|s| {
+            let lower = s.lower.unwrap_or(f64::NEG_INFINITY);
+            let upper = s.upper.unwrap_or(f64::INFINITY);
+            if offset >= 0.0 {
+                lower <= offset && offset < upper
+            } else {
+                lower < offset && offset <= upper
+            }
+        })
+        .map(|s| s.adjustment)
+}
+
+fn aggregate(values: &[f64], how: Aggregation) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    Some(match how {
+        Aggregation::Average => values.iter().sum::<f64>() / values.len() as f64,
+        Aggregation::Minimum => values.iter().copied().fold(f64::INFINITY, f64::min),
+        Aggregation::Maximum => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    })
+}
