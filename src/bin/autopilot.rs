@@ -1,1 +1,192 @@
-fn main() {}
+//! `autopilot`: the command-line front of the ecs-autopilot core.
+//!
+//! This file (and only this file, with the Lambda adapters) does I/O: it reads
+//! files, the clock and writes to the terminal, then calls the pure core.
+//! Exit codes (brief §3.5): 0 success, 1 runtime failure, 2 usage or input error.
+
+use clap::{Parser, Subcommand};
+use ecs_autopilot::config::{self, ConfigError};
+use ecs_autopilot::controller;
+use ecs_autopilot::memory::ControllerMemory;
+use ecs_autopilot::policy::Observation;
+use ecs_autopilot::schedule::Schedule;
+use jiff::Timestamp;
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "autopilot", version, about = "Autoscaling decisions for Amazon ECS services, faithful to Application Auto Scaling")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a configuration (YAML or JSON; several files are merged) and
+    /// print every error with its field path.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// Schedule expressions of scheduled actions.
+    Schedule {
+        #[command(subcommand)]
+        command: ScheduleCommand,
+    },
+    /// Evaluate every scalable target once and print the decisions (JSON
+    /// Lines) and, with --memory-out, the new controller memory.
+    Evaluate {
+        /// Configuration files (merged).
+        #[arg(long = "config", required = true)]
+        configs: Vec<String>,
+        /// JSON object: ResourceId → observation.
+        #[arg(long)]
+        observations: String,
+        /// Controller memory from a previous run (JSON); empty when absent.
+        #[arg(long)]
+        memory: Option<String>,
+        /// Where to write the new memory.
+        #[arg(long)]
+        memory_out: Option<String>,
+        /// Evaluation instant (RFC 3339); the system clock when absent.
+        #[arg(long)]
+        now: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScheduleCommand {
+    /// Print the next fire times of an at() / rate() / cron() expression as
+    /// RFC 3339 UTC lines.
+    Next {
+        expression: String,
+        /// IANA time zone of at() and cron() (default UTC).
+        #[arg(long)]
+        timezone: Option<String>,
+        /// List fire times after this instant (default: now).
+        #[arg(long)]
+        after: Option<String>,
+        #[arg(long)]
+        start_time: Option<String>,
+        #[arg(long)]
+        end_time: Option<String>,
+        /// How many fire times to print.
+        #[arg(long, default_value_t = 5)]
+        count: usize,
+    },
+}
+
+/// A failure with its exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn input(message: impl Into<String>) -> Self {
+        Self { code: 2, message: message.into() }
+    }
+    fn runtime(message: impl Into<String>) -> Self {
+        Self { code: 1, message: message.into() }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate { files } => validate(&files),
+        Command::Schedule { command: ScheduleCommand::Next { expression, timezone, after, start_time, end_time, count } } => {
+            schedule_next(&expression, timezone.as_deref(), after.as_deref(), start_time.as_deref(), end_time.as_deref(), count)
+        }
+        Command::Evaluate { configs, observations, memory, memory_out, now } => {
+            evaluate(&configs, &observations, memory.as_deref(), memory_out.as_deref(), now.as_deref())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("autopilot: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn read(path: &str) -> Result<String, Failure> {
+    std::fs::read_to_string(path).map_err(|e| Failure::input(format!("cannot read {path}: {e}")))
+}
+
+fn load_config(files: &[String]) -> Result<config::Config, Failure> {
+    let texts = files.iter().map(|f| read(f).map(|t| (f.as_str(), t))).collect::<Result<Vec<_>, _>>()?;
+    let docs: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    config::load_documents(&docs).map_err(|e: ConfigError| Failure::input(e.to_string()))
+}
+
+fn validate(files: &[String]) -> Result<(), Failure> {
+    let config = load_config(files)?;
+    for warning in &config.warnings {
+        println!("{warning}");
+    }
+    let policies: usize = config.targets.values().map(|t| t.target_tracking.len() + t.step.len()).sum();
+    let scheduled: usize = config.targets.values().map(|t| t.scheduled.len()).sum();
+    println!(
+        "ok: {} scalable target(s), {policies} scaling polic(ies), {scheduled} scheduled action(s)",
+        config.targets.len()
+    );
+    Ok(())
+}
+
+fn instant(flag: &str, text: &str) -> Result<Timestamp, Failure> {
+    ecs_autopilot::event::time::parse_instant(text).map_err(|e| Failure::input(format!("{flag}: {e}")))
+}
+
+fn schedule_next(expr: &str, zone: Option<&str>, after: Option<&str>, start: Option<&str>, end: Option<&str>, count: usize) -> Result<(), Failure> {
+    let start = start.map(|t| instant("--start-time", t)).transpose()?;
+    let end = end.map(|t| instant("--end-time", t)).transpose()?;
+    let after = match after {
+        Some(t) => instant("--after", t)?,
+        None => Timestamp::now(),
+    };
+    let schedule = Schedule::new(expr, zone, start, end).map_err(|e| Failure::input(e.to_string()))?.anchored_at(Some(after));
+    let mut cursor = after;
+    for _ in 0..count {
+        let Some(next) = schedule.next_after(cursor) else { break };
+        println!("{}", next.strftime("%Y-%m-%dT%H:%M:%SZ"));
+        cursor = next;
+    }
+    Ok(())
+}
+
+fn evaluate(configs: &[String], observations: &str, memory: Option<&str>, memory_out: Option<&str>, now: Option<&str>) -> Result<(), Failure> {
+    let config = load_config(configs)?;
+    let observations: BTreeMap<String, Observation> = serde_json::from_str(&read(observations)?)
+        .map_err(|e| Failure::input(format!("{observations}: {e}")))?;
+    let mut memory: ControllerMemory = match memory {
+        Some(path) => serde_json::from_str(&read(path)?).map_err(|e| Failure::input(format!("{path}: {e}")))?,
+        None => ControllerMemory::default(),
+    };
+    let now = match now {
+        Some(t) => instant("--now", t)?,
+        None => Timestamp::now(),
+    };
+    for id in observations.keys() {
+        if !config.targets.contains_key(id) {
+            return Err(Failure::input(format!("{id}: observation for a service that is not a configured scalable target")));
+        }
+    }
+    for (id, target) in &config.targets {
+        let Some(observation) = observations.get(id) else {
+            return Err(Failure::input(format!("no observation for scalable target {id}")));
+        };
+        let previous = memory.targets.remove(id).unwrap_or_default();
+        let (decision, next) = controller::evaluate(now, target, observation, previous);
+        memory.targets.insert(id.clone(), next);
+        let line = serde_json::to_string(&decision).map_err(|e| Failure::runtime(format!("cannot encode decision: {e}")))?;
+        println!("{line}");
+    }
+    if let Some(path) = memory_out {
+        let text = serde_json::to_string_pretty(&memory).map_err(|e| Failure::runtime(format!("cannot encode memory: {e}")))?;
+        std::fs::write(path, text).map_err(|e| Failure::runtime(format!("cannot write {path}: {e}")))?;
+    }
+    Ok(())
+}

@@ -123,6 +123,9 @@ pub fn load_documents(documents: &[(&str, &str)]) -> Result<Config, ConfigError>
 pub(crate) struct Collector {
     pub(crate) issues: Vec<ConfigIssue>,
     pub(crate) document: Option<String>,
+    /// Which document each decoded item came from, so that issues found
+    /// later (semantic checks) still name their file.
+    item_documents: Vec<(String, String)>,
 }
 
 impl Collector {
@@ -135,8 +138,14 @@ impl Collector {
     }
 
     fn push(&mut self, path: String, message: String, severity: Severity) {
+        let document = self.document.clone().or_else(|| {
+            self.item_documents
+                .iter()
+                .find(|(item, _)| path == *item || path.starts_with(&format!("{item}.")))
+                .map(|(_, doc)| doc.clone())
+        });
         self.issues.push(ConfigIssue {
-            document: self.document.clone(),
+            document,
             path,
             message,
             severity,
@@ -200,6 +209,9 @@ impl Collector {
             // Paths index the merged list, so they stay unique across documents.
             let path = format!("{key}[{}]", base + index);
             if let Some(decoded) = self.decode_one(&path, item) {
+                if let Some(doc) = &self.document {
+                    self.item_documents.push((path.clone(), doc.clone()));
+                }
                 out.push((path, decoded));
             }
         }
@@ -216,7 +228,9 @@ impl Collector {
                     full = join_path(&full, field);
                 }
                 if let Some(field) = unknown_field_name(&message) {
-                    full = join_path(&full, field);
+                    if !full.ends_with(field) {
+                        full = join_path(&full, field);
+                    }
                 }
                 self.error(full, message);
                 None

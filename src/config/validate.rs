@@ -33,8 +33,15 @@ pub(crate) fn build(raw: RawConfig, c: &mut Collector) -> Config {
     let autopilot = raw.autopilot.unwrap_or_default();
     validate_extensions(&autopilot, c);
     let mut targets = BTreeMap::new();
+    // Targets that failed validation: what is attached to them is still
+    // checked (against this scratch copy) so no error hides another.
+    let mut scratch: BTreeMap<String, TargetConfig> = BTreeMap::new();
     for (path, t) in &raw.targets {
-        if let Some(target) = scalable_target(path, t, &autopilot, c) {
+        let Some(target) = scalable_target(path, t, &autopilot, c) else {
+            scratch.insert(t.resource_id.clone(), placeholder(&t.resource_id));
+            continue;
+        };
+        {
             if targets.contains_key(&target.resource_id) {
                 c.error(join_path(path, "ResourceId"), format!("scalable target {} is registered twice", target.resource_id));
                 continue;
@@ -54,7 +61,7 @@ pub(crate) fn build(raw: RawConfig, c: &mut Collector) -> Config {
         .collect();
     let mut tt_metrics: BTreeSet<(String, MetricId)> = BTreeSet::new();
     for (path, p) in &raw.policies {
-        let Some(target) = registered(&mut targets, path, &p.resource_id, c) else { continue };
+        let Some(target) = registered(&mut targets, &mut scratch, path, &p.resource_id, c) else { continue };
         check_identity(path, p.service_namespace.as_deref(), p.scalable_dimension.as_deref(), c);
         check_name(&join_path(path, "PolicyName"), &p.policy_name, false, c);
         let duplicate = target.target_tracking.iter().map(|x| &x.name).chain(target.step.iter().map(|x| &x.name)).any(|n| n == &p.policy_name);
@@ -100,7 +107,7 @@ pub(crate) fn build(raw: RawConfig, c: &mut Collector) -> Config {
         }
     }
     for (path, a) in &raw.scheduled {
-        let Some(target) = registered(&mut targets, path, &a.resource_id, c) else { continue };
+        let Some(target) = registered(&mut targets, &mut scratch, path, &a.resource_id, c) else { continue };
         check_identity(path, a.service_namespace.as_deref(), a.scalable_dimension.as_deref(), c);
         if target.scheduled.iter().any(|s| s.name == a.scheduled_action_name) {
             c.error(join_path(path, "ScheduledActionName"), format!("scheduled action {:?} appears twice on {}: names are unique per scalable target", a.scheduled_action_name, a.resource_id));
@@ -122,12 +129,34 @@ pub(crate) fn build(raw: RawConfig, c: &mut Collector) -> Config {
     Config { targets, warnings: Vec::new() }
 }
 
-fn registered<'a>(targets: &'a mut BTreeMap<String, TargetConfig>, path: &str, id: &str, c: &mut Collector) -> Option<&'a mut TargetConfig> {
-    let found = targets.get_mut(id);
+fn registered<'a>(
+    targets: &'a mut BTreeMap<String, TargetConfig>,
+    scratch: &'a mut BTreeMap<String, TargetConfig>,
+    path: &str,
+    id: &str,
+    c: &mut Collector,
+) -> Option<&'a mut TargetConfig> {
+    if let Some(found) = targets.get_mut(id) {
+        return Some(found);
+    }
+    let found = scratch.get_mut(id);
     if found.is_none() {
         c.error(join_path(path, "ResourceId"), format!("{id:?} is not a registered scalable target (add it under ScalableTargets)"));
     }
     found
+}
+
+fn placeholder(resource_id: &str) -> TargetConfig {
+    TargetConfig {
+        resource_id: resource_id.to_owned(),
+        min_capacity: 0,
+        max_capacity: 0,
+        suspended: Default::default(),
+        target_tracking: Vec::new(),
+        step: Vec::new(),
+        scheduled: Vec::new(),
+        extensions: Extensions::default(),
+    }
 }
 
 fn check_identity(path: &str, namespace: Option<&str>, dimension: Option<&str>, c: &mut Collector) {
@@ -508,6 +537,15 @@ fn scheduled_action(path: &str, a: &ScheduledAction, c: &mut Collector) -> Optio
     if a.schedule.chars().count() > 1600 {
         c.error(join_path(path, "Schedule"), "must be at most 1600 characters");
     }
+    // The zone is checked on its own so a bad zone and a bad expression are
+    // both reported.
+    let zone_ok = match crate::schedule::time_zone(a.timezone.as_deref().unwrap_or("UTC")) {
+        Ok(_) => true,
+        Err(e) => {
+            c.error(join_path(path, "Timezone"), e.to_string());
+            false
+        }
+    };
     let schedule = Schedule::new(
         &a.schedule,
         a.timezone.as_deref(),
@@ -516,6 +554,7 @@ fn scheduled_action(path: &str, a: &ScheduledAction, c: &mut Collector) -> Optio
     );
     let schedule = match schedule {
         Ok(s) => Some(s.anchored_at(a.creation_time.as_ref().map(|t| t.instant()))),
+        Err(crate::schedule::ScheduleError::UnknownTimeZone(_)) if !zone_ok => None,
         Err(e) => {
             let field = match e {
                 crate::schedule::ScheduleError::UnknownTimeZone(_) => "Timezone",

@@ -2,8 +2,9 @@
 //! alarms of `aws` mode (spec §3.4) and for the alarms driving step policies.
 //!
 //! Datapoints are grouped into `period`-second buckets aligned to the epoch
-//! (a datapoint's timestamp is the start of its period); the last
-//! `evaluation_periods` buckets up to `now` form the window; a bucket with
+//! (a datapoint's timestamp is the start of its period); the most recent
+//! `evaluation_periods` buckets with data, within an evaluation range two
+//! periods longer, form the window; a bucket with
 //! several datapoints (10-s data under a 60-s alarm) is their average.
 //! ALARM when at least `datapoints_to_alarm` buckets breach; missing buckets
 //! follow `TreatMissingData`. CloudWatch's "premature alarm" and
@@ -35,14 +36,23 @@ pub struct AlarmEvaluation {
 }
 
 impl AlarmWindow {
+    /// Extra periods CloudWatch reads beyond `evaluation_periods` (it
+    /// "retrieves a number of data points greater than the evaluation
+    /// periods", e.g. 5 for 3; spec §11.4).
+    pub const EXTRA_RANGE: i64 = 2;
+
     /// Evaluates the alarm over `series` (sorted by time) at `now`.
+    ///
+    /// When the evaluation range holds at least N real datapoints, the most
+    /// recent N are used, so a late newest datapoint does not flip the alarm;
+    /// otherwise the missing ones follow `TreatMissingData`.
     #[must_use]
     pub fn evaluate(&self, series: &[Datapoint], now: Timestamp, breaches: impl Fn(f64) -> bool) -> AlarmEvaluation {
         let period = i64::from(self.period_seconds.max(1));
         let n = i64::from(self.evaluation_periods.max(1));
         let newest_bucket = now.as_second().div_euclid(period);
-        let oldest_bucket = newest_bucket - n + 1;
-        let mut sums = vec![(0.0f64, 0u32); n as usize];
+        let oldest_bucket = newest_bucket - n - Self::EXTRA_RANGE + 1;
+        let mut sums = vec![(0.0f64, 0u32); (n + Self::EXTRA_RANGE) as usize];
         for p in series {
             let bucket = p.timestamp.as_second().div_euclid(period);
             if (oldest_bucket..=newest_bucket).contains(&bucket) && p.timestamp <= now {
@@ -51,7 +61,10 @@ impl AlarmWindow {
                 slot.1 += 1;
             }
         }
-        let values: Vec<f64> = sums.iter().filter(|(_, k)| *k > 0).map(|(s, k)| s / f64::from(*k)).collect();
+        let mut values: Vec<f64> = sums.iter().filter(|(_, k)| *k > 0).map(|(s, k)| s / f64::from(*k)).collect();
+        if values.len() > n as usize {
+            values.drain(..values.len() - n as usize);
+        }
         let present = values.len() as u32;
         let missing = self.evaluation_periods.max(1) - present;
         let mut breaching = values.iter().filter(|v| breaches(**v)).count() as u32;
@@ -92,8 +105,10 @@ mod tests {
         let at = |sec| Timestamp::from_second(sec).unwrap();
         assert_eq!(w.evaluate(&s[..2], at(150), |v| v > 70.0).state, AlarmState::Ok);
         assert_eq!(w.evaluate(&s, at(150), |v| v > 70.0).state, AlarmState::Alarm);
-        // Two minutes later the window has slid past two of them.
-        assert_eq!(w.evaluate(&s, at(270), |v| v > 70.0).state, AlarmState::Ok);
+        // A late newest datapoint does not flip it: the range reaches back.
+        assert_eq!(w.evaluate(&s, at(270), |v| v > 70.0).state, AlarmState::Alarm);
+        // Once the range holds only two of them, two of three is not enough.
+        assert_eq!(w.evaluate(&s, at(330), |v| v > 70.0).state, AlarmState::Ok);
         assert_eq!(w.evaluate(&s, at(600), |v| v > 70.0).state, AlarmState::InsufficientData);
     }
 

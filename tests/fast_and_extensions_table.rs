@@ -1,0 +1,129 @@
+//! `fast` evaluation mode and the opt-in extensions (docs/configuration.md).
+
+mod common;
+
+use common::*;
+use ecs_autopilot::config::MetricId;
+use ecs_autopilot::decision::{Block, PolicyOutcome, Reason};
+use ecs_autopilot::memory::Datapoint;
+use ecs_autopilot::policy::TaskSample;
+
+fn fast(extra_autopilot: &str) -> ecs_autopilot::config::TargetConfig {
+    with_policies(
+        1,
+        100,
+        &tt_policy("cpu", CPU, 50.0, ""),
+        &format!("Autopilot:\n  Targets:\n    service/c/web:\n      EvaluationMode: fast\n{extra_autopilot}"),
+    )
+}
+
+fn points(start: i64, step: i64, values: &[f64]) -> Vec<Datapoint> {
+    values.iter().enumerate().map(|(i, v)| Datapoint { timestamp: at(start + step * i as i64), value: *v }).collect()
+}
+
+#[test]
+fn fast_mode_acts_on_the_first_datapoint_above_target() {
+    // One 10-second datapoint at 100 % with target 50 → ceil(10×100/50) = 20.
+    let d = Harness::new(fast("")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[100.0]))]));
+    assert_eq!((d.desired, &d.reason), (20, &Reason::ScaledOut { policy: "cpu".into() }));
+}
+
+#[test]
+fn fast_mode_scale_in_needs_the_default_ten_percent_band() {
+    // 46 is inside 0.9 × 50 = 45: no change; 44 is below it: scale in.
+    let d = Harness::new(fast("")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[46.0]))]));
+    assert_eq!((d.desired, &d.reason), (10, &Reason::NoChange));
+    assert_eq!(d.policies[0].outcome, PolicyOutcome::WithinTarget);
+    let d = Harness::new(fast("")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[44.0]))]));
+    assert_eq!(d.desired, 9);
+}
+
+#[test]
+fn fast_mode_acts_once_per_datapoint() {
+    let mut h = Harness::new(fast("      Tolerance: 0.05\n"));
+    let d = h.step(15, &observe(10, 10, &[(CPU, points(10, 10, &[30.0]))]));
+    assert_eq!(d.desired, 6);
+    // The same datapoint again (no new data): not acted on a second time,
+    // otherwise the old value would remove tasks again.
+    let d = h.step(18, &observe(6, 6, &[]));
+    assert_eq!(d.desired, 6);
+    assert_eq!(d.policies[0].outcome, PolicyOutcome::AwaitingReinvocation);
+}
+
+#[test]
+fn fast_mode_stale_metrics_are_insufficient_data_and_fallback_applies() {
+    let d = Harness::new(fast("")).step(1000, &observe(10, 10, &[(CPU, points(10, 10, &[100.0]))]));
+    assert_eq!((d.desired, &d.reason), (10, &Reason::InsufficientData));
+    let d = Harness::new(fast("      MissingMetrics: {Action: FixedCount, Count: 7}\n")).step(1000, &observe(10, 10, &[]));
+    assert_eq!((d.desired, &d.reason), (7, &Reason::MissingMetricsFallback));
+}
+
+#[test]
+fn stabilization_window_holds_scale_in_at_the_largest_recent_recommendation() {
+    let mut h = Harness::new(fast("      ScaleIn: {StabilizationWindowSeconds: 300}\n      ScaleOut: {StabilizationWindowSeconds: 0}\n"));
+    // A recommendation of 10 (on target) at t=20…
+    assert_eq!(h.step(20, &observe(10, 10, &[(CPU, points(10, 10, &[50.0]))])).desired, 10);
+    // …then a dip: 20 % → 4 recommended, but 10 was recommended 40 s ago.
+    let d = h.step(60, &observe(10, 10, &[(CPU, points(50, 10, &[20.0]))]));
+    assert_eq!((d.desired, &d.reason), (10, &Reason::Blocked));
+    assert_eq!(d.blocked_by, vec![Block::StabilizationWindow { recommendation: 4, held_at: 10 }]);
+    // After the window the dip is applied.
+    let d = h.step(400, &observe(10, 10, &[(CPU, points(390, 10, &[20.0]))]));
+    assert_eq!(d.desired, 4);
+}
+
+#[test]
+fn rate_limit_caps_scale_out_per_period() {
+    let mut h = Harness::new(fast("      ScaleOut: {Policies: [{Type: Tasks, Value: 4, PeriodSeconds: 60}]}\n"));
+    let d = h.step(15, &observe(10, 10, &[(CPU, points(10, 10, &[200.0]))]));
+    assert_eq!(d.desired, 14);
+    assert_eq!(d.blocked_by, vec![Block::RateLimit { limit: 14 }]);
+    assert_eq!(d.computed, Some(40));
+    // Within the same 60 s the 4 added count against the period: no more.
+    let d = h.step(25, &observe(14, 14, &[(CPU, points(20, 10, &[200.0]))]));
+    assert_eq!((d.desired, &d.reason), (14, &Reason::Blocked));
+    // Next period: 4 more.
+    let d = h.step(80, &observe(14, 14, &[(CPU, points(70, 10, &[200.0]))]));
+    assert_eq!(d.desired, 18);
+}
+
+#[test]
+fn percent_rate_limit_and_select_policy() {
+    let rules = "      ScaleOut: {Policies: [{Type: Tasks, Value: 2, PeriodSeconds: 60}, {Type: Percent, Value: 50, PeriodSeconds: 60}], SelectPolicy: Max}\n";
+    let d = Harness::new(fast(rules)).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[200.0]))]));
+    assert_eq!(d.desired, 15, "max of +2 and +50 %");
+    let rules = rules.replace("Max", "Min");
+    let d = Harness::new(fast(&rules)).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[200.0]))]));
+    assert_eq!(d.desired, 12, "min of +2 and +50 %");
+    let d = Harness::new(fast("      ScaleOut: {SelectPolicy: Disabled}\n")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[200.0]))]));
+    assert_eq!(d.desired, 10);
+}
+
+#[test]
+fn max_scale_in_per_evaluation() {
+    let d = Harness::new(fast("      MaxScaleInPerEvaluation: 2\n")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[5.0]))]));
+    assert_eq!(d.desired, 8);
+    assert_eq!(d.blocked_by, vec![Block::MaxScaleInPerEvaluation { limit: 8 }]);
+}
+
+#[test]
+fn warm_up_excludes_young_tasks_from_the_metric() {
+    let mut obs = observe(10, 10, &[(CPU, points(290, 10, &[40.0]))]);
+    // Eight warmed tasks at 60 %, two young tasks at 0 % drag the service
+    // average to 48 %; with the warm-up the metric is 60 % → scale out to 12.
+    let samples: Vec<TaskSample> = (0..10)
+        .map(|i| if i < 8 { TaskSample { started_at: at(0), value: 60.0 } } else { TaskSample { started_at: at(280), value: 0.0 } })
+        .collect();
+    obs.task_metrics.insert(MetricId(CPU.into()), samples);
+    let d = Harness::new(fast("      TaskWarmupSeconds: 120\n")).step(300, &obs);
+    assert_eq!((d.desired, d.policies[0].metric_value), (12, Some(60.0)));
+    // Without the warm-up the datapoint (40 %) is used: a scale-in.
+    assert_eq!(Harness::new(fast("")).step(300, &obs).desired, 8);
+}
+
+#[test]
+fn fast_mode_uses_the_primary_deployments_running_tasks() {
+    let mut obs = observe(10, 14, &[(CPU, points(10, 10, &[100.0]))]);
+    obs.primary_running_count = Some(10);
+    assert_eq!(Harness::new(fast("")).step(15, &obs).desired, 20);
+}
