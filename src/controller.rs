@@ -12,8 +12,8 @@
 
 mod behavior;
 
-use crate::config::{EvaluationMode, TargetConfig};
 use crate::config::extensions::MissingMetrics;
+use crate::config::{EvaluationMode, TargetConfig};
 use crate::decision::{Action, Block, Decision, PolicyKind, PolicyOutcome, Reason};
 use crate::memory::{ScaleRecord, ScheduledBounds, TargetMemory};
 use crate::policy::{self, Context, Observation, PolicyResult, Vote};
@@ -27,7 +27,12 @@ const FIRST_SCHEDULE_LOOKBACK: SignedDuration = SignedDuration::from_secs(60);
 /// Returns the decision record and the memory to store for the next call.
 /// The memory passed in is consumed: a caller that fails to apply the
 /// decision's actions must keep its previous copy (nothing is half-applied).
-pub fn evaluate(now: Timestamp, cfg: &TargetConfig, obs: &Observation, mut memory: TargetMemory) -> (Decision, TargetMemory) {
+pub fn evaluate(
+    now: Timestamp,
+    cfg: &TargetConfig,
+    obs: &Observation,
+    mut memory: TargetMemory,
+) -> (Decision, TargetMemory) {
     let ext = &cfg.extensions;
     let original = obs.desired_count;
     // `fast` mode counts the primary deployment's tasks (spec §16 item 5);
@@ -54,7 +59,8 @@ pub fn evaluate(now: Timestamp, cfg: &TargetConfig, obs: &Observation, mut memor
 
     // Scheduled actions (spec §5.3): ignore cooldowns; missed ones while
     // suspended are skipped for good (spec §2.3).
-    let from = memory.schedules_checked_until.unwrap_or_else(|| now.checked_sub(FIRST_SCHEDULE_LOOKBACK).unwrap_or(now));
+    let from =
+        memory.schedules_checked_until.unwrap_or_else(|| now.checked_sub(FIRST_SCHEDULE_LOOKBACK).unwrap_or(now));
     let mut due: Vec<(Timestamp, &crate::config::ScheduledActionConfig)> = cfg
         .scheduled
         .iter()
@@ -72,7 +78,8 @@ pub fn evaluate(now: Timestamp, cfg: &TargetConfig, obs: &Observation, mut memor
             continue;
         }
         (min, max) = (new_min, new_max);
-        memory.scheduled_bounds = Some(ScheduledBounds { min, max, configured_min: cfg.min_capacity, configured_max: cfg.max_capacity });
+        memory.scheduled_bounds =
+            Some(ScheduledBounds { min, max, configured_min: cfg.min_capacity, configured_max: cfg.max_capacity });
         actions.push(Action::SetBounds { min, max });
         scheduled_reason = Some(action.name.clone());
     }
@@ -86,7 +93,8 @@ pub fn evaluate(now: Timestamp, cfg: &TargetConfig, obs: &Observation, mut memor
 
     let ctx = Context { now, resource_id: &cfg.resource_id, running, extensions: ext, observation: obs };
     let cooldown_base = memory.last_scale_out;
-    let mut results: Vec<PolicyResult> = cfg.target_tracking.iter().map(|p| policy::target_tracking(&ctx, p, &mut memory)).collect();
+    let mut results: Vec<PolicyResult> =
+        cfg.target_tracking.iter().map(|p| policy::target_tracking(&ctx, p, &mut memory)).collect();
     for p in &cfg.step {
         let cooldown = SignedDuration::from_secs(i64::from(p.cooldown_seconds));
         let base = cooldown_base.filter(|r| now < r.at.checked_add(cooldown).unwrap_or(r.at)).map(|r| r.from);
@@ -95,7 +103,9 @@ pub fn evaluate(now: Timestamp, cfg: &TargetConfig, obs: &Observation, mut memor
 
     let mut outcome = combine(now, cfg, obs, &memory, &mut results, desired, min, max, &mut blocks);
     if let Some(new) = outcome.target {
-        let limited = behavior::limit(now, ext, &mut memory, desired, new, &mut blocks);
+        // Bounds beat the opt-in limits: out of range, AWS moves straight
+        // into [min, max] (§2.2), so a limit never holds a change outside it.
+        let limited = behavior::limit(now, ext, &mut memory, desired, new, &mut blocks).clamp(min, max);
         if limited == desired {
             outcome.target = None;
             outcome.reason = Reason::Blocked;
@@ -118,7 +128,9 @@ pub fn evaluate(now: Timestamp, cfg: &TargetConfig, obs: &Observation, mut memor
             reason = Reason::MissingMetricsFallback;
         }
     }
-    if let Some(action) = scheduled_reason.filter(|_| outcome.target.is_none() && !matches!(reason, Reason::MissingMetricsFallback)) {
+    if let Some(action) =
+        scheduled_reason.filter(|_| outcome.target.is_none() && !matches!(reason, Reason::MissingMetricsFallback))
+    {
         reason = Reason::ScheduledAction { action };
     }
     if desired != original {
@@ -252,7 +264,9 @@ fn combine(
     // is ready (its AlarmLow in ALARM); step scale-in is not gated (§3.8).
     let waiting: Vec<String> = results
         .iter()
-        .filter(|r| r.kind == PolicyKind::TargetTracking && r.scale_in_enabled && !matches!(r.vote, Vote::In(_) | Vote::ReadyIn))
+        .filter(|r| {
+            r.kind == PolicyKind::TargetTracking && r.scale_in_enabled && !matches!(r.vote, Vote::In(_) | Vote::ReadyIn)
+        })
         .map(|r| r.evaluation.policy.clone())
         .collect();
     let tt_in_votes = results.iter().any(|r| r.kind == PolicyKind::TargetTracking && matches!(r.vote, Vote::In(_)));
@@ -304,7 +318,11 @@ fn combine(
     }
 
     let reason = if results.is_empty() || results.iter().any(|r| r.vote != Vote::NoData) {
-        if blocks.iter().any(|b| matches!(b, Block::ScaleInNotUnanimous { .. })) { Reason::Blocked } else { Reason::NoChange }
+        if blocks.iter().any(|b| matches!(b, Block::ScaleInNotUnanimous { .. })) {
+            Reason::Blocked
+        } else {
+            Reason::NoChange
+        }
     } else {
         Reason::InsufficientData
     };
@@ -312,7 +330,14 @@ fn combine(
 }
 
 /// Updates cooldown clocks and history after a change of desired count.
-fn record_change(now: Timestamp, memory: &mut TargetMemory, from: u32, to: u32, results: &[PolicyResult], winner: &Option<usize>) {
+fn record_change(
+    now: Timestamp,
+    memory: &mut TargetMemory,
+    from: u32,
+    to: u32,
+    results: &[PolicyResult],
+    winner: &Option<usize>,
+) {
     let record = ScaleRecord { at: now, from, to };
     if to > from {
         let cooldown = winner.map(|w| results[w].scale_out_cooldown).unwrap_or_default();

@@ -44,11 +44,17 @@ pub struct Decision {
 #[serde(tag = "code", rename_all = "PascalCase")]
 pub enum Reason {
     /// A policy scaled out.
-    ScaledOut { policy: String },
+    ScaledOut {
+        policy: String,
+    },
     /// A policy scaled in.
-    ScaledIn { policy: String },
+    ScaledIn {
+        policy: String,
+    },
     /// A scheduled action changed the bounds and moved capacity into them.
-    ScheduledAction { action: String },
+    ScheduledAction {
+        action: String,
+    },
     /// The desired count was outside new bounds and was moved into them.
     MovedIntoBounds,
     /// No policy asked for a change (metrics within target / alarms OK).
@@ -154,19 +160,39 @@ pub enum PolicyOutcome {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Block {
-    ScaleOutCooldown { until: Timestamp },
-    ScaleInCooldown { until: Timestamp },
+    ScaleOutCooldown {
+        until: Timestamp,
+    },
+    ScaleInCooldown {
+        until: Timestamp,
+    },
     DeploymentInProgress,
     DynamicScalingInSuspended,
     DynamicScalingOutSuspended,
-    ScheduledScalingSuspended { action: String, due: Timestamp },
+    ScheduledScalingSuspended {
+        action: String,
+        due: Timestamp,
+    },
     /// Some target tracking policies with scale-in enabled are not ready.
-    ScaleInNotUnanimous { waiting: Vec<String> },
-    StabilizationWindow { recommendation: u32, held_at: u32 },
-    RateLimit { limit: u32 },
-    MaxScaleInPerEvaluation { limit: u32 },
+    ScaleInNotUnanimous {
+        waiting: Vec<String>,
+    },
+    StabilizationWindow {
+        recommendation: u32,
+        held_at: u32,
+    },
+    RateLimit {
+        limit: u32,
+    },
+    MaxScaleInPerEvaluation {
+        limit: u32,
+    },
     /// A scheduled action with MinCapacity > MaxCapacity after merging.
-    InvalidScheduledBounds { action: String, min: u32, max: u32 },
+    InvalidScheduledBounds {
+        action: String,
+        min: u32,
+        max: u32,
+    },
 }
 
 /// Side effects to apply, in order.

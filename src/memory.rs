@@ -120,7 +120,10 @@ pub enum Freshness {
     /// Same event id already processed.
     Duplicate,
     /// A version not newer than one already seen for the same resource.
-    Stale { seen: u64, got: u64 },
+    Stale {
+        seen: u64,
+        got: u64,
+    },
 }
 
 impl EventLedger {

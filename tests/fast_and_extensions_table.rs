@@ -54,13 +54,16 @@ fn fast_mode_acts_once_per_datapoint() {
 fn fast_mode_stale_metrics_are_insufficient_data_and_fallback_applies() {
     let d = Harness::new(fast("")).step(1000, &observe(10, 10, &[(CPU, points(10, 10, &[100.0]))]));
     assert_eq!((d.desired, &d.reason), (10, &Reason::InsufficientData));
-    let d = Harness::new(fast("      MissingMetrics: {Action: FixedCount, Count: 7}\n")).step(1000, &observe(10, 10, &[]));
+    let d =
+        Harness::new(fast("      MissingMetrics: {Action: FixedCount, Count: 7}\n")).step(1000, &observe(10, 10, &[]));
     assert_eq!((d.desired, &d.reason), (7, &Reason::MissingMetricsFallback));
 }
 
 #[test]
 fn stabilization_window_holds_scale_in_at_the_largest_recent_recommendation() {
-    let mut h = Harness::new(fast("      ScaleIn: {StabilizationWindowSeconds: 300}\n      ScaleOut: {StabilizationWindowSeconds: 0}\n"));
+    let mut h = Harness::new(fast(
+        "      ScaleIn: {StabilizationWindowSeconds: 300}\n      ScaleOut: {StabilizationWindowSeconds: 0}\n",
+    ));
     // A recommendation of 10 (on target) at t=20…
     assert_eq!(h.step(20, &observe(10, 10, &[(CPU, points(10, 10, &[50.0]))])).desired, 10);
     // …then a dip: 20 % → 4 recommended, but 10 was recommended 40 s ago.
@@ -95,13 +98,15 @@ fn percent_rate_limit_and_select_policy() {
     let rules = rules.replace("Max", "Min");
     let d = Harness::new(fast(&rules)).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[200.0]))]));
     assert_eq!(d.desired, 12, "min of +2 and +50 %");
-    let d = Harness::new(fast("      ScaleOut: {SelectPolicy: Disabled}\n")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[200.0]))]));
+    let d = Harness::new(fast("      ScaleOut: {SelectPolicy: Disabled}\n"))
+        .step(15, &observe(10, 10, &[(CPU, points(10, 10, &[200.0]))]));
     assert_eq!(d.desired, 10);
 }
 
 #[test]
 fn max_scale_in_per_evaluation() {
-    let d = Harness::new(fast("      MaxScaleInPerEvaluation: 2\n")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[5.0]))]));
+    let d = Harness::new(fast("      MaxScaleInPerEvaluation: 2\n"))
+        .step(15, &observe(10, 10, &[(CPU, points(10, 10, &[5.0]))]));
     assert_eq!(d.desired, 8);
     assert_eq!(d.blocked_by, vec![Block::MaxScaleInPerEvaluation { limit: 8 }]);
 }
@@ -112,7 +117,13 @@ fn warm_up_excludes_young_tasks_from_the_metric() {
     // Eight warmed tasks at 60 %, two young tasks at 0 % drag the service
     // average to 48 %; with the warm-up the metric is 60 % → scale out to 12.
     let samples: Vec<TaskSample> = (0..10)
-        .map(|i| if i < 8 { TaskSample { started_at: at(0), value: 60.0 } } else { TaskSample { started_at: at(280), value: 0.0 } })
+        .map(|i| {
+            if i < 8 {
+                TaskSample { started_at: at(0), value: 60.0 }
+            } else {
+                TaskSample { started_at: at(280), value: 0.0 }
+            }
+        })
         .collect();
     obs.task_metrics.insert(MetricId(CPU.into()), samples);
     let d = Harness::new(fast("      TaskWarmupSeconds: 120\n")).step(300, &obs);

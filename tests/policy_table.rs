@@ -35,25 +35,196 @@ struct Case {
 #[test]
 fn target_tracking_aws_mode_table() {
     let cases = [
-        Case { name: "§3.4 three of three minutes above target scale out; §3.6 ceil(10×90/70)=13", min: 1, max: 40, desired: 10, running: 10, cpu: runs(&[(12, 50.0), (3, 90.0)]), want_desired: 13, want_reason: scaled_out("cpu") },
-        Case { name: "§3.4 two minutes above target are not enough", min: 1, max: 40, desired: 10, running: 10, cpu: runs(&[(13, 65.0), (2, 90.0)]), want_desired: 10, want_reason: Reason::NoChange },
-        Case { name: "§3.4 fifteen minutes below 0.9×target scale in; §3.6 ceil(10×50/70)=8", min: 1, max: 40, desired: 10, running: 10, cpu: runs(&[(15, 50.0)]), want_desired: 8, want_reason: scaled_in("cpu") },
-        Case { name: "§3.4 fourteen minutes below 0.9×target are not enough", min: 1, max: 40, desired: 10, running: 10, cpu: runs(&[(1, 70.0), (14, 50.0)]), want_desired: 10, want_reason: Reason::NoChange },
-        Case { name: "§3.4 between 0.9×target and target nothing happens", min: 1, max: 40, desired: 10, running: 10, cpu: runs(&[(15, 66.0)]), want_desired: 10, want_reason: Reason::NoChange },
-        Case { name: "§3.6 metric exactly on target: AlarmHigh is strictly greater", min: 1, max: 40, desired: 10, running: 10, cpu: runs(&[(15, 70.0)]), want_desired: 10, want_reason: Reason::NoChange },
-        Case { name: "§2.2 clamp to MaxCapacity", min: 1, max: 12, desired: 10, running: 10, cpu: runs(&[(15, 200.0)]), want_desired: 12, want_reason: scaled_out("cpu") },
-        Case { name: "§2.2 already at max", min: 1, max: 10, desired: 10, running: 10, cpu: runs(&[(15, 200.0)]), want_desired: 10, want_reason: Reason::AlreadyAtMaxCapacity },
-        Case { name: "§2.2 above max, a scale-out does not adjust", min: 1, max: 8, desired: 10, running: 10, cpu: runs(&[(15, 200.0)]), want_desired: 10, want_reason: Reason::AlreadyAtMaxCapacity },
-        Case { name: "§2.2 above max, a scale-in first goes to max then scales in", min: 1, max: 8, desired: 10, running: 10, cpu: runs(&[(15, 35.0)]), want_desired: 5, want_reason: scaled_in("cpu") },
-        Case { name: "§2.2 above max, a mild scale-in stops at max", min: 1, max: 8, desired: 10, running: 10, cpu: runs(&[(15, 60.0)]), want_desired: 8, want_reason: scaled_in("cpu") },
-        Case { name: "§2.2 below min, a scale-out first goes to min", min: 6, max: 40, desired: 2, running: 2, cpu: runs(&[(15, 90.0)]), want_desired: 6, want_reason: scaled_out("cpu") },
-        Case { name: "§2.2 below min, a scale-out larger than min keeps its size", min: 6, max: 40, desired: 2, running: 5, cpu: runs(&[(15, 100.0)]), want_desired: 8, want_reason: scaled_out("cpu") },
-        Case { name: "§2.2 below min, a scale-in does not adjust", min: 6, max: 40, desired: 2, running: 2, cpu: runs(&[(15, 10.0)]), want_desired: 2, want_reason: Reason::AlreadyAtMinCapacity },
-        Case { name: "§2.2 scale-in clamps to MinCapacity", min: 7, max: 40, desired: 10, running: 10, cpu: runs(&[(15, 10.0)]), want_desired: 7, want_reason: scaled_in("cpu") },
-        Case { name: "§2.4 base is running tasks: ceil(6×90/70)=8 ≤ desired 10 is a no-op", min: 1, max: 40, desired: 10, running: 6, cpu: runs(&[(15, 90.0)]), want_desired: 10, want_reason: Reason::AlreadyAtDesiredCapacity },
-        Case { name: "§2.4/§3.6 scale-in from 10 running: ceil(10×62/70)=9 is not below desired 8", min: 1, max: 40, desired: 8, running: 10, cpu: runs(&[(15, 62.0)]), want_desired: 8, want_reason: Reason::AlreadyAtDesiredCapacity },
-        Case { name: "§3.6 scale to zero with MinCapacity 0 when the metric is 0", min: 0, max: 40, desired: 3, running: 3, cpu: runs(&[(15, 0.0)]), want_desired: 0, want_reason: scaled_in("cpu") },
-        Case { name: "§3.5 no datapoints: insufficient data never scales", min: 1, max: 40, desired: 10, running: 10, cpu: vec![], want_desired: 10, want_reason: Reason::InsufficientData },
+        Case {
+            name: "§3.4 three of three minutes above target scale out; §3.6 ceil(10×90/70)=13",
+            min: 1,
+            max: 40,
+            desired: 10,
+            running: 10,
+            cpu: runs(&[(12, 50.0), (3, 90.0)]),
+            want_desired: 13,
+            want_reason: scaled_out("cpu"),
+        },
+        Case {
+            name: "§3.4 two minutes above target are not enough",
+            min: 1,
+            max: 40,
+            desired: 10,
+            running: 10,
+            cpu: runs(&[(13, 65.0), (2, 90.0)]),
+            want_desired: 10,
+            want_reason: Reason::NoChange,
+        },
+        Case {
+            name: "§3.4 fifteen minutes below 0.9×target scale in; §3.6 ceil(10×50/70)=8",
+            min: 1,
+            max: 40,
+            desired: 10,
+            running: 10,
+            cpu: runs(&[(15, 50.0)]),
+            want_desired: 8,
+            want_reason: scaled_in("cpu"),
+        },
+        Case {
+            name: "§3.4 fourteen minutes below 0.9×target are not enough",
+            min: 1,
+            max: 40,
+            desired: 10,
+            running: 10,
+            cpu: runs(&[(1, 70.0), (14, 50.0)]),
+            want_desired: 10,
+            want_reason: Reason::NoChange,
+        },
+        Case {
+            name: "§3.4 between 0.9×target and target nothing happens",
+            min: 1,
+            max: 40,
+            desired: 10,
+            running: 10,
+            cpu: runs(&[(15, 66.0)]),
+            want_desired: 10,
+            want_reason: Reason::NoChange,
+        },
+        Case {
+            name: "§3.6 metric exactly on target: AlarmHigh is strictly greater",
+            min: 1,
+            max: 40,
+            desired: 10,
+            running: 10,
+            cpu: runs(&[(15, 70.0)]),
+            want_desired: 10,
+            want_reason: Reason::NoChange,
+        },
+        Case {
+            name: "§2.2 clamp to MaxCapacity",
+            min: 1,
+            max: 12,
+            desired: 10,
+            running: 10,
+            cpu: runs(&[(15, 200.0)]),
+            want_desired: 12,
+            want_reason: scaled_out("cpu"),
+        },
+        Case {
+            name: "§2.2 already at max",
+            min: 1,
+            max: 10,
+            desired: 10,
+            running: 10,
+            cpu: runs(&[(15, 200.0)]),
+            want_desired: 10,
+            want_reason: Reason::AlreadyAtMaxCapacity,
+        },
+        Case {
+            name: "§2.2 above max, a scale-out does not adjust",
+            min: 1,
+            max: 8,
+            desired: 10,
+            running: 10,
+            cpu: runs(&[(15, 200.0)]),
+            want_desired: 10,
+            want_reason: Reason::AlreadyAtMaxCapacity,
+        },
+        Case {
+            name: "§2.2 above max, a scale-in first goes to max then scales in",
+            min: 1,
+            max: 8,
+            desired: 10,
+            running: 10,
+            cpu: runs(&[(15, 35.0)]),
+            want_desired: 5,
+            want_reason: scaled_in("cpu"),
+        },
+        Case {
+            name: "§2.2 above max, a mild scale-in stops at max",
+            min: 1,
+            max: 8,
+            desired: 10,
+            running: 10,
+            cpu: runs(&[(15, 60.0)]),
+            want_desired: 8,
+            want_reason: scaled_in("cpu"),
+        },
+        Case {
+            name: "§2.2 below min, a scale-out first goes to min",
+            min: 6,
+            max: 40,
+            desired: 2,
+            running: 2,
+            cpu: runs(&[(15, 90.0)]),
+            want_desired: 6,
+            want_reason: scaled_out("cpu"),
+        },
+        Case {
+            name: "§2.2 below min, a scale-out larger than min keeps its size",
+            min: 6,
+            max: 40,
+            desired: 2,
+            running: 5,
+            cpu: runs(&[(15, 100.0)]),
+            want_desired: 8,
+            want_reason: scaled_out("cpu"),
+        },
+        Case {
+            name: "§2.2 below min, a scale-in does not adjust",
+            min: 6,
+            max: 40,
+            desired: 2,
+            running: 2,
+            cpu: runs(&[(15, 10.0)]),
+            want_desired: 2,
+            want_reason: Reason::AlreadyAtMinCapacity,
+        },
+        Case {
+            name: "§2.2 scale-in clamps to MinCapacity",
+            min: 7,
+            max: 40,
+            desired: 10,
+            running: 10,
+            cpu: runs(&[(15, 10.0)]),
+            want_desired: 7,
+            want_reason: scaled_in("cpu"),
+        },
+        Case {
+            name: "§2.4 base is running tasks: ceil(6×90/70)=8 ≤ desired 10 is a no-op",
+            min: 1,
+            max: 40,
+            desired: 10,
+            running: 6,
+            cpu: runs(&[(15, 90.0)]),
+            want_desired: 10,
+            want_reason: Reason::AlreadyAtDesiredCapacity,
+        },
+        Case {
+            name: "§2.4/§3.6 scale-in from 10 running: ceil(10×62/70)=9 is not below desired 8",
+            min: 1,
+            max: 40,
+            desired: 8,
+            running: 10,
+            cpu: runs(&[(15, 62.0)]),
+            want_desired: 8,
+            want_reason: Reason::AlreadyAtDesiredCapacity,
+        },
+        Case {
+            name: "§3.6 scale to zero with MinCapacity 0 when the metric is 0",
+            min: 0,
+            max: 40,
+            desired: 3,
+            running: 3,
+            cpu: runs(&[(15, 0.0)]),
+            want_desired: 0,
+            want_reason: scaled_in("cpu"),
+        },
+        Case {
+            name: "§3.5 no datapoints: insufficient data never scales",
+            min: 1,
+            max: 40,
+            desired: 10,
+            running: 10,
+            cpu: vec![],
+            want_desired: 10,
+            want_reason: Reason::InsufficientData,
+        },
     ];
     let policy = tt_policy("cpu", CPU, 70.0, "");
     for case in cases {
@@ -116,7 +287,10 @@ fn s3_7_during_scale_out_cooldown_only_a_larger_scale_out_applies() {
     assert_eq!((d.desired, &d.reason), (16, &Reason::Blocked));
     assert!(matches!(d.blocked_by[..], [Block::ScaleOutCooldown { .. }]));
     // Load doubles: a larger scale-out is applied inside the cooldown.
-    let d = h.step(16 * 60 + 59, &observe(16, 10, &[(CPU, minutes(0, &[80.0; 16]).into_iter().chain(minutes(16 * 60, &[160.0])).collect())]));
+    let d = h.step(
+        16 * 60 + 59,
+        &observe(16, 10, &[(CPU, minutes(0, &[80.0; 16]).into_iter().chain(minutes(16 * 60, &[160.0])).collect())]),
+    );
     assert_eq!((d.desired, &d.reason), (32, &scaled_out("cpu")));
 }
 
@@ -125,24 +299,29 @@ fn s3_8_any_policy_scales_out_and_all_must_agree_to_scale_in() {
     let policies = format!("{}{}", tt_policy("cpu", CPU, 70.0, ""), tt_policy("mem", MEM, 70.0, ""));
     let cfg = with_policies(1, 40, &policies, "");
     // CPU high, memory normal: scale out on CPU.
-    let d = Harness::new(cfg.clone()).step(899, &observe(10, 10, &[(CPU, minutes(0, &[92.0; 15])), (MEM, minutes(0, &[66.0; 15]))]));
+    let d = Harness::new(cfg.clone())
+        .step(899, &observe(10, 10, &[(CPU, minutes(0, &[92.0; 15])), (MEM, minutes(0, &[66.0; 15]))]));
     // ceil(10 × 92 / 70) = ceil(13.14) = 14.
     assert_eq!((d.desired, &d.reason), (14, &scaled_out("cpu")));
     // CPU low, memory not low: memory's AlarmLow is not in ALARM, no scale-in.
-    let d = Harness::new(cfg.clone()).step(899, &observe(10, 10, &[(CPU, minutes(0, &[20.0; 15])), (MEM, minutes(0, &[66.0; 15]))]));
+    let d = Harness::new(cfg.clone())
+        .step(899, &observe(10, 10, &[(CPU, minutes(0, &[20.0; 15])), (MEM, minutes(0, &[66.0; 15]))]));
     assert_eq!((d.desired, &d.reason), (10, &Reason::Blocked));
     assert_eq!(d.blocked_by, vec![Block::ScaleInNotUnanimous { waiting: vec!["mem".into()] }]);
     assert_eq!(d.policies[0].outcome, PolicyOutcome::ScaleInNotUnanimous);
     // Both low: the largest capacity wins (least aggressive): max(3, 8) = 8.
-    let d = Harness::new(cfg).step(899, &observe(10, 10, &[(CPU, minutes(0, &[20.0; 15])), (MEM, minutes(0, &[50.0; 15]))]));
+    let d = Harness::new(cfg)
+        .step(899, &observe(10, 10, &[(CPU, minutes(0, &[20.0; 15])), (MEM, minutes(0, &[50.0; 15]))]));
     assert_eq!((d.desired, &d.reason), (8, &scaled_in("mem")));
     assert_eq!(d.policies[0].outcome, PolicyOutcome::Outvoted);
 }
 
 #[test]
 fn s3_8_disable_scale_in_policies_do_not_vote() {
-    let policies = format!("{}{}", tt_policy("cpu", CPU, 70.0, ""), tt_policy("mem", MEM, 70.0, "      DisableScaleIn: true\n"));
-    let d = Harness::new(with_policies(1, 40, &policies, "")).step(899, &observe(10, 10, &[(CPU, minutes(0, &[20.0; 15])), (MEM, minutes(0, &[66.0; 15]))]));
+    let policies =
+        format!("{}{}", tt_policy("cpu", CPU, 70.0, ""), tt_policy("mem", MEM, 70.0, "      DisableScaleIn: true\n"));
+    let d = Harness::new(with_policies(1, 40, &policies, ""))
+        .step(899, &observe(10, 10, &[(CPU, minutes(0, &[20.0; 15])), (MEM, minutes(0, &[66.0; 15]))]));
     assert_eq!((d.desired, &d.reason), (3, &scaled_in("cpu")));
 }
 
@@ -166,12 +345,15 @@ fn s2_3_suspended_states_block_their_direction() {
             tt_policy("cpu", CPU, 70.0, "")
         ))
     };
-    let d = Harness::new(suspended("DynamicScalingInSuspended")).step(899, &observe(10, 10, &[(CPU, minutes(0, &[20.0; 15]))]));
+    let d = Harness::new(suspended("DynamicScalingInSuspended"))
+        .step(899, &observe(10, 10, &[(CPU, minutes(0, &[20.0; 15]))]));
     assert_eq!((d.desired, &d.blocked_by[..]), (10, &[Block::DynamicScalingInSuspended][..]));
-    let d = Harness::new(suspended("DynamicScalingOutSuspended")).step(899, &observe(10, 10, &[(CPU, minutes(0, &[99.0; 15]))]));
+    let d = Harness::new(suspended("DynamicScalingOutSuspended"))
+        .step(899, &observe(10, 10, &[(CPU, minutes(0, &[99.0; 15]))]));
     assert_eq!((d.desired, &d.blocked_by[..]), (10, &[Block::DynamicScalingOutSuspended][..]));
     // Out-suspension does not stop scale-in.
-    let d = Harness::new(suspended("DynamicScalingOutSuspended")).step(899, &observe(10, 10, &[(CPU, minutes(0, &[20.0; 15]))]));
+    let d = Harness::new(suspended("DynamicScalingOutSuspended"))
+        .step(899, &observe(10, 10, &[(CPU, minutes(0, &[20.0; 15]))]));
     assert_eq!(d.desired, 3);
 }
 
@@ -180,6 +362,7 @@ fn s3_6_scale_out_from_zero_is_one_task_then_clamped_to_min() {
     let alb = "ALBRequestCountPerTarget";
     let policy = "  - PolicyName: rps\n    ResourceId: service/c/web\n    PolicyType: TargetTrackingScaling\n    TargetTrackingScalingPolicyConfiguration:\n      TargetValue: 100\n      PredefinedMetricSpecification: {PredefinedMetricType: ALBRequestCountPerTarget, ResourceLabel: app/a/1/targetgroup/t/2}\n";
     let metric = format!("{alb}:app/a/1/targetgroup/t/2");
-    let d = Harness::new(with_policies(0, 10, policy, "")).step(899, &observe(0, 0, &[(&metric, minutes(0, &[5000.0; 15]))]));
+    let d = Harness::new(with_policies(0, 10, policy, ""))
+        .step(899, &observe(0, 0, &[(&metric, minutes(0, &[5000.0; 15]))]));
     assert_eq!((d.desired, &d.reason, d.computed), (1, &scaled_out("rps"), Some(1)));
 }

@@ -94,9 +94,11 @@ fn s4_3_percent_rounding_and_min_adjustment_magnitude() {
 
 #[test]
 fn s4_3_exact_and_change_in_capacity() {
-    let exact = step_target(1, 100, "ExactCapacity", "        - {MetricIntervalLowerBound: 0, ScalingAdjustment: 12}", "");
+    let exact =
+        step_target(1, 100, "ExactCapacity", "        - {MetricIntervalLowerBound: 0, ScalingAdjustment: 12}", "");
     assert_eq!(Harness::new(exact).step(59, &observe(5, 5, &[(QUEUE, minutes(0, &[51.0]))])).desired, 12);
-    let change = step_target(1, 7, "ChangeInCapacity", "        - {MetricIntervalLowerBound: 0, ScalingAdjustment: 4}", "");
+    let change =
+        step_target(1, 7, "ChangeInCapacity", "        - {MetricIntervalLowerBound: 0, ScalingAdjustment: 4}", "");
     let d = Harness::new(change).step(59, &observe(5, 5, &[(QUEUE, minutes(0, &[51.0]))]));
     assert_eq!(d.desired, 7, "clamped to MaxCapacity (§2.2)");
 }
@@ -141,7 +143,8 @@ MetricAlarms:
         tt_policy("cpu", CPU, 70.0, "")
     ));
     // CPU is fine (no AlarmLow), the step alarm says scale in by 2.
-    let d = Harness::new(cfg).step(899, &observe(10, 10, &[(CPU, minutes(0, &[66.0; 15])), (QUEUE, minutes(840, &[10.0]))]));
+    let d = Harness::new(cfg)
+        .step(899, &observe(10, 10, &[(CPU, minutes(0, &[66.0; 15])), (QUEUE, minutes(840, &[10.0]))]));
     assert_eq!((d.desired, &d.reason), (8, &Reason::ScaledIn { policy: "load-in".into() }));
 }
 

@@ -15,7 +15,11 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "autopilot", version, about = "Autoscaling decisions for Amazon ECS services, faithful to Application Auto Scaling")]
+#[command(
+    name = "autopilot",
+    version,
+    about = "Autoscaling decisions for Amazon ECS services, faithful to Application Auto Scaling"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -96,9 +100,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate { files } => validate(&files),
-        Command::Schedule { command: ScheduleCommand::Next { expression, timezone, after, start_time, end_time, count } } => {
-            schedule_next(&expression, timezone.as_deref(), after.as_deref(), start_time.as_deref(), end_time.as_deref(), count)
-        }
+        Command::Schedule {
+            command: ScheduleCommand::Next { expression, timezone, after, start_time, end_time, count },
+        } => schedule_next(
+            &expression,
+            timezone.as_deref(),
+            after.as_deref(),
+            start_time.as_deref(),
+            end_time.as_deref(),
+            count,
+        ),
         Command::Evaluate { configs, observations, memory, memory_out, now } => {
             evaluate(&configs, &observations, memory.as_deref(), memory_out.as_deref(), now.as_deref())
         }
@@ -140,14 +151,22 @@ fn instant(flag: &str, text: &str) -> Result<Timestamp, Failure> {
     ecs_autopilot::event::time::parse_instant(text).map_err(|e| Failure::input(format!("{flag}: {e}")))
 }
 
-fn schedule_next(expr: &str, zone: Option<&str>, after: Option<&str>, start: Option<&str>, end: Option<&str>, count: usize) -> Result<(), Failure> {
+fn schedule_next(
+    expr: &str,
+    zone: Option<&str>,
+    after: Option<&str>,
+    start: Option<&str>,
+    end: Option<&str>,
+    count: usize,
+) -> Result<(), Failure> {
     let start = start.map(|t| instant("--start-time", t)).transpose()?;
     let end = end.map(|t| instant("--end-time", t)).transpose()?;
     let after = match after {
         Some(t) => instant("--after", t)?,
         None => Timestamp::now(),
     };
-    let schedule = Schedule::new(expr, zone, start, end).map_err(|e| Failure::input(e.to_string()))?.anchored_at(Some(after));
+    let schedule =
+        Schedule::new(expr, zone, start, end).map_err(|e| Failure::input(e.to_string()))?.anchored_at(Some(after));
     let mut cursor = after;
     for _ in 0..count {
         let Some(next) = schedule.next_after(cursor) else { break };
@@ -157,10 +176,16 @@ fn schedule_next(expr: &str, zone: Option<&str>, after: Option<&str>, start: Opt
     Ok(())
 }
 
-fn evaluate(configs: &[String], observations: &str, memory: Option<&str>, memory_out: Option<&str>, now: Option<&str>) -> Result<(), Failure> {
+fn evaluate(
+    configs: &[String],
+    observations: &str,
+    memory: Option<&str>,
+    memory_out: Option<&str>,
+    now: Option<&str>,
+) -> Result<(), Failure> {
     let config = load_config(configs)?;
-    let observations: BTreeMap<String, Observation> = serde_json::from_str(&read(observations)?)
-        .map_err(|e| Failure::input(format!("{observations}: {e}")))?;
+    let observations: BTreeMap<String, Observation> =
+        serde_json::from_str(&read(observations)?).map_err(|e| Failure::input(format!("{observations}: {e}")))?;
     let mut memory: ControllerMemory = match memory {
         Some(path) => serde_json::from_str(&read(path)?).map_err(|e| Failure::input(format!("{path}: {e}")))?,
         None => ControllerMemory::default(),
@@ -171,7 +196,9 @@ fn evaluate(configs: &[String], observations: &str, memory: Option<&str>, memory
     };
     for id in observations.keys() {
         if !config.targets.contains_key(id) {
-            return Err(Failure::input(format!("{id}: observation for a service that is not a configured scalable target")));
+            return Err(Failure::input(format!(
+                "{id}: observation for a service that is not a configured scalable target"
+            )));
         }
     }
     for (id, target) in &config.targets {
@@ -181,11 +208,13 @@ fn evaluate(configs: &[String], observations: &str, memory: Option<&str>, memory
         let previous = memory.targets.remove(id).unwrap_or_default();
         let (decision, next) = controller::evaluate(now, target, observation, previous);
         memory.targets.insert(id.clone(), next);
-        let line = serde_json::to_string(&decision).map_err(|e| Failure::runtime(format!("cannot encode decision: {e}")))?;
+        let line =
+            serde_json::to_string(&decision).map_err(|e| Failure::runtime(format!("cannot encode decision: {e}")))?;
         println!("{line}");
     }
     if let Some(path) = memory_out {
-        let text = serde_json::to_string_pretty(&memory).map_err(|e| Failure::runtime(format!("cannot encode memory: {e}")))?;
+        let text = serde_json::to_string_pretty(&memory)
+            .map_err(|e| Failure::runtime(format!("cannot encode memory: {e}")))?;
         std::fs::write(path, text).map_err(|e| Failure::runtime(format!("cannot write {path}: {e}")))?;
     }
     Ok(())

@@ -216,10 +216,7 @@ impl Extensions {
     #[must_use]
     pub fn resolve(defaults: &TargetExtensions, target: Option<&TargetExtensions>) -> Self {
         let pick = |f: fn(&TargetExtensions) -> Option<_>| target.and_then(f).or_else(|| f(defaults));
-        let mode = target
-            .and_then(|t| t.evaluation_mode)
-            .or(defaults.evaluation_mode)
-            .unwrap_or_default();
+        let mode = target.and_then(|t| t.evaluation_mode).or(defaults.evaluation_mode).unwrap_or_default();
         let tolerance = target.and_then(|t| t.tolerance).or(defaults.tolerance);
         Self {
             mode,
@@ -227,10 +224,7 @@ impl Extensions {
             scale_out: target.and_then(|t| t.scale_out.clone()).or_else(|| defaults.scale_out.clone()),
             scale_in: target.and_then(|t| t.scale_in.clone()).or_else(|| defaults.scale_in.clone()),
             task_warmup_seconds: pick(|t| t.task_warmup_seconds),
-            missing_metrics: target
-                .and_then(|t| t.missing_metrics)
-                .or(defaults.missing_metrics)
-                .unwrap_or_default(),
+            missing_metrics: target.and_then(|t| t.missing_metrics).or(defaults.missing_metrics).unwrap_or_default(),
             max_scale_in_per_evaluation: pick(|t| t.max_scale_in_per_evaluation),
             alarm_emulation: target.and_then(|t| t.alarm_emulation).or(defaults.alarm_emulation),
         }
@@ -258,11 +252,7 @@ impl Extensions {
     /// The alarm shape for a metric, with this target's overrides applied.
     #[must_use]
     pub fn alarm_shape(&self, high_resolution: bool) -> AlarmShape {
-        let base = if high_resolution {
-            AlarmShape::HIGH_RESOLUTION
-        } else {
-            AlarmShape::STANDARD
-        };
+        let base = if high_resolution { AlarmShape::HIGH_RESOLUTION } else { AlarmShape::STANDARD };
         match &self.alarm_emulation {
             Some(o) => base.overlay(o),
             None => base,

@@ -112,10 +112,7 @@ pub fn load_documents(documents: &[(&str, &str)]) -> Result<Config, ConfigError>
     if collector.issues.iter().any(|i| i.severity == Severity::Error) {
         return Err(ConfigError { issues: collector.issues });
     }
-    Ok(Config {
-        warnings: collector.issues,
-        ..config
-    })
+    Ok(Config { warnings: collector.issues, ..config })
 }
 
 /// Accumulates issues while decoding and validating.
@@ -144,12 +141,7 @@ impl Collector {
                 .find(|(item, _)| path == *item || path.starts_with(&format!("{item}.")))
                 .map(|(_, doc)| doc.clone())
         });
-        self.issues.push(ConfigIssue {
-            document,
-            path,
-            message,
-            severity,
-        });
+        self.issues.push(ConfigIssue { document, path, message, severity });
     }
 
     fn parse_text(&mut self, text: &str) -> Option<Value> {
@@ -171,7 +163,12 @@ impl Collector {
     fn decode_document(&mut self, value: Value, raw: &mut validate::RawConfig) {
         let Value::Object(top) = value else {
             let kind = json_kind(&value);
-            self.error("", format!("the configuration must be a mapping of keys (ScalableTargets, ScalingPolicies, …), found {kind}"));
+            self.error(
+                "",
+                format!(
+                    "the configuration must be a mapping of keys (ScalableTargets, ScalingPolicies, …), found {kind}"
+                ),
+            );
             return;
         };
         for (key, value) in top {

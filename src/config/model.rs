@@ -2,8 +2,8 @@
 //! resolved to concrete values (defaults applied, spec §3.1, §4.1), metrics
 //! named by a stable [`MetricId`], step policies joined to their alarms.
 
-use super::extensions::Extensions;
 use super::aws::{Dimension, SuspendedState};
+use super::extensions::Extensions;
 use crate::schedule::Schedule;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -94,9 +94,7 @@ impl PredefinedMetric {
             "ECSServiceAverageCPUUtilization" => Self::ECSServiceAverageCPUUtilization,
             "ECSServiceAverageMemoryUtilization" => Self::ECSServiceAverageMemoryUtilization,
             "ALBRequestCountPerTarget" => Self::ALBRequestCountPerTarget,
-            "ECSServiceAverageCPUUtilizationHighResolution" => {
-                Self::ECSServiceAverageCPUUtilizationHighResolution
-            }
+            "ECSServiceAverageCPUUtilizationHighResolution" => Self::ECSServiceAverageCPUUtilizationHighResolution,
             "ECSServiceAverageMemoryUtilizationHighResolution" => {
                 Self::ECSServiceAverageMemoryUtilizationHighResolution
             }

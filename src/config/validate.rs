@@ -3,8 +3,8 @@
 //! collected with its path; nothing is half-built into the result.
 
 use super::aws::{
-    CustomizedMetricSpecification, MetricAlarm, ScalableTarget, ScalingPolicy, ScheduledAction,
-    StepAdjustment, StepScalingConfiguration, TargetTrackingConfiguration,
+    CustomizedMetricSpecification, MetricAlarm, ScalableTarget, ScalingPolicy, ScheduledAction, StepAdjustment,
+    StepScalingConfiguration, TargetTrackingConfiguration,
 };
 use super::extensions::{AutopilotSection, DirectionRules, Extensions, TargetExtensions};
 use super::model::*;
@@ -43,39 +43,56 @@ pub(crate) fn build(raw: RawConfig, c: &mut Collector) -> Config {
         };
         {
             if targets.contains_key(&target.resource_id) {
-                c.error(join_path(path, "ResourceId"), format!("scalable target {} is registered twice", target.resource_id));
+                c.error(
+                    join_path(path, "ResourceId"),
+                    format!("scalable target {} is registered twice", target.resource_id),
+                );
                 continue;
             }
             targets.insert(target.resource_id.clone(), target);
         }
     }
-    for (id, _) in &autopilot.targets {
+    for id in autopilot.targets.keys() {
         if !targets.contains_key(id) {
-            c.error(format!("Autopilot.Targets.{id}"), "no scalable target with this ResourceId is registered under ScalableTargets");
+            c.error(
+                format!("Autopilot.Targets.{id}"),
+                "no scalable target with this ResourceId is registered under ScalableTargets",
+            );
         }
     }
-    let alarms_by_name: BTreeMap<&str, (&str, &MetricAlarm)> = raw
-        .alarms
-        .iter()
-        .map(|(p, a)| (a.alarm_name.as_str(), (p.as_str(), a)))
-        .collect();
+    let alarms_by_name: BTreeMap<&str, (&str, &MetricAlarm)> =
+        raw.alarms.iter().map(|(p, a)| (a.alarm_name.as_str(), (p.as_str(), a))).collect();
     let mut tt_metrics: BTreeSet<(String, MetricId)> = BTreeSet::new();
     for (path, p) in &raw.policies {
         let Some(target) = registered(&mut targets, &mut scratch, path, &p.resource_id, c) else { continue };
         check_identity(path, p.service_namespace.as_deref(), p.scalable_dimension.as_deref(), c);
         check_name(&join_path(path, "PolicyName"), &p.policy_name, false, c);
-        let duplicate = target.target_tracking.iter().map(|x| &x.name).chain(target.step.iter().map(|x| &x.name)).any(|n| n == &p.policy_name);
+        let duplicate = target
+            .target_tracking
+            .iter()
+            .map(|x| &x.name)
+            .chain(target.step.iter().map(|x| &x.name))
+            .any(|n| n == &p.policy_name);
         if duplicate {
-            c.error(join_path(path, "PolicyName"), format!("policy {:?} appears twice on {}", p.policy_name, p.resource_id));
+            c.error(
+                join_path(path, "PolicyName"),
+                format!("policy {:?} appears twice on {}", p.policy_name, p.resource_id),
+            );
             continue;
         }
         match p.policy_type.as_str() {
             "TargetTrackingScaling" => {
                 if p.step_scaling_policy_configuration.is_some() {
-                    c.error(join_path(path, "StepScalingPolicyConfiguration"), "not allowed with PolicyType TargetTrackingScaling");
+                    c.error(
+                        join_path(path, "StepScalingPolicyConfiguration"),
+                        "not allowed with PolicyType TargetTrackingScaling",
+                    );
                 }
                 let Some(cfg) = &p.target_tracking_scaling_policy_configuration else {
-                    c.error(join_path(path, "TargetTrackingScalingPolicyConfiguration"), "required when PolicyType is TargetTrackingScaling");
+                    c.error(
+                        join_path(path, "TargetTrackingScalingPolicyConfiguration"),
+                        "required when PolicyType is TargetTrackingScaling",
+                    );
                     continue;
                 };
                 let cfg_path = join_path(path, "TargetTrackingScalingPolicyConfiguration");
@@ -90,10 +107,16 @@ pub(crate) fn build(raw: RawConfig, c: &mut Collector) -> Config {
             }
             "StepScaling" => {
                 if p.target_tracking_scaling_policy_configuration.is_some() {
-                    c.error(join_path(path, "TargetTrackingScalingPolicyConfiguration"), "not allowed with PolicyType StepScaling");
+                    c.error(
+                        join_path(path, "TargetTrackingScalingPolicyConfiguration"),
+                        "not allowed with PolicyType StepScaling",
+                    );
                 }
                 let Some(cfg) = &p.step_scaling_policy_configuration else {
-                    c.error(join_path(path, "StepScalingPolicyConfiguration"), "required when PolicyType is StepScaling");
+                    c.error(
+                        join_path(path, "StepScalingPolicyConfiguration"),
+                        "required when PolicyType is StepScaling",
+                    );
                     continue;
                 };
                 let cfg_path = join_path(path, "StepScalingPolicyConfiguration");
@@ -102,15 +125,27 @@ pub(crate) fn build(raw: RawConfig, c: &mut Collector) -> Config {
                     target.step.push(StepPolicy { alarm, ..policy });
                 }
             }
-            "PredictiveScaling" => c.warning(join_path(path, "PolicyType"), "predictive scaling policies are loaded but not evaluated by ecs-autopilot"),
-            other => c.error(join_path(path, "PolicyType"), format!("{other:?} is not one of TargetTrackingScaling, StepScaling, PredictiveScaling")),
+            "PredictiveScaling" => c.warning(
+                join_path(path, "PolicyType"),
+                "predictive scaling policies are loaded but not evaluated by ecs-autopilot",
+            ),
+            other => c.error(
+                join_path(path, "PolicyType"),
+                format!("{other:?} is not one of TargetTrackingScaling, StepScaling, PredictiveScaling"),
+            ),
         }
     }
     for (path, a) in &raw.scheduled {
         let Some(target) = registered(&mut targets, &mut scratch, path, &a.resource_id, c) else { continue };
         check_identity(path, a.service_namespace.as_deref(), a.scalable_dimension.as_deref(), c);
         if target.scheduled.iter().any(|s| s.name == a.scheduled_action_name) {
-            c.error(join_path(path, "ScheduledActionName"), format!("scheduled action {:?} appears twice on {}: names are unique per scalable target", a.scheduled_action_name, a.resource_id));
+            c.error(
+                join_path(path, "ScheduledActionName"),
+                format!(
+                    "scheduled action {:?} appears twice on {}: names are unique per scalable target",
+                    a.scheduled_action_name, a.resource_id
+                ),
+            );
             continue;
         }
         if let Some(action) = scheduled_action(path, a, c) {
@@ -120,10 +155,19 @@ pub(crate) fn build(raw: RawConfig, c: &mut Collector) -> Config {
     for target in targets.values() {
         let policies = target.target_tracking.len() + target.step.len();
         if policies > MAX_POLICIES_PER_TARGET {
-            c.error(format!("ScalingPolicies ({})", target.resource_id), format!("{policies} policies exceed AWS's quota of {MAX_POLICIES_PER_TARGET} per scalable target"));
+            c.error(
+                format!("ScalingPolicies ({})", target.resource_id),
+                format!("{policies} policies exceed AWS's quota of {MAX_POLICIES_PER_TARGET} per scalable target"),
+            );
         }
         if target.scheduled.len() > MAX_SCHEDULED_ACTIONS_PER_TARGET {
-            c.error(format!("ScheduledActions ({})", target.resource_id), format!("{} scheduled actions exceed AWS's quota of {MAX_SCHEDULED_ACTIONS_PER_TARGET} per scalable target", target.scheduled.len()));
+            c.error(
+                format!("ScheduledActions ({})", target.resource_id),
+                format!(
+                    "{} scheduled actions exceed AWS's quota of {MAX_SCHEDULED_ACTIONS_PER_TARGET} per scalable target",
+                    target.scheduled.len()
+                ),
+            );
         }
     }
     Config { targets, warnings: Vec::new() }
@@ -141,7 +185,10 @@ fn registered<'a>(
     }
     let found = scratch.get_mut(id);
     if found.is_none() {
-        c.error(join_path(path, "ResourceId"), format!("{id:?} is not a registered scalable target (add it under ScalableTargets)"));
+        c.error(
+            join_path(path, "ResourceId"),
+            format!("{id:?} is not a registered scalable target (add it under ScalableTargets)"),
+        );
     }
     found
 }
@@ -161,7 +208,10 @@ fn placeholder(resource_id: &str) -> TargetConfig {
 
 fn check_identity(path: &str, namespace: Option<&str>, dimension: Option<&str>, c: &mut Collector) {
     if let Some(ns) = namespace.filter(|ns| *ns != "ecs") {
-        c.error(join_path(path, "ServiceNamespace"), format!("{ns:?}: ecs-autopilot scales ECS services only (\"ecs\")"));
+        c.error(
+            join_path(path, "ServiceNamespace"),
+            format!("{ns:?}: ecs-autopilot scales ECS services only (\"ecs\")"),
+        );
     }
     if let Some(d) = dimension.filter(|d| *d != "ecs:service:DesiredCount") {
         c.error(join_path(path, "ScalableDimension"), format!("{d:?}: expected \"ecs:service:DesiredCount\""));
@@ -183,12 +233,20 @@ fn check_name(path: &str, name: &str, scheduled: bool, c: &mut Collector) {
     }
 }
 
-fn scalable_target(path: &str, t: &ScalableTarget, autopilot: &AutopilotSection, c: &mut Collector) -> Option<TargetConfig> {
+fn scalable_target(
+    path: &str,
+    t: &ScalableTarget,
+    autopilot: &AutopilotSection,
+    c: &mut Collector,
+) -> Option<TargetConfig> {
     let before = c.issues.len();
     check_identity(path, t.service_namespace.as_deref(), t.scalable_dimension.as_deref(), c);
     let parts: Vec<&str> = t.resource_id.split('/').collect();
     if parts.len() != 3 || parts[0] != "service" || parts[1].is_empty() || parts[2].is_empty() {
-        c.error(join_path(path, "ResourceId"), format!("{:?} must be service/<cluster-name>/<service-name>", t.resource_id));
+        c.error(
+            join_path(path, "ResourceId"),
+            format!("{:?} must be service/<cluster-name>/<service-name>", t.resource_id),
+        );
     }
     let min = capacity(&join_path(path, "MinCapacity"), t.min_capacity, c);
     let max = capacity(&join_path(path, "MaxCapacity"), t.max_capacity, c);
@@ -233,12 +291,20 @@ fn cooldown(path: &str, value: Option<i64>, c: &mut Collector) -> u32 {
     }
 }
 
-fn target_tracking(path: &str, name: &str, cfg: &TargetTrackingConfiguration, c: &mut Collector) -> Option<TargetTrackingPolicy> {
+fn target_tracking(
+    path: &str,
+    name: &str,
+    cfg: &TargetTrackingConfiguration,
+    c: &mut Collector,
+) -> Option<TargetTrackingPolicy> {
     let before = c.issues.len();
     // AWS accepts ±2^360; the proportional formula (spec §3.6) divides by the
     // target, so it must be a positive, finite number.
     if !(cfg.target_value.is_finite() && cfg.target_value > 0.0) {
-        c.error(join_path(path, "TargetValue"), format!("{} must be a positive number (the policy keeps metric / target near 1)", cfg.target_value));
+        c.error(
+            join_path(path, "TargetValue"),
+            format!("{} must be a positive number (the policy keeps metric / target near 1)", cfg.target_value),
+        );
     }
     let scale_out = cooldown(&join_path(path, "ScaleOutCooldown"), cfg.scale_out_cooldown, c);
     let scale_in = cooldown(&join_path(path, "ScaleInCooldown"), cfg.scale_in_cooldown, c);
@@ -260,7 +326,10 @@ fn target_tracking(path: &str, name: &str, cfg: &TargetTrackingConfiguration, c:
                     format!("ALBRequestCountPerTarget:{label}")
                 }
                 (PredefinedMetric::ALBRequestCountPerTarget, None) => {
-                    c.error(label_path, "required for ALBRequestCountPerTarget (app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>)");
+                    c.error(
+                        label_path,
+                        "required for ALBRequestCountPerTarget (app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>)",
+                    );
                     return None;
                 }
                 (_, Some(_)) => {
@@ -294,7 +363,12 @@ fn check_resource_label(path: &str, label: &str, c: &mut Collector) {
 
 const STATISTICS: [&str; 5] = ["Average", "Minimum", "Maximum", "SampleCount", "Sum"];
 
-fn customized_metric(path: &str, owner: &str, m: &CustomizedMetricSpecification, c: &mut Collector) -> Option<MetricId> {
+fn customized_metric(
+    path: &str,
+    owner: &str,
+    m: &CustomizedMetricSpecification,
+    c: &mut Collector,
+) -> Option<MetricId> {
     if let Some(queries) = &m.metrics {
         if m.metric_name.is_some() || m.namespace.is_some() || m.statistic.is_some() {
             c.error(path, "use either Metrics (metric math) or MetricName/Namespace/Statistic, not both");
@@ -307,7 +381,10 @@ fn customized_metric(path: &str, owner: &str, m: &CustomizedMetricSpecification,
         return None;
     };
     if !STATISTICS.contains(&statistic.as_str()) {
-        c.error(join_path(path, "Statistic"), format!("{statistic:?} is not one of Average, Minimum, Maximum, SampleCount, Sum"));
+        c.error(
+            join_path(path, "Statistic"),
+            format!("{statistic:?} is not one of Average, Minimum, Maximum, SampleCount, Sum"),
+        );
         return None;
     }
     Some(MetricId::single(namespace, name, m.dimensions.as_deref().unwrap_or_default(), statistic))
@@ -321,9 +398,13 @@ fn check_queries(path: &str, queries: &[super::aws::MetricDataQuery], c: &mut Co
     for (i, q) in queries.iter().enumerate() {
         let q_path = format!("{path}[{i}]");
         let mut chars = q.id.chars();
-        let id_ok = chars.next().is_some_and(|ch| ch.is_ascii_lowercase()) && chars.all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
+        let id_ok = chars.next().is_some_and(|ch| ch.is_ascii_lowercase())
+            && chars.all(|ch| ch.is_ascii_alphanumeric() || ch == '_');
         if !id_ok {
-            c.error(join_path(&q_path, "Id"), format!("{:?} must start with a lowercase letter and hold only letters, digits and _", q.id));
+            c.error(
+                join_path(&q_path, "Id"),
+                format!("{:?} must start with a lowercase letter and hold only letters, digits and _", q.id),
+            );
         }
         if q.expression.is_some() == q.metric_stat.is_some() {
             c.error(&q_path, "exactly one of Expression and MetricStat is required");
@@ -343,7 +424,10 @@ fn step_policy(path: &str, name: &str, cfg: &StepScalingConfiguration, c: &mut C
         Some("PercentChangeInCapacity") => AdjustmentType::PercentChangeInCapacity,
         Some("ExactCapacity") => AdjustmentType::ExactCapacity,
         Some(other) => {
-            c.error(join_path(path, "AdjustmentType"), format!("{other:?} is not one of ChangeInCapacity, PercentChangeInCapacity, ExactCapacity"));
+            c.error(
+                join_path(path, "AdjustmentType"),
+                format!("{other:?} is not one of ChangeInCapacity, PercentChangeInCapacity, ExactCapacity"),
+            );
             return None;
         }
         None => {
@@ -356,14 +440,20 @@ fn step_policy(path: &str, name: &str, cfg: &StepScalingConfiguration, c: &mut C
         Some("Minimum") => Aggregation::Minimum,
         Some("Maximum") => Aggregation::Maximum,
         Some(other) => {
-            c.error(join_path(path, "MetricAggregationType"), format!("{other:?} is not one of Average, Minimum, Maximum"));
+            c.error(
+                join_path(path, "MetricAggregationType"),
+                format!("{other:?} is not one of Average, Minimum, Maximum"),
+            );
             Aggregation::Average
         }
     };
     let magnitude = match cfg.min_adjustment_magnitude {
         None => None,
         Some(m) if adjustment_type != AdjustmentType::PercentChangeInCapacity => {
-            c.error(join_path(path, "MinAdjustmentMagnitude"), format!("{m}: only valid with AdjustmentType PercentChangeInCapacity (spec §4.1)"));
+            c.error(
+                join_path(path, "MinAdjustmentMagnitude"),
+                format!("{m}: only valid with AdjustmentType PercentChangeInCapacity (spec §4.1)"),
+            );
             None
         }
         Some(m) => match u32::try_from(m) {
@@ -417,11 +507,17 @@ fn check_steps(path: &str, steps: &[StepAdjustment], kind: AdjustmentType, c: &m
         let (lower, upper) = (s.metric_interval_lower_bound, s.metric_interval_upper_bound);
         match (lower, upper) {
             (None, None) => c.error(&p, "MetricIntervalLowerBound and MetricIntervalUpperBound cannot both be null"),
-            (Some(l), Some(u)) if u <= l => c.error(join_path(&p, "MetricIntervalUpperBound"), format!("{u} must be greater than the lower bound {l}")),
+            (Some(l), Some(u)) if u <= l => c.error(
+                join_path(&p, "MetricIntervalUpperBound"),
+                format!("{u} must be greater than the lower bound {l}"),
+            ),
             _ => {}
         }
         if kind == AdjustmentType::ExactCapacity && s.scaling_adjustment < 0 {
-            c.error(join_path(&p, "ScalingAdjustment"), format!("{} must be ≥ 0 with ExactCapacity", s.scaling_adjustment));
+            c.error(
+                join_path(&p, "ScalingAdjustment"),
+                format!("{} must be ≥ 0 with ExactCapacity", s.scaling_adjustment),
+            );
         }
         intervals.push(StepInterval { lower, upper, adjustment: s.scaling_adjustment });
     }
@@ -454,7 +550,12 @@ fn check_steps(path: &str, steps: &[StepAdjustment], kind: AdjustmentType, c: &m
 
 /// The alarm whose AlarmActions name this policy's ARN, or that the policy's
 /// `Alarms` list names.
-fn find_alarm(path: &str, p: &ScalingPolicy, alarms: &BTreeMap<&str, (&str, &MetricAlarm)>, c: &mut Collector) -> Option<AlarmSpec> {
+fn find_alarm(
+    path: &str,
+    p: &ScalingPolicy,
+    alarms: &BTreeMap<&str, (&str, &MetricAlarm)>,
+    c: &mut Collector,
+) -> Option<AlarmSpec> {
     let by_action = p.policy_arn.as_deref().and_then(|arn| {
         alarms.values().find(|(_, a)| a.alarm_actions.as_deref().unwrap_or_default().iter().any(|x| x == arn))
     });
@@ -468,7 +569,12 @@ fn find_alarm(path: &str, p: &ScalingPolicy, alarms: &BTreeMap<&str, (&str, &Met
 
 fn alarm_spec(path: &str, a: &MetricAlarm, c: &mut Collector) -> Option<AlarmSpec> {
     let before = c.issues.len();
-    let period = a.period.or_else(|| a.metrics.as_ref().and_then(|m| m.iter().find_map(|q| q.metric_stat.as_ref().and_then(|s| s.period)))).unwrap_or(60);
+    let period = a
+        .period
+        .or_else(|| {
+            a.metrics.as_ref().and_then(|m| m.iter().find_map(|q| q.metric_stat.as_ref().and_then(|s| s.period)))
+        })
+        .unwrap_or(60);
     // CloudWatch accepts 10, 20, 30 s or a multiple of 60 (spec §16 item 3).
     if !(matches!(period, 10 | 20 | 30) || (period > 0 && period % 60 == 0)) {
         c.error(join_path(path, "Period"), format!("{period} must be 10, 20, 30 or a multiple of 60 seconds"));
@@ -479,7 +585,10 @@ fn alarm_spec(path: &str, a: &MetricAlarm, c: &mut Collector) -> Option<AlarmSpe
     }
     let datapoints = a.datapoints_to_alarm.unwrap_or(a.evaluation_periods);
     if datapoints < 1 || datapoints > a.evaluation_periods {
-        c.error(join_path(path, "DatapointsToAlarm"), format!("{datapoints} must be from 1 to EvaluationPeriods ({})", a.evaluation_periods));
+        c.error(
+            join_path(path, "DatapointsToAlarm"),
+            format!("{datapoints} must be from 1 to EvaluationPeriods ({})", a.evaluation_periods),
+        );
     }
     let comparison = Comparison::parse(&a.comparison_operator);
     if comparison.is_none() {
@@ -495,12 +604,17 @@ fn alarm_spec(path: &str, a: &MetricAlarm, c: &mut Collector) -> Option<AlarmSpe
         Some("breaching") => TreatMissing::Breaching,
         Some("ignore") => TreatMissing::Ignore,
         Some(other) => {
-            c.error(join_path(path, "TreatMissingData"), format!("{other:?} is not one of missing, notBreaching, breaching, ignore"));
+            c.error(
+                join_path(path, "TreatMissingData"),
+                format!("{other:?} is not one of missing, notBreaching, breaching, ignore"),
+            );
             TreatMissing::Missing
         }
     };
     let metric = match (&a.metrics, &a.metric_name, &a.namespace) {
-        (Some(queries), None, None) => check_queries(&join_path(path, "Metrics"), queries, c).then(|| MetricId(format!("math:{}", a.alarm_name))),
+        (Some(queries), None, None) => {
+            check_queries(&join_path(path, "Metrics"), queries, c).then(|| MetricId(format!("math:{}", a.alarm_name)))
+        }
         (None, Some(name), Some(ns)) => {
             let stat = a.statistic.clone().or_else(|| a.extended_statistic.clone());
             match stat {
@@ -606,14 +720,23 @@ fn validate_extensions(section: &AutopilotSection, c: &mut Collector) {
             }
         }
         if t.max_scale_in_per_evaluation == Some(0) {
-            c.error(join_path(&path, "MaxScaleInPerEvaluation"), "0 would forbid scale-in: use SuspendedState.DynamicScalingInSuspended instead");
+            c.error(
+                join_path(&path, "MaxScaleInPerEvaluation"),
+                "0 would forbid scale-in: use SuspendedState.DynamicScalingInSuspended instead",
+            );
         }
         if let Some(a) = &t.alarm_emulation {
             let p = join_path(&path, "AlarmEmulation");
             if let Some(r) = a.low_threshold_ratio.filter(|r| !(*r > 0.0 && *r <= 1.0)) {
                 c.error(join_path(&p, "LowThresholdRatio"), format!("{r} must be > 0 and ≤ 1"));
             }
-            for (field, n) in [("PeriodSeconds", a.period_seconds), ("HighEvaluationPeriods", a.high_evaluation_periods), ("HighDatapointsToAlarm", a.high_datapoints_to_alarm), ("LowEvaluationPeriods", a.low_evaluation_periods), ("LowDatapointsToAlarm", a.low_datapoints_to_alarm)] {
+            for (field, n) in [
+                ("PeriodSeconds", a.period_seconds),
+                ("HighEvaluationPeriods", a.high_evaluation_periods),
+                ("HighDatapointsToAlarm", a.high_datapoints_to_alarm),
+                ("LowEvaluationPeriods", a.low_evaluation_periods),
+                ("LowDatapointsToAlarm", a.low_datapoints_to_alarm),
+            ] {
                 if n == Some(0) {
                     c.error(join_path(&p, field), "must be ≥ 1");
                 }

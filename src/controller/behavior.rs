@@ -33,7 +33,14 @@ pub(super) fn record_recommendation(now: Timestamp, ext: &Extensions, memory: &m
 
 /// Limits a change from `current` to `proposed`; returns the capacity to
 /// apply (possibly `current`) and records what limited it.
-pub(super) fn limit(now: Timestamp, ext: &Extensions, memory: &mut TargetMemory, current: u32, proposed: u32, blocks: &mut Vec<Block>) -> u32 {
+pub(super) fn limit(
+    now: Timestamp,
+    ext: &Extensions,
+    memory: &mut TargetMemory,
+    current: u32,
+    proposed: u32,
+    blocks: &mut Vec<Block>,
+) -> u32 {
     record_recommendation(now, ext, memory, proposed);
     let mut result = proposed;
 
@@ -42,7 +49,8 @@ pub(super) fn limit(now: Timestamp, ext: &Extensions, memory: &mut TargetMemory,
     let since = |w: SignedDuration| now.checked_sub(w).unwrap_or(Timestamp::MIN);
     if result > current {
         if let Some(w) = window(ext.scale_out.as_ref()) {
-            let floor = memory.recommendations.iter().filter(|r| r.at >= since(w)).map(|r| r.capacity).min().unwrap_or(result);
+            let floor =
+                memory.recommendations.iter().filter(|r| r.at >= since(w)).map(|r| r.capacity).min().unwrap_or(result);
             let held = result.min(floor.max(current));
             if held != result {
                 blocks.push(Block::StabilizationWindow { recommendation: result, held_at: held });
@@ -51,7 +59,8 @@ pub(super) fn limit(now: Timestamp, ext: &Extensions, memory: &mut TargetMemory,
         }
     } else if result < current {
         if let Some(w) = window(ext.scale_in.as_ref()) {
-            let ceiling = memory.recommendations.iter().filter(|r| r.at >= since(w)).map(|r| r.capacity).max().unwrap_or(result);
+            let ceiling =
+                memory.recommendations.iter().filter(|r| r.at >= since(w)).map(|r| r.capacity).max().unwrap_or(result);
             let held = result.max(ceiling.min(current));
             if held != result {
                 blocks.push(Block::StabilizationWindow { recommendation: result, held_at: held });
@@ -99,7 +108,11 @@ fn rate_limit(now: Timestamp, rules: &DirectionRules, memory: &TargetMemory, cur
         let start = now.checked_sub(SignedDuration::from_secs(i64::from(p.period_seconds))).unwrap_or(Timestamp::MIN);
         let (added, removed) = memory.changes.iter().filter(|c| c.at > start).fold((0i64, 0i64), |(a, r), c| {
             let d = i64::from(c.to) - i64::from(c.from);
-            if d > 0 { (a + d, r) } else { (a, r - d) }
+            if d > 0 {
+                (a + d, r)
+            } else {
+                (a, r - d)
+            }
         });
         let value = i64::from(p.value);
         let limit = if growing {

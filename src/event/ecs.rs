@@ -116,10 +116,7 @@ impl ContainerInstanceStateChange {
     /// The integer value of a named remaining resource (`CPU`, `MEMORY`).
     #[must_use]
     pub fn remaining_integer(&self, name: &str) -> Option<i64> {
-        self.remaining_resources
-            .iter()
-            .find(|r| r.name == name)
-            .and_then(|r| r.integer_value)
+        self.remaining_resources.iter().find(|r| r.name == name).and_then(|r| r.integer_value)
     }
 }
 

@@ -21,8 +21,8 @@ pub mod time;
 
 pub use cloudwatch::{AlarmStateChange, AlarmStateRecord, AlarmStateValue};
 pub use ecs::{
-    ContainerInstanceStateChange, DeploymentEventName, DeploymentStateChange, ServiceAction,
-    ServiceActionName, TaskStateChange, TaskStatus,
+    ContainerInstanceStateChange, DeploymentEventName, DeploymentStateChange, ServiceAction, ServiceActionName,
+    TaskStateChange, TaskStatus,
 };
 pub use time::AwsTime;
 
@@ -93,6 +93,9 @@ pub enum ScheduledDetail {
 }
 
 /// The outcome of parsing an event that is well-formed JSON with an envelope.
+// A transient return value, matched at once: boxing `Ours` would only add an
+// allocation to the common case.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Parsed {
     Ours(Event),
@@ -123,9 +126,7 @@ impl EventKind {
     pub fn classify(source: &str, detail_type: &str) -> Option<Self> {
         Some(match (source, detail_type) {
             ("aws.ecs", "ECS Task State Change") => Self::TaskStateChange,
-            ("aws.ecs", "ECS Container Instance State Change") => {
-                Self::ContainerInstanceStateChange
-            }
+            ("aws.ecs", "ECS Container Instance State Change") => Self::ContainerInstanceStateChange,
             ("aws.ecs", "ECS Service Action") => Self::ServiceAction,
             ("aws.ecs", "ECS Deployment State Change") => Self::DeploymentStateChange,
             ("aws.cloudwatch", "CloudWatch Alarm State Change") => Self::AlarmStateChange,
@@ -141,10 +142,8 @@ impl EventKind {
 /// [`EventError`] naming the field path when the text is not JSON, the
 /// envelope is incomplete, or the detail of a consumed kind is malformed.
 pub fn parse_event(text: &str) -> Result<Parsed, EventError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| EventError {
-        path: String::new(),
-        message: format!("not valid JSON: {e}"),
-    })?;
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| EventError { path: String::new(), message: format!("not valid JSON: {e}") })?;
     parse_event_value(value)
 }
 
@@ -159,32 +158,20 @@ pub fn parse_event_value(value: Value) -> Result<Parsed, EventError> {
             message: format!("expected a JSON object, found {}", json_kind(&value)),
         });
     };
-    let detail = object.remove("detail").ok_or_else(|| EventError {
-        path: "detail".into(),
-        message: "missing field".into(),
-    })?;
+    let detail =
+        object.remove("detail").ok_or_else(|| EventError { path: "detail".into(), message: "missing field".into() })?;
     let meta: EventMeta = decode(Value::Object(object), "")?;
     let Some(kind) = EventKind::classify(&meta.source, &meta.detail_type) else {
-        return Ok(Parsed::NotOurs {
-            id: meta.id,
-            detail_type: meta.detail_type,
-            source: meta.source,
-        });
+        return Ok(Parsed::NotOurs { id: meta.id, detail_type: meta.detail_type, source: meta.source });
     };
     let detail = match kind {
-        EventKind::TaskStateChange => {
-            Detail::TaskStateChange(Box::new(decode(detail, "detail")?))
-        }
+        EventKind::TaskStateChange => Detail::TaskStateChange(Box::new(decode(detail, "detail")?)),
         EventKind::ContainerInstanceStateChange => {
             Detail::ContainerInstanceStateChange(Box::new(decode(detail, "detail")?))
         }
         EventKind::ServiceAction => Detail::ServiceAction(decode(detail, "detail")?),
-        EventKind::DeploymentStateChange => {
-            Detail::DeploymentStateChange(decode(detail, "detail")?)
-        }
-        EventKind::AlarmStateChange => {
-            Detail::AlarmStateChange(Box::new(decode(detail, "detail")?))
-        }
+        EventKind::DeploymentStateChange => Detail::DeploymentStateChange(decode(detail, "detail")?),
+        EventKind::AlarmStateChange => Detail::AlarmStateChange(Box::new(decode(detail, "detail")?)),
         EventKind::Scheduled => Detail::Scheduled(scheduled_detail(detail)?),
     };
     Ok(Parsed::Ours(Event { meta, detail }))
@@ -204,10 +191,7 @@ fn scheduled_detail(detail: Value) -> Result<ScheduledDetail, EventError> {
         },
         other => Err(EventError {
             path: "detail".into(),
-            message: format!(
-                "expected an object or a string holding a JSON object, found {}",
-                json_kind(&other)
-            ),
+            message: format!("expected an object or a string holding a JSON object, found {}", json_kind(&other)),
         }),
     }
 }
@@ -258,10 +242,7 @@ impl Event {
     /// reported as an [`EventError`] rather than a panic.
     pub fn to_value(&self) -> Result<Value, EventError> {
         let encode = |r: Result<Value, serde_json::Error>| {
-            r.map_err(|e| EventError {
-                path: String::new(),
-                message: format!("cannot encode event: {e}"),
-            })
+            r.map_err(|e| EventError { path: String::new(), message: format!("cannot encode event: {e}") })
         };
         let mut object = match encode(serde_json::to_value(&self.meta))? {
             Value::Object(map) => map,
@@ -284,11 +265,7 @@ impl Event {
     /// `resources` (service actions and deployment changes do).
     #[must_use]
     pub fn service_arn(&self) -> Option<&str> {
-        self.meta
-            .resources
-            .iter()
-            .map(String::as_str)
-            .find(|r| r.contains(":service/"))
+        self.meta.resources.iter().map(String::as_str).find(|r| r.contains(":service/"))
     }
 }
 

@@ -24,10 +24,7 @@ impl AwsTime {
     /// # Errors
     /// Returns a message saying which forms are accepted when `text` is neither.
     pub fn parse(text: &str) -> Result<Self, String> {
-        parse_instant(text).map(|instant| Self {
-            instant,
-            text: text.to_owned(),
-        })
+        parse_instant(text).map(|instant| Self { instant, text: text.to_owned() })
     }
 
     /// The instant this timestamp denotes.
@@ -45,10 +42,7 @@ impl AwsTime {
 
 impl From<Timestamp> for AwsTime {
     fn from(instant: Timestamp) -> Self {
-        Self {
-            instant,
-            text: instant.to_string(),
-        }
+        Self { instant, text: instant.to_string() }
     }
 }
 

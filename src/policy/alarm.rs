@@ -8,7 +8,7 @@
 //! several datapoints (10-s data under a 60-s alarm) is their average.
 //! ALARM when at least `datapoints_to_alarm` buckets breach; missing buckets
 //! follow `TreatMissingData`. CloudWatch's "premature alarm" and
-//! evaluation-range extension corner cases are not reproduced [INF].
+//! evaluation-range extension corner cases are not reproduced \[INF\].
 
 use crate::config::TreatMissing;
 use crate::decision::AlarmState;

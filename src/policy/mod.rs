@@ -7,7 +7,9 @@
 
 pub mod alarm;
 
-use crate::config::{AdjustmentType, Aggregation, EvaluationMode, Extensions, MetricId, StepPolicy, TargetTrackingPolicy};
+use crate::config::{
+    AdjustmentType, Aggregation, EvaluationMode, Extensions, MetricId, StepPolicy, TargetTrackingPolicy,
+};
 use crate::decision::{AlarmReport, AlarmState, Direction, PolicyEvaluation, PolicyKind, PolicyOutcome, Proposal};
 use crate::memory::{Datapoint, TargetMemory};
 use alarm::AlarmWindow;
@@ -77,7 +79,7 @@ pub const REINVOCATION: SignedDuration = SignedDuration::from_secs(60);
 pub const FAST_STALENESS: SignedDuration = SignedDuration::from_mins(5);
 
 /// Capacity that puts the metric on target, rounded up both ways (spec §3.6
-/// reference algorithm [INF]): adds enough, never removes too much. From zero
+/// reference algorithm \[INF\]): adds enough, never removes too much. From zero
 /// running tasks it is 1, "the minimum possible amount".
 #[must_use]
 pub fn proportional_capacity(running: u32, metric: f64, target: f64) -> u32 {
@@ -98,7 +100,7 @@ pub fn proportional_capacity(running: u32, metric: f64, target: f64) -> u32 {
 
 /// The step change for `PercentChangeInCapacity` (spec §4.3): above 1 floor,
 /// in (0, 1) → 1, in (−1, 0) → −1, below −1 ceil; `MinAdjustmentMagnitude`
-/// raises the magnitude (applied both ways [INF]).
+/// raises the magnitude (applied both ways \[INF\]).
 #[must_use]
 pub fn percent_change(capacity: u32, percent: i64, min_magnitude: Option<u32>) -> i64 {
     let raw = f64::from(capacity) * percent as f64 / 100.0;
@@ -128,10 +130,7 @@ fn latest(series: &[Datapoint], now: Timestamp) -> Option<Datapoint> {
 }
 
 fn is_due(memory: &TargetMemory, alarm: &str, now: Timestamp) -> bool {
-    memory
-        .alarm_invoked_at
-        .get(alarm)
-        .is_none_or(|at| now.duration_since(*at) >= REINVOCATION)
+    memory.alarm_invoked_at.get(alarm).is_none_or(|at| now.duration_since(*at) >= REINVOCATION)
 }
 
 /// Shared inputs of every policy evaluation.
@@ -148,7 +147,9 @@ impl Context<'_> {
     /// The metric value to compute with: the newest datapoint, or with the
     /// warm-up extension, the mean over tasks older than the warm-up.
     fn metric_value(&self, metric: &MetricId, newest: Datapoint) -> Option<f64> {
-        let (Some(warmup), Some(samples)) = (self.extensions.task_warmup_seconds, self.observation.task_metrics.get(metric)) else {
+        let (Some(warmup), Some(samples)) =
+            (self.extensions.task_warmup_seconds, self.observation.task_metrics.get(metric))
+        else {
             return Some(newest.value);
         };
         let cutoff = self.now.checked_sub(SignedDuration::from_secs(i64::from(warmup))).ok()?;
@@ -289,7 +290,12 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
 /// Evaluates one step scaling policy (spec §4). `base_during_cooldown` is the
 /// capacity before the scale-out that opened a still-running cooldown of this
 /// policy: the earlier increase counts as part of the new step (§4.4).
-pub fn step(ctx: &Context<'_>, policy: &StepPolicy, base_during_cooldown: Option<u32>, memory: &mut TargetMemory) -> PolicyResult {
+pub fn step(
+    ctx: &Context<'_>,
+    policy: &StepPolicy,
+    base_during_cooldown: Option<u32>,
+    memory: &mut TargetMemory,
+) -> PolicyResult {
     let series = memory.datapoints.get(&policy.alarm.metric).map(Vec::as_slice).unwrap_or_default();
     let alarm = &policy.alarm;
     let e = AlarmWindow {
@@ -357,9 +363,12 @@ pub fn step(ctx: &Context<'_>, policy: &StepPolicy, base_during_cooldown: Option
     let capacity = to_capacity(match policy.adjustment_type {
         AdjustmentType::ChangeInCapacity => i64::from(base) + adjustment,
         AdjustmentType::ExactCapacity => adjustment,
-        AdjustmentType::PercentChangeInCapacity => i64::from(base) + percent_change(base, adjustment, policy.min_adjustment_magnitude),
+        AdjustmentType::PercentChangeInCapacity => {
+            i64::from(base) + percent_change(base, adjustment, policy.min_adjustment_magnitude)
+        }
     });
-    let direction = if capacity > ctx.running || (grows && capacity >= ctx.running) { Direction::Out } else { Direction::In };
+    let direction =
+        if capacity > ctx.running || (grows && capacity >= ctx.running) { Direction::Out } else { Direction::In };
     if capacity == ctx.running && !grows && adjustment == 0 {
         evaluation.outcome = PolicyOutcome::NoChange;
         return result(evaluation, Vote::Hold);

@@ -51,9 +51,7 @@ pub struct CronError(pub String);
 const FIRST_YEAR: i16 = 1970;
 const LAST_YEAR: i16 = 2199;
 
-const MONTH_NAMES: [&str; 12] = [
-    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-];
+const MONTH_NAMES: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
 const DAY_NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 struct FieldSpec {
@@ -68,12 +66,7 @@ const HOURS: FieldSpec = FieldSpec { name: "hours", min: 0, max: 23, names: &[] 
 const DOM: FieldSpec = FieldSpec { name: "day-of-month", min: 1, max: 31, names: &[] };
 const MONTHS: FieldSpec = FieldSpec { name: "month", min: 1, max: 12, names: &MONTH_NAMES };
 const DOW: FieldSpec = FieldSpec { name: "day-of-week", min: 1, max: 7, names: &DAY_NAMES };
-const YEARS: FieldSpec = FieldSpec {
-    name: "year",
-    min: FIRST_YEAR as u32,
-    max: LAST_YEAR as u32,
-    names: &[],
-};
+const YEARS: FieldSpec = FieldSpec { name: "year", min: FIRST_YEAR as u32, max: LAST_YEAR as u32, names: &[] };
 const SECONDS: FieldSpec = FieldSpec { name: "seconds", min: 0, max: 59, names: &[] };
 
 impl Cron {
@@ -100,14 +93,13 @@ impl Cron {
         match (dom_text == "?", dow_text == "?") {
             (true, true) => {
                 return Err(CronError(
-                    "day-of-month and day-of-week are both `?`: exactly one of them must be `?`"
-                        .into(),
+                    "day-of-month and day-of-week are both `?`: exactly one of them must be `?`".into(),
                 ))
             }
             (false, false) => {
                 return Err(CronError(format!(
-                    "day-of-month `{dom_text}` and day-of-week `{dow_text}` are both set: exactly one of them must be `?`"
-                )))
+                "day-of-month `{dom_text}` and day-of-week `{dow_text}` are both set: exactly one of them must be `?`"
+            )))
             }
             _ => {}
         }
@@ -247,9 +239,7 @@ fn aws_day_number(weekday: Weekday) -> u8 {
 }
 
 fn days_in_month(year: i16, month: i8) -> i8 {
-    Date::new(year, month, 1)
-        .map(|d| d.days_in_month())
-        .unwrap_or(31)
+    Date::new(year, month, 1).map(|d| d.days_in_month()).unwrap_or(31)
 }
 
 fn to_bits64(values: &[u32]) -> u64 {
@@ -363,16 +353,10 @@ fn parse_number(text: &str, spec: &FieldSpec) -> Result<u32, CronError> {
         } else {
             format!(" or {}–{}", spec.names[0], spec.names[spec.names.len() - 1])
         };
-        CronError(format!(
-            "{} `{text}` is not a number{names}",
-            spec.name
-        ))
+        CronError(format!("{} `{text}` is not a number{names}", spec.name))
     })?;
     if !(spec.min..=spec.max).contains(&value) {
-        return Err(CronError(format!(
-            "{} value {value} is out of range {}–{}",
-            spec.name, spec.min, spec.max
-        )));
+        return Err(CronError(format!("{} value {value} is out of range {}–{}", spec.name, spec.min, spec.max)));
     }
     Ok(value)
 }

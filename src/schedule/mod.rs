@@ -13,13 +13,13 @@
 //!   EventBridge Scheduler's documented behaviour (AWS knowledge-center article
 //!   "eventbridge-scheduler-adjust-dst"); Application Auto Scaling only says it
 //!   "automatically adjusts for DST" (spec §5.2), so we apply the Scheduler's
-//!   rule [INF]. A one-time `at` inside a gap is moved forward by the gap's
-//!   length instead of being lost [INF].
+//!   rule \[INF\]. A one-time `at` inside a gap is moved forward by the gap's
+//!   length instead of being lost \[INF\].
 //! * StartTime applies to every recurring schedule: the action fires at
 //!   StartTime, then on its recurrence (spec §16 item 7). No fire after
 //!   EndTime (spec §5.3). `at` ignores both.
 //! * A `rate` without StartTime is anchored at the action's creation time
-//!   (spec §5.2 [INF]); without either, at the Unix epoch.
+//!   (spec §5.2 \[INF\]); without either, at the Unix epoch.
 
 pub mod cron;
 
@@ -77,19 +77,11 @@ impl Expression {
     /// [`ScheduleError`] saying which part is wrong.
     pub fn parse(text: &str) -> Result<Self, ScheduleError> {
         let trimmed = text.trim();
-        let inner = |prefix: &str| {
-            trimmed
-                .strip_prefix(prefix)
-                .and_then(|rest| rest.strip_suffix(')'))
-        };
-        let invalid = |reason: String| ScheduleError::Invalid {
-            expr: text.to_owned(),
-            reason,
-        };
+        let inner = |prefix: &str| trimmed.strip_prefix(prefix).and_then(|rest| rest.strip_suffix(')'));
+        let invalid = |reason: String| ScheduleError::Invalid { expr: text.to_owned(), reason };
         if let Some(body) = inner("at(") {
-            let at: DateTime = body.trim().parse().map_err(|_| {
-                invalid(format!("at() needs yyyy-mm-ddThh:mm:ss, found {body:?}"))
-            })?;
+            let at: DateTime =
+                body.trim().parse().map_err(|_| invalid(format!("at() needs yyyy-mm-ddThh:mm:ss, found {body:?}")))?;
             return Ok(Self::At(at));
         }
         if let Some(body) = inner("rate(") {
@@ -97,27 +89,22 @@ impl Expression {
             let (Some(value), Some(unit), None) = (words.next(), words.next(), words.next()) else {
                 return Err(invalid("rate() needs `value unit`, e.g. rate(5 minutes)".into()));
             };
-            let value: u32 = value.parse().ok().filter(|v| *v > 0).ok_or_else(|| {
-                invalid(format!("rate value {value:?} must be a positive whole number"))
-            })?;
+            let value: u32 = value
+                .parse()
+                .ok()
+                .filter(|v| *v > 0)
+                .ok_or_else(|| invalid(format!("rate value {value:?} must be a positive whole number")))?;
             // Both spellings are accepted for either value (spec §5.2 [INF]).
             let unit = match unit {
                 "minute" | "minutes" => RateUnit::Minute,
                 "hour" | "hours" => RateUnit::Hour,
                 "day" | "days" => RateUnit::Day,
-                other => {
-                    return Err(invalid(format!(
-                        "rate unit {other:?} must be minute(s), hour(s) or day(s)"
-                    )))
-                }
+                other => return Err(invalid(format!("rate unit {other:?} must be minute(s), hour(s) or day(s)"))),
             };
             return Ok(Self::Rate { value, unit });
         }
         if let Some(body) = inner("cron(") {
-            let cron = Cron::parse(body).map_err(|source| ScheduleError::Cron {
-                expr: text.to_owned(),
-                source,
-            })?;
+            let cron = Cron::parse(body).map_err(|source| ScheduleError::Cron { expr: text.to_owned(), source })?;
             return Ok(Self::Cron(Box::new(cron)));
         }
         Err(ScheduleError::UnknownForm(text.to_owned()))
@@ -132,9 +119,7 @@ pub fn time_zone(name: &str) -> Result<TimeZone, ScheduleError> {
     if name == "UTC" {
         return Ok(TimeZone::UTC);
     }
-    jiff::tz::db()
-        .get(name)
-        .map_err(|_| ScheduleError::UnknownTimeZone(name.to_owned()))
+    jiff::tz::db().get(name).map_err(|_| ScheduleError::UnknownTimeZone(name.to_owned()))
 }
 
 /// A complete schedule: expression, zone and bounds.
@@ -166,13 +151,7 @@ impl Schedule {
                 return Err(ScheduleError::EndBeforeStart { start, end });
             }
         }
-        Ok(Self {
-            expression,
-            zone,
-            start,
-            end,
-            anchor: None,
-        })
+        Ok(Self { expression, zone, start, end, anchor: None })
     }
 
     /// Sets the anchor of a `rate` without StartTime.
@@ -238,14 +217,7 @@ impl Schedule {
 fn next_cron(cron: &Cron, zone: &TimeZone, after: Timestamp) -> Option<Timestamp> {
     let mut civil = zone.to_datetime(after);
     // Strictly after: move to the next whole minute.
-    civil = civil
-        .with()
-        .second(0)
-        .subsec_nanosecond(0)
-        .build()
-        .ok()?
-        .checked_add(SignedDuration::from_mins(1))
-        .ok()?;
+    civil = civil.with().second(0).subsec_nanosecond(0).build().ok()?.checked_add(SignedDuration::from_mins(1)).ok()?;
     loop {
         let candidate = cron.next_civil(civil)?;
         let fire = match zone.to_ambiguous_timestamp(candidate).offset() {
@@ -305,10 +277,7 @@ mod tests {
         )
         .unwrap();
         let fires = s.fires_between(ts("2026-01-01T00:00:00Z"), ts("2026-01-02T00:00:00Z"), 10);
-        assert_eq!(
-            fires,
-            vec![ts("2026-01-01T10:17:00Z"), ts("2026-01-01T11:00:00Z"), ts("2026-01-01T12:00:00Z")]
-        );
+        assert_eq!(fires, vec![ts("2026-01-01T10:17:00Z"), ts("2026-01-01T11:00:00Z"), ts("2026-01-01T12:00:00Z")]);
     }
 
     #[test]
@@ -342,8 +311,9 @@ mod tests {
             let err = Schedule::new(expr, zone, None, None).unwrap_err().to_string();
             assert!(err.contains(want), "{expr}: {err}");
         }
-        let err = Schedule::new("rate(5 minutes)", None, Some(ts("2026-01-02T00:00:00Z")), Some(ts("2026-01-01T00:00:00Z")))
-            .unwrap_err();
+        let err =
+            Schedule::new("rate(5 minutes)", None, Some(ts("2026-01-02T00:00:00Z")), Some(ts("2026-01-01T00:00:00Z")))
+                .unwrap_err();
         assert!(matches!(err, ScheduleError::EndBeforeStart { .. }));
     }
 }

@@ -38,11 +38,7 @@ pub fn tt_policy(name: &str, metric: &str, target: f64, extra: &str) -> String {
 
 /// One datapoint per minute, the i-th at `start + 60 i` seconds.
 pub fn minutes(start: i64, values: &[f64]) -> Vec<Datapoint> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| Datapoint { timestamp: at(start + 60 * i as i64), value: *v })
-        .collect()
+    values.iter().enumerate().map(|(i, v)| Datapoint { timestamp: at(start + 60 * i as i64), value: *v }).collect()
 }
 
 pub fn observe(desired: u32, running: u32, metrics: &[(&str, Vec<Datapoint>)]) -> Observation {

@@ -1,0 +1,133 @@
+//! The `autopilot` binary end to end: output and exit codes (brief §3.5:
+//! 0 success, 1 runtime failure, 2 usage or input error).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn autopilot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_autopilot")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn validate_accepts_the_examples() {
+    let out = autopilot(&["validate", "examples/config/describe-outputs.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "ok: 1 scalable target(s), 2 scaling polic(ies), 2 scheduled action(s)");
+    let out = autopilot(&["validate", "examples/config/fast-with-extensions.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn validate_prints_every_error_with_its_path_and_exits_2() {
+    let dir = tempdir();
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, "ScalableTargets:\n  - {ResourceId: service/c/s, MinCapacity: 5, MaxCapacity: 2}\n  - {ResourceId: nope, MinCapacity: 1, MaxCapacity: 2}\n").unwrap();
+    let out = autopilot(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("ScalableTargets[0].MinCapacity: 5 is greater than MaxCapacity 2"), "{err}");
+    assert!(err.contains("ScalableTargets[1].ResourceId"), "{err}");
+    assert!(err.contains("bad.yaml"), "{err}");
+    let out = autopilot(&["validate", "does/not/exist.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read does/not/exist.yaml"));
+}
+
+#[test]
+fn schedule_next_prints_rfc3339_utc_lines() {
+    let out = autopilot(&[
+        "schedule",
+        "next",
+        "cron(0 9 ? * MON-FRI *)",
+        "--timezone",
+        "America/New_York",
+        "--after",
+        "2026-03-06T00:00:00Z",
+        "--count",
+        "3",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "2026-03-06T14:00:00Z\n2026-03-09T13:00:00Z\n2026-03-10T13:00:00Z\n");
+    let out = autopilot(&[
+        "schedule",
+        "next",
+        "rate(90 minutes)",
+        "--start-time",
+        "2026-01-01T00:00:00Z",
+        "--after",
+        "2026-01-01T00:00:00Z",
+        "--end-time",
+        "2026-01-01T03:00:00Z",
+        "--count",
+        "9",
+    ]);
+    assert_eq!(text(&out.stdout), "2026-01-01T01:30:00Z\n2026-01-01T03:00:00Z\n");
+    let out = autopilot(&[
+        "schedule",
+        "next",
+        "at(2026-07-01T09:00:00)",
+        "--timezone",
+        "Europe/London",
+        "--after",
+        "2026-01-01T00:00:00Z",
+    ]);
+    assert_eq!(text(&out.stdout), "2026-07-01T08:00:00Z\n");
+}
+
+#[test]
+fn schedule_next_rejects_bad_expressions_with_exit_2() {
+    for (args, want) in [
+        (vec!["schedule", "next", "cron(0 9 * * MON *)"], "exactly one of them must be `?`"),
+        (vec!["schedule", "next", "rate(1 fortnight)"], "minute(s), hour(s) or day(s)"),
+        (vec!["schedule", "next", "cron(0 9 * * ? *)", "--timezone", "Moon/Base"], "unknown time zone"),
+        (vec!["schedule", "next", "cron(0 9 * * ? *)", "--after", "soon"], "--after: invalid timestamp"),
+    ] {
+        let out = autopilot(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains(want), "{args:?}: {}", text(&out.stderr));
+    }
+    // A usage error (unknown flag) is also exit 2.
+    assert_eq!(autopilot(&["schedule", "next"]).status.code(), Some(2));
+}
+
+#[test]
+fn evaluate_prints_one_decision_per_target_and_keeps_memory() {
+    let dir = tempdir();
+    let obs = dir.join("obs.json");
+    let points: Vec<String> =
+        (0..15).map(|i| format!("{{\"timestamp\": \"2026-01-01T00:{i:02}:00Z\", \"value\": 95.0}}")).collect();
+    std::fs::write(
+        &obs,
+        format!("{{\"service/prod-cluster/web\": {{\"desired_count\": 10, \"running_count\": 10, \"metrics\": {{\"ECSServiceAverageCPUUtilization\": [{}]}}}}}}", points.join(",")),
+    )
+    .unwrap();
+    let memory = dir.join("memory.json");
+    let out = autopilot(&[
+        "evaluate",
+        "--config",
+        "examples/config/describe-outputs.json",
+        "--observations",
+        obs.to_str().unwrap(),
+        "--memory-out",
+        memory.to_str().unwrap(),
+        "--now",
+        "2026-01-01T00:14:59Z",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let decision: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(decision["desired"], 14);
+    assert_eq!(decision["reason"]["code"], "ScaledOut");
+    assert_eq!(decision["actions"][0], serde_json::json!({"type": "set_desired_count", "from": 10, "to": 14}));
+    let memory: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&memory).unwrap()).unwrap();
+    assert_eq!(memory["targets"]["service/prod-cluster/web"]["last_scale_out"]["to"], 14);
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

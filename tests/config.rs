@@ -1,0 +1,132 @@
+//! Configuration loading: AWS describe output as is, YAML and JSON, merged
+//! documents, and one table case per validation rule (field path + reason).
+
+use ecs_autopilot::config::{self, AdjustmentType, EvaluationMode, MetricId};
+
+fn example(name: &str) -> String {
+    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config").join(name))
+        .unwrap()
+}
+
+#[test]
+fn describe_outputs_load_unchanged_with_defaults_applied() {
+    let cfg = config::load_str(&example("describe-outputs.json")).unwrap();
+    let t = &cfg.targets["service/prod-cluster/web"];
+    assert_eq!((t.min_capacity, t.max_capacity), (2, 40));
+    assert_eq!(t.extensions.mode, EvaluationMode::Aws);
+    let tt = &t.target_tracking[0];
+    assert_eq!((tt.target_value, tt.scale_out_cooldown_seconds, tt.scale_in_cooldown_seconds), (70.0, 60, 300));
+    let step = &t.step[0];
+    assert_eq!(
+        (step.adjustment_type, step.min_adjustment_magnitude, step.cooldown_seconds),
+        (AdjustmentType::PercentChangeInCapacity, Some(2), 120)
+    );
+    assert_eq!(step.alarm.name, "web-queue-depth-high");
+    assert_eq!(
+        step.alarm.metric,
+        MetricId("AWS/SQS/ApproximateNumberOfMessagesVisible{QueueName=web-jobs}:Average".into())
+    );
+    assert_eq!(t.scheduled.len(), 2);
+    assert_eq!(t.metric_ids().len(), 2);
+}
+
+#[test]
+fn yaml_with_extensions_loads() {
+    let cfg = config::load_str(&example("fast-with-extensions.yaml")).unwrap();
+    let t = &cfg.targets["service/prod-cluster/api"];
+    assert_eq!(t.extensions.mode, EvaluationMode::Fast);
+    assert_eq!(t.extensions.task_warmup_seconds, Some(90));
+    assert_eq!(t.extensions.tolerance_in(), 0.1);
+    assert!(t.target_tracking[0].high_resolution());
+    assert_eq!(t.extensions.alarm_shape(true).period_seconds, 20);
+}
+
+#[test]
+fn documents_merge_and_default_cooldowns_are_300() {
+    let targets = r#"{"ScalableTargets": [{"ResourceId": "service/c/s", "MinCapacity": 1, "MaxCapacity": 5}]}"#;
+    let policies = "ScalingPolicies:\n  - {PolicyName: p, ResourceId: service/c/s, PolicyType: TargetTrackingScaling, TargetTrackingScalingPolicyConfiguration: {TargetValue: 50, PredefinedMetricSpecification: {PredefinedMetricType: ECSServiceAverageMemoryUtilization}}}\n";
+    let cfg = config::load_documents(&[("targets.json", targets), ("policies.yaml", policies)]).unwrap();
+    let p = &cfg.targets["service/c/s"].target_tracking[0];
+    assert_eq!((p.scale_out_cooldown_seconds, p.scale_in_cooldown_seconds, p.disable_scale_in), (300, 300, false));
+}
+
+#[test]
+fn predictive_policies_load_with_a_warning() {
+    let text = "ScalableTargets: [{ResourceId: service/c/s, MinCapacity: 1, MaxCapacity: 5}]\nScalingPolicies:\n  - {PolicyName: p, ResourceId: service/c/s, PolicyType: PredictiveScaling, PredictiveScalingPolicyConfiguration: {Mode: ForecastOnly}}\n";
+    let cfg = config::load_str(text).unwrap();
+    assert_eq!(cfg.warnings.len(), 1);
+    assert!(cfg.warnings[0].to_string().contains("not evaluated"));
+}
+
+const TARGET: &str = "ScalableTargets: [{ResourceId: service/c/s, MinCapacity: 1, MaxCapacity: 10}]\n";
+
+fn tt(config: &str) -> String {
+    format!("{TARGET}ScalingPolicies:\n  - PolicyName: p\n    ResourceId: service/c/s\n    PolicyType: TargetTrackingScaling\n    TargetTrackingScalingPolicyConfiguration: {config}\n")
+}
+
+fn step(steps: &str, extra: &str) -> String {
+    format!("{TARGET}ScalingPolicies:\n  - PolicyName: s\n    ResourceId: service/c/s\n    PolicyType: StepScaling\n    Alarms: [{{AlarmName: a}}]\n    StepScalingPolicyConfiguration: {{AdjustmentType: ChangeInCapacity, StepAdjustments: {steps}{extra}}}\nMetricAlarms:\n  - {{AlarmName: a, MetricName: M, Namespace: N, Statistic: Average, Period: 60, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: GreaterThanThreshold}}\n")
+}
+
+fn scheduled(action: &str) -> String {
+    format!("{TARGET}ScheduledActions:\n  - {action}\n")
+}
+
+#[test]
+fn every_validation_rule_names_the_field_and_the_reason() {
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        ("§2.2 Min ≤ Max", "ScalableTargets: [{ResourceId: service/c/s, MinCapacity: 6, MaxCapacity: 5}]".into(), "ScalableTargets[0].MinCapacity", "greater than MaxCapacity"),
+        ("§2.2 capacities are whole and ≥ 0", "ScalableTargets: [{ResourceId: service/c/s, MinCapacity: -1, MaxCapacity: 5}]".into(), "ScalableTargets[0].MinCapacity", "whole number"),
+        ("§2.1 resource id format", "ScalableTargets: [{ResourceId: cluster/x, MinCapacity: 1, MaxCapacity: 5}]".into(), "ScalableTargets[0].ResourceId", "service/<cluster-name>/<service-name>"),
+        ("§2.1 ECS only", "ScalableTargets: [{ResourceId: service/c/s, ServiceNamespace: dynamodb, MinCapacity: 1, MaxCapacity: 5}]".into(), "ScalableTargets[0].ServiceNamespace", "ECS services only"),
+        ("duplicate target", "ScalableTargets: [{ResourceId: service/c/s, MinCapacity: 1, MaxCapacity: 5}, {ResourceId: service/c/s, MinCapacity: 1, MaxCapacity: 5}]".into(), "ScalableTargets[1].ResourceId", "registered twice"),
+        ("unknown field", "ScalableTargets: [{ResourceId: service/c/s, MinCapacity: 1, MaxCapacity: 5, MaxCapcity: 3}]".into(), "ScalableTargets[0].MaxCapcity", "unknown field"),
+        ("missing field", "ScalableTargets: [{ResourceId: service/c/s, MinCapacity: 1}]".into(), "ScalableTargets[0].MaxCapacity", "missing field"),
+        ("unknown top-level key", "ScalableTarget: []".into(), "ScalableTarget", "unknown top-level key"),
+        ("wrong type", "ScalableTargets: {}".into(), "ScalableTargets", "expected a list"),
+        ("syntax", "ScalableTargets: [".into(), "", "not valid YAML"),
+        ("§3.1 exactly one metric spec", tt("{TargetValue: 5}"), "ScalingPolicies[0].TargetTrackingScalingPolicyConfiguration", "exactly one of PredefinedMetricSpecification"),
+        ("§3.2 metric type", tt("{TargetValue: 5, PredefinedMetricSpecification: {PredefinedMetricType: EC2SpotFleetRequestAverageCPUUtilization}}"), "PredefinedMetricSpecification.PredefinedMetricType", "not an ECS metric type"),
+        ("§3.2 resource label only for ALB", tt("{TargetValue: 5, PredefinedMetricSpecification: {PredefinedMetricType: ECSServiceAverageCPUUtilization, ResourceLabel: x}}"), "PredefinedMetricSpecification.ResourceLabel", "only allowed with ALBRequestCountPerTarget"),
+        ("§3.2 resource label format", tt("{TargetValue: 5, PredefinedMetricSpecification: {PredefinedMetricType: ALBRequestCountPerTarget, ResourceLabel: app/x}}"), "PredefinedMetricSpecification.ResourceLabel", "app/<load-balancer-name>"),
+        ("§3.6 positive target", tt("{TargetValue: -3, PredefinedMetricSpecification: {PredefinedMetricType: ECSServiceAverageCPUUtilization}}"), "TargetValue", "positive number"),
+        ("§3.1 cooldown ≥ 0", tt("{TargetValue: 5, ScaleInCooldown: -5, PredefinedMetricSpecification: {PredefinedMetricType: ECSServiceAverageCPUUtilization}}"), "ScaleInCooldown", "seconds"),
+        ("§3.3 statistic", tt("{TargetValue: 5, CustomizedMetricSpecification: {MetricName: m, Namespace: n, Statistic: p99}}"), "CustomizedMetricSpecification.Statistic", "not one of Average"),
+        ("§3.3 query id", tt("{TargetValue: 5, CustomizedMetricSpecification: {Metrics: [{Id: Q1, Expression: 'a+b'}]}}"), "Metrics[0].Id", "lowercase letter"),
+        ("§3.3 one ReturnData", tt("{TargetValue: 5, CustomizedMetricSpecification: {Metrics: [{Id: a, Expression: 'b', ReturnData: true}, {Id: c, Expression: 'd', ReturnData: true}]}}"), "CustomizedMetricSpecification.Metrics", "exactly one query must have ReturnData"),
+        ("§4.2 gap", step("[{MetricIntervalLowerBound: 0, MetricIntervalUpperBound: 5, ScalingAdjustment: 1}, {MetricIntervalLowerBound: 6, ScalingAdjustment: 2}]", ""), "StepAdjustments", "gap between 5 and 6"),
+        ("§4.2 overlap", step("[{MetricIntervalLowerBound: 0, MetricIntervalUpperBound: 7, ScalingAdjustment: 1}, {MetricIntervalLowerBound: 6, ScalingAdjustment: 2}]", ""), "StepAdjustments", "overlap"),
+        ("§4.2 two open ends above", step("[{MetricIntervalLowerBound: 0, ScalingAdjustment: 1}, {MetricIntervalLowerBound: 6, ScalingAdjustment: 2}]", ""), "StepAdjustments", "at most one step may have a null MetricIntervalUpperBound"),
+        ("§4.2 both bounds null", step("[{ScalingAdjustment: 1}]", ""), "StepAdjustments[0]", "cannot both be null"),
+        ("§4.2 upper > lower", step("[{MetricIntervalLowerBound: 5, MetricIntervalUpperBound: 5, ScalingAdjustment: 1}]", ""), "StepAdjustments[0].MetricIntervalUpperBound", "greater than the lower bound"),
+        ("§4.2 positive upper needs open upper", step("[{MetricIntervalLowerBound: 0, MetricIntervalUpperBound: 5, ScalingAdjustment: 1}]", ""), "StepAdjustments", "one step must have a null MetricIntervalUpperBound"),
+        ("§4.2 negative lower needs open lower", step("[{MetricIntervalLowerBound: -5, MetricIntervalUpperBound: 0, ScalingAdjustment: -1}]", ""), "StepAdjustments", "one step must have a null MetricIntervalLowerBound"),
+        ("§4.1 magnitude only with percent", step("[{MetricIntervalLowerBound: 0, ScalingAdjustment: 1}]", ", MinAdjustmentMagnitude: 2"), "MinAdjustmentMagnitude", "only valid with AdjustmentType PercentChangeInCapacity"),
+        ("§4.1 aggregation", step("[{MetricIntervalLowerBound: 0, ScalingAdjustment: 1}]", ", MetricAggregationType: Median"), "MetricAggregationType", "not one of Average, Minimum, Maximum"),
+        ("§2.6 at most 20 steps", step(&format!("[{}{{MetricIntervalLowerBound: 21, ScalingAdjustment: 1}}]", (0..21).map(|i| format!("{{MetricIntervalLowerBound: {i}, MetricIntervalUpperBound: {}, ScalingAdjustment: 1}}, ", i + 1)).collect::<String>()), ""), "StepAdjustments", "quota of 20"),
+        ("§4 step policy needs its alarm", format!("{TARGET}ScalingPolicies:\n  - {{PolicyName: s, ResourceId: service/c/s, PolicyType: StepScaling, StepScalingPolicyConfiguration: {{AdjustmentType: ChangeInCapacity, StepAdjustments: [{{MetricIntervalLowerBound: 0, ScalingAdjustment: 1}}]}}}}\n"), "ScalingPolicies[0].Alarms", "no CloudWatch alarm drives"),
+        ("§11.4 alarm period", step("[{MetricIntervalLowerBound: 0, ScalingAdjustment: 1}]", "").replace("Period: 60", "Period: 45"), "MetricAlarms[0].Period", "10, 20, 30 or a multiple of 60"),
+        ("§11.4 datapoints ≤ periods", step("[{MetricIntervalLowerBound: 0, ScalingAdjustment: 1}]", "").replace("EvaluationPeriods: 1", "EvaluationPeriods: 1, DatapointsToAlarm: 3"), "MetricAlarms[0].DatapointsToAlarm", "from 1 to EvaluationPeriods"),
+        ("§3.1 different metrics per target", format!("{TARGET}ScalingPolicies:\n  - {{PolicyName: a, ResourceId: service/c/s, PolicyType: TargetTrackingScaling, TargetTrackingScalingPolicyConfiguration: {{TargetValue: 5, PredefinedMetricSpecification: {{PredefinedMetricType: ECSServiceAverageCPUUtilization}}}}}}\n  - {{PolicyName: b, ResourceId: service/c/s, PolicyType: TargetTrackingScaling, TargetTrackingScalingPolicyConfiguration: {{TargetValue: 9, PredefinedMetricSpecification: {{PredefinedMetricType: ECSServiceAverageCPUUtilization}}}}}}\n"), "ScalingPolicies[1].TargetTrackingScalingPolicyConfiguration", "each must use a different metric"),
+        ("policy on unknown target", format!("{TARGET}ScalingPolicies:\n  - {{PolicyName: a, ResourceId: service/c/other, PolicyType: StepScaling}}\n"), "ScalingPolicies[0].ResourceId", "not a registered scalable target"),
+        ("policy type", format!("{TARGET}ScalingPolicies:\n  - {{PolicyName: a, ResourceId: service/c/s, PolicyType: Simple}}\n"), "ScalingPolicies[0].PolicyType", "not one of TargetTrackingScaling"),
+        ("§5.2 cron day fields", scheduled("{ScheduledActionName: x, ResourceId: service/c/s, Schedule: 'cron(0 8 * * MON *)', ScalableTargetAction: {MinCapacity: 2}}"), "ScheduledActions[0].Schedule", "exactly one of them must be `?`"),
+        ("§5.1 time zone", scheduled("{ScheduledActionName: x, ResourceId: service/c/s, Schedule: 'cron(0 8 * * ? *)', Timezone: Europe/Atlantis, ScalableTargetAction: {MinCapacity: 2}}"), "ScheduledActions[0].Timezone", "unknown time zone"),
+        ("§5.1 end after start", scheduled("{ScheduledActionName: x, ResourceId: service/c/s, Schedule: 'rate(5 minutes)', StartTime: '2026-02-01T00:00:00Z', EndTime: '2026-01-01T00:00:00Z', ScalableTargetAction: {MinCapacity: 2}}"), "ScheduledActions[0].EndTime", "before start time"),
+        ("§5.1 action needs a bound", scheduled("{ScheduledActionName: x, ResourceId: service/c/s, Schedule: 'rate(5 minutes)', ScalableTargetAction: {}}"), "ScheduledActions[0].ScalableTargetAction", "set MinCapacity, MaxCapacity or both"),
+        ("§5.3 action Min ≤ Max", scheduled("{ScheduledActionName: x, ResourceId: service/c/s, Schedule: 'rate(5 minutes)', ScalableTargetAction: {MinCapacity: 5, MaxCapacity: 2}}"), "ScalableTargetAction.MinCapacity", "greater than MaxCapacity"),
+        ("§5.1 action name", scheduled("{ScheduledActionName: ' x', ResourceId: service/c/s, Schedule: 'rate(5 minutes)', ScalableTargetAction: {MinCapacity: 2}}"), "ScheduledActions[0].ScheduledActionName", "must not start or end with a space"),
+        ("extension tolerance", format!("{TARGET}Autopilot: {{Defaults: {{Tolerance: 1.5}}}}"), "Autopilot.Defaults.Tolerance", "≥ 0 and < 1"),
+        ("extension rate period", format!("{TARGET}Autopilot: {{Defaults: {{ScaleIn: {{Policies: [{{Type: Tasks, Value: 1, PeriodSeconds: 0}}]}}}}}}"), "Autopilot.Defaults.ScaleIn.Policies[0].PeriodSeconds", "from 1 to 1800"),
+        ("extension unknown target", format!("{TARGET}Autopilot: {{Targets: {{service/c/nope: {{Tolerance: 0.1}}}}}}"), "Autopilot.Targets.service/c/nope", "no scalable target"),
+        ("extension unknown field", format!("{TARGET}Autopilot: {{Defaults: {{Stabilisation: 3}}}}"), "Autopilot.Defaults.Stabilisation", "unknown field"),
+    ];
+    for (name, text, path, reason) in cases {
+        let err = match config::load_str(&text) {
+            Ok(_) => panic!("{name}: accepted"),
+            Err(e) => e,
+        };
+        let hit = err.issues.iter().find(|i| i.path.ends_with(path) && i.message.contains(reason));
+        assert!(hit.is_some(), "{name}: wanted `{path}`: …{reason}…, got:\n{err}");
+    }
+}
