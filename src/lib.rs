@@ -5,4 +5,5 @@ pub mod decision;
 pub mod event;
 pub mod memory;
 pub mod policy;
+pub mod route;
 pub mod schedule;

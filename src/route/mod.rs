@@ -1,0 +1,323 @@
+//! EventBridge routing: the event-pattern language (compiled and validated
+//! as EventBridge does) and a router that matches many named rules at once.
+//!
+//! Owns: patterns, matching semantics, rule sets. May not touch: files (rule
+//! sources arrive as text) or what a matched handler does.
+//!
+//! ```text
+//! pattern JSON ─compile─► Pattern (conjunctions of leaf conditions)
+//! rules ──Router::new──► per path: exact-string hash → conditions,
+//!                        other matchers → conditions; conditions → conjunctions
+//! event ─scan (only referenced paths)─► fields ─► satisfied conditions
+//!       ─► candidate conjunctions ─► absence + array-consistency check ─► rule names
+//! ```
+//!
+//! Matching cost depends on the event's referenced fields and the matchers
+//! on those paths, not on the number of rules.
+
+pub mod json;
+pub mod pattern;
+pub mod reference;
+pub mod scan;
+pub mod template;
+pub mod value;
+
+pub use pattern::{compile, compile_str, Pattern, PatternError};
+
+use pattern::{Condition, Matcher};
+use scan::{Field, Fields, PathTable, ScanError};
+use std::collections::HashMap;
+use value::Leaf;
+
+/// A named rule and its pattern.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub name: String,
+    pub pattern: Pattern,
+}
+
+/// A rule that failed to compile.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("rule {rule:?}: {error}")]
+pub struct RuleError {
+    pub rule: String,
+    pub error: PatternError,
+}
+
+#[derive(Debug)]
+struct Cond {
+    path: u32,
+    absence_ok: bool,
+}
+
+#[derive(Debug)]
+struct Conj {
+    rule: u32,
+    conds: Vec<u32>,
+}
+
+#[derive(Debug, Default)]
+struct PathIndex {
+    exact: HashMap<Box<str>, Vec<u32>>,
+    generic: Vec<(Matcher, u32)>,
+}
+
+/// Many rules compiled together.
+#[derive(Debug)]
+pub struct Router {
+    names: Vec<String>,
+    table: PathTable,
+    conds: Vec<Cond>,
+    conjs: Vec<Conj>,
+    cond_conjs: Vec<Vec<u32>>,
+    by_path: Vec<PathIndex>,
+    /// Conjunctions every condition of which absence satisfies: candidates
+    /// for every event.
+    absence_only: Vec<u32>,
+}
+
+/// Reusable per-event working memory (one per thread).
+#[derive(Debug, Default)]
+pub struct Scratch {
+    epoch: u32,
+    hit_epoch: Vec<u32>,
+    hits: Vec<Vec<u32>>,
+    touched: Vec<u32>,
+    conj_epoch: Vec<u32>,
+    candidates: Vec<u32>,
+    path_epoch: Vec<u32>,
+    rule_epoch: Vec<u32>,
+    chosen: Vec<u32>,
+}
+
+impl Router {
+    /// Compiles named rules (pattern text) into one router.
+    ///
+    /// # Errors
+    /// The first rule whose pattern is invalid.
+    pub fn from_patterns<'a>(rules: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, RuleError> {
+        let rules = rules
+            .into_iter()
+            .map(|(name, text)| {
+                compile_str(text)
+                    .map(|pattern| Rule { name: name.to_owned(), pattern })
+                    .map_err(|error| RuleError { rule: name.to_owned(), error })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::new(rules))
+    }
+
+    /// Builds the router from compiled rules.
+    #[must_use]
+    pub fn new(rules: Vec<Rule>) -> Self {
+        let mut router = Self {
+            names: Vec::new(),
+            table: PathTable::default(),
+            conds: Vec::new(),
+            conjs: Vec::new(),
+            cond_conjs: Vec::new(),
+            by_path: Vec::new(),
+            absence_only: Vec::new(),
+        };
+        for rule in rules {
+            let rule_id = router.names.len() as u32;
+            router.names.push(rule.name);
+            for conjunction in rule.pattern.conjunctions {
+                let conj_id = router.conjs.len() as u32;
+                let conds: Vec<u32> = conjunction.into_iter().map(|c| router.add_condition(c, conj_id)).collect();
+                if conds.iter().all(|c| router.conds[*c as usize].absence_ok) {
+                    router.absence_only.push(conj_id);
+                }
+                router.conjs.push(Conj { rule: rule_id, conds });
+            }
+        }
+        router
+    }
+
+    fn add_condition(&mut self, condition: Condition, conj: u32) -> u32 {
+        let path = self.table.intern(&condition.path);
+        if self.by_path.len() < self.table.len() {
+            self.by_path.resize_with(self.table.len(), PathIndex::default);
+        }
+        let id = self.conds.len() as u32;
+        let absence_ok = condition.satisfied_by_absence();
+        let index = &mut self.by_path[path as usize];
+        for matcher in condition.matchers {
+            match matcher {
+                Matcher::String(s) => {
+                    let entry = index.exact.entry(s.into_boxed_str()).or_default();
+                    if entry.last() != Some(&id) {
+                        entry.push(id);
+                    }
+                }
+                Matcher::Exists(false) => {}
+                other => index.generic.push((other, id)),
+            }
+        }
+        self.conds.push(Cond { path, absence_ok });
+        self.cond_conjs.push(vec![conj]);
+        id
+    }
+
+    /// Rule names, in the order they were added.
+    #[must_use]
+    pub fn rule_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Routes one event (JSON text); returns the indexes of matching rules
+    /// in rule order.
+    ///
+    /// # Errors
+    /// [`ScanError`] if the event is not a JSON object.
+    pub fn route_indexes(&self, event: &str, scratch: &mut Scratch, out: &mut Vec<usize>) -> Result<(), ScanError> {
+        let mut fields = Fields::default();
+        scan::flatten(event, &self.table, &mut fields)?;
+        self.match_fields(&fields, scratch, out);
+        Ok(())
+    }
+
+    /// Routes one event and returns the names of the matching rules.
+    ///
+    /// # Errors
+    /// [`ScanError`] if the event is not a JSON object.
+    pub fn route(&self, event: &str) -> Result<Vec<&str>, ScanError> {
+        let mut out = Vec::new();
+        self.route_indexes(event, &mut Scratch::default(), &mut out)?;
+        Ok(out.into_iter().map(|i| self.names[i].as_str()).collect())
+    }
+
+    fn match_fields(&self, fields: &Fields<'_>, s: &mut Scratch, out: &mut Vec<usize>) {
+        out.clear();
+        s.epoch = s.epoch.wrapping_add(1);
+        if s.epoch == 0 {
+            // Wrapped: forget every stamp so none collides.
+            s.hit_epoch.clear();
+            s.conj_epoch.clear();
+            s.path_epoch.clear();
+            s.rule_epoch.clear();
+            s.epoch = 1;
+        }
+        let epoch = s.epoch;
+        s.hit_epoch.resize(self.conds.len(), 0);
+        s.hits.resize_with(self.conds.len(), Vec::new);
+        s.conj_epoch.resize(self.conjs.len(), 0);
+        s.path_epoch.resize(self.table.len(), 0);
+        s.rule_epoch.resize(self.names.len(), 0);
+        s.touched.clear();
+        s.candidates.clear();
+
+        for (i, Field { path, leaf, .. }) in fields.fields.iter().enumerate() {
+            s.path_epoch[*path as usize] = epoch;
+            let index = &self.by_path[*path as usize];
+            let mut hit = |cond: u32| {
+                let c = cond as usize;
+                if s.hit_epoch[c] != epoch {
+                    s.hit_epoch[c] = epoch;
+                    s.hits[c].clear();
+                    s.touched.push(cond);
+                }
+                if s.hits[c].last() != Some(&(i as u32)) {
+                    s.hits[c].push(i as u32);
+                }
+            };
+            if let Leaf::Str(text) = leaf {
+                if let Some(conds) = index.exact.get(text.as_ref()) {
+                    conds.iter().for_each(|c| hit(*c));
+                }
+            }
+            for (matcher, cond) in &index.generic {
+                if matcher.matches(leaf) {
+                    hit(*cond);
+                }
+            }
+        }
+        for &cond in &s.touched {
+            for &conj in &self.cond_conjs[cond as usize] {
+                if s.conj_epoch[conj as usize] != epoch {
+                    s.conj_epoch[conj as usize] = epoch;
+                    s.candidates.push(conj);
+                }
+            }
+        }
+        for &conj in &self.absence_only {
+            if s.conj_epoch[conj as usize] != epoch {
+                s.conj_epoch[conj as usize] = epoch;
+                s.candidates.push(conj);
+            }
+        }
+        for k in 0..s.candidates.len() {
+            let conj = &self.conjs[s.candidates[k] as usize];
+            if s.rule_epoch[conj.rule as usize] == epoch {
+                continue;
+            }
+            if self.conjunction_holds(conj, fields, s) {
+                s.rule_epoch[conj.rule as usize] = epoch;
+                out.push(conj.rule as usize);
+            }
+        }
+        out.sort_unstable();
+    }
+
+    fn conjunction_holds(&self, conj: &Conj, fields: &Fields<'_>, s: &mut Scratch) -> bool {
+        let epoch = s.epoch;
+        let mut any_trail = false;
+        for &c in &conj.conds {
+            let cond = &self.conds[c as usize];
+            if s.hit_epoch[c as usize] == epoch {
+                any_trail |= s.hits[c as usize].iter().any(|f| fields.fields[*f as usize].trail.1 > 0);
+            } else if !(cond.absence_ok && s.path_epoch[cond.path as usize] != epoch) {
+                return false;
+            }
+        }
+        if !any_trail {
+            return true;
+        }
+        // Array consistency: one value per satisfied condition, no two in
+        // different elements of the same array.
+        let lists: Vec<&[u32]> = conj
+            .conds
+            .iter()
+            .filter(|c| s.hit_epoch[**c as usize] == epoch)
+            .map(|c| s.hits[*c as usize].as_slice())
+            .collect();
+        s.chosen.clear();
+        choose(&lists, fields, &mut s.chosen)
+    }
+}
+
+fn choose(lists: &[&[u32]], fields: &Fields<'_>, chosen: &mut Vec<u32>) -> bool {
+    let Some((first, rest)) = lists.split_first() else { return true };
+    for &f in *first {
+        let trail = fields.trail(f as usize);
+        if chosen.iter().all(|c| reference::consistent(fields.trail(*c as usize), trail)) {
+            chosen.push(f);
+            if choose(rest, fields, chosen) {
+                return true;
+            }
+            chosen.pop();
+        }
+    }
+    false
+}
+
+/// Whether one event matches one pattern, like `aws events
+/// test-event-pattern`.
+///
+/// # Errors
+/// [`PatternError`] for an invalid pattern; a malformed event is reported as
+/// a pattern-independent [`ScanError`] inside the `Err(Right)`.
+pub fn test_event_pattern(pattern: &str, event: &str) -> Result<bool, TestPatternError> {
+    let pattern = compile_str(pattern).map_err(TestPatternError::Pattern)?;
+    let router = Router::new(vec![Rule { name: String::new(), pattern }]);
+    router.route(event).map(|m| !m.is_empty()).map_err(TestPatternError::Event)
+}
+
+/// Why `test_event_pattern` failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TestPatternError {
+    #[error("{0}")]
+    Pattern(PatternError),
+    #[error("{0}")]
+    Event(ScanError),
+}

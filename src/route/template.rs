@@ -1,0 +1,1 @@
+//! Rules from `infra/template.yaml` (placeholder until the template loader lands).

@@ -1,0 +1,421 @@
+//! Leaf-value predicates of the EventBridge pattern language
+//! (spec event-patterns §4): the number model, IP literals and CIDR ranges,
+//! wildcards, and Event Ruler's exact ignore-case rule.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// A leaf value of an event: strings unescaped, numbers with literal text.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Leaf<'a> {
+    Str(std::borrow::Cow<'a, str>),
+    /// `value` is set only when the text is exactly representable (§4.6).
+    Num {
+        text: &'a str,
+        value: Option<f64>,
+    },
+    Bool(bool),
+    Null,
+}
+
+/// The numeric value of a decimal literal, if it is exactly representable as
+/// a finite double (Ruler's `ComparableNumber`, spec §4.6): the literal must
+/// equal, as an exact decimal, the double nearest to it.
+#[must_use]
+pub fn exact_number(text: &str) -> Option<f64> {
+    let value: f64 = text.parse().ok()?;
+    if !value.is_finite() {
+        return None;
+    }
+    // Rust prints the shortest decimal that round-trips; compare exactly.
+    let shortest = format!("{value:e}");
+    (canonical_decimal(text)? == canonical_decimal(&shortest)?).then_some(value)
+}
+
+/// (negative, significant digits without leading/trailing zeros, exponent of
+/// the last digit); zero is `(false, "", 0)` whatever its sign.
+fn canonical_decimal(text: &str) -> Option<(bool, String, i64)> {
+    let (negative, rest) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (mantissa, exponent) = match rest.find(['e', 'E']) {
+        Some(i) => (&rest[..i], rest[i + 1..].parse::<i64>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = format!("{int}{frac}");
+    let mut exp = exponent - frac.len() as i64;
+    let trimmed_end = digits.trim_end_matches('0');
+    exp += (digits.len() - trimmed_end.len()) as i64;
+    let significant = trimmed_end.trim_start_matches('0');
+    if significant.is_empty() {
+        return Some((false, String::new(), 0));
+    }
+    Some((negative, significant.to_owned(), exp))
+}
+
+/// An IP address as Ruler reads it: IPv4 dotted quads (leading zeros
+/// allowed) or any IPv6 spelling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ip {
+    V4(u32),
+    V6(u128),
+}
+
+/// Parses an IP literal; `None` when the text is not one.
+#[must_use]
+pub fn parse_ip(text: &str) -> Option<Ip> {
+    if text.contains(':') {
+        return text.parse::<Ipv6Addr>().ok().map(|a| Ip::V6(u128::from(a)));
+    }
+    let mut octets = [0u8; 4];
+    let mut parts = text.split('.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        *octet = part.parse().ok()?;
+    }
+    parts.next().is_none().then(|| Ip::V4(u32::from(Ipv4Addr::from(octets))))
+}
+
+/// A CIDR range (host bits ignored).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cidr {
+    V4 { network: u32, mask: u32 },
+    V6 { network: u128, mask: u128 },
+}
+
+impl Cidr {
+    /// Parses `a.b.c.d/n` or `x:…/n` with Ruler's messages (spec §4.9).
+    ///
+    /// # Errors
+    /// The reason text EventBridge gives.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut pieces = text.split('/');
+        let (Some(ip), Some(bits), None) = (pieces.next(), pieces.next(), pieces.next()) else {
+            return Err("Malformed CIDR, one '/' required".into());
+        };
+        let bits: i64 = bits.parse().map_err(|_| "Malformed CIDR, mask bits must be an integer".to_owned())?;
+        if bits < 0 {
+            return Err("Malformed CIDR, mask bits must not be negative".into());
+        }
+        let looks_like_ip = ip.bytes().all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':');
+        let parsed = parse_ip(ip).ok_or_else(|| {
+            if looks_like_ip {
+                format!("Invalid IP address: {ip}")
+            } else {
+                format!("Nonstandard IP address: {ip}")
+            }
+        })?;
+        match parsed {
+            Ip::V4(addr) => {
+                if bits >= 32 {
+                    return Err("IPv4 mask bits must be < 32".into());
+                }
+                let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+                Ok(Self::V4 { network: addr & mask, mask })
+            }
+            Ip::V6(addr) => {
+                if bits >= 128 {
+                    return Err("IPv6 mask bits must be < 128".into());
+                }
+                let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+                Ok(Self::V6 { network: addr & mask, mask })
+            }
+        }
+    }
+
+    /// Whether an event string is an address inside the range. An IPv4 range
+    /// never contains an IPv6 address (Ruler's hex-string quirk that lets
+    /// `0.0.0.0/0` match `::1` is deliberately not reproduced).
+    #[must_use]
+    pub fn contains(&self, text: &str) -> bool {
+        match (self, parse_ip(text)) {
+            (Self::V4 { network, mask }, Some(Ip::V4(a))) => a & mask == *network,
+            (Self::V6 { network, mask }, Some(Ip::V6(a))) => a & mask == *network,
+            _ => false,
+        }
+    }
+}
+
+/// A wildcard pattern: literal segments separated by `*` (spec §4.10).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wildcard {
+    /// Literal pieces; a `*` stands between consecutive pieces.
+    pieces: Vec<String>,
+}
+
+impl Wildcard {
+    /// Parses a wildcard with `\*` and `\\` escapes.
+    ///
+    /// # Errors
+    /// `Consecutive wildcard characters at pos N` / `Invalid escape character at pos N`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let chars: Vec<char> = text.chars().collect();
+        let mut pieces = vec![String::new()];
+        let mut i = 0;
+        while i < chars.len() {
+            match chars[i] {
+                '\\' => match chars.get(i + 1) {
+                    Some(c @ ('*' | '\\')) => {
+                        if let Some(p) = pieces.last_mut() {
+                            p.push(*c);
+                        }
+                        i += 2;
+                        continue;
+                    }
+                    _ => return Err(format!("Invalid escape character at pos {}", i + 1)),
+                },
+                '*' => {
+                    if i > 0 && chars[i - 1] == '*' {
+                        return Err(format!("Consecutive wildcard characters at pos {i}"));
+                    }
+                    pieces.push(String::new());
+                }
+                c => {
+                    if let Some(p) = pieces.last_mut() {
+                        p.push(c);
+                    }
+                }
+            }
+            i += 1;
+        }
+        Ok(Self { pieces })
+    }
+
+    /// Whether `s` matches (`*` matches any sequence, including empty).
+    #[must_use]
+    pub fn matches(&self, s: &str) -> bool {
+        let (first, rest) = match self.pieces.split_first() {
+            Some(split) => split,
+            None => return s.is_empty(),
+        };
+        let Some(mut tail) = s.strip_prefix(first.as_str()) else { return false };
+        let Some((last, middle)) = rest.split_last() else { return tail.is_empty() };
+        for piece in middle {
+            match tail.find(piece.as_str()) {
+                Some(at) => tail = &tail[at + piece.len()..],
+                None => return false,
+            }
+        }
+        tail.len() >= last.len() && tail.ends_with(last.as_str())
+    }
+
+    /// Number of `*` in the pattern.
+    #[must_use]
+    pub fn stars(&self) -> usize {
+        self.pieces.len() - 1
+    }
+
+    /// An approximation of Event Ruler's `MachineComplexityEvaluator` for one
+    /// wildcard: the most NFA states that can be active at once, counting
+    /// states that can still reach the end. AWS rejects rules above a
+    /// threshold it does not publish (spec §4.10); see
+    /// [`MAX_WILDCARD_COMPLEXITY`].
+    #[must_use]
+    pub fn complexity(&self) -> usize {
+        // Tokens: a literal char or a star; state i = "first i tokens matched".
+        let mut tokens: Vec<Option<char>> = Vec::new();
+        for (i, piece) in self.pieces.iter().enumerate() {
+            if i > 0 {
+                tokens.push(None);
+            }
+            tokens.extend(piece.chars().map(Some));
+        }
+        let n = tokens.len();
+        let close = |set: &mut Vec<bool>| {
+            for i in 0..n {
+                if set[i] && tokens[i].is_none() {
+                    set[i + 1] = true;
+                }
+            }
+        };
+        let mut alphabet: Vec<char> = tokens.iter().flatten().copied().collect();
+        alphabet.sort_unstable();
+        alphabet.dedup();
+        alphabet.push('\u{0}');
+        let mut start = vec![false; n + 1];
+        start[0] = true;
+        close(&mut start);
+        let mut seen = vec![start.clone()];
+        let mut queue = vec![start];
+        let mut best = 0;
+        while let Some(set) = queue.pop() {
+            best = best.max(set[..n].iter().filter(|s| **s).count());
+            if seen.len() > 4096 {
+                break;
+            }
+            for &c in &alphabet {
+                let mut next = vec![false; n + 1];
+                for i in 0..n {
+                    if set[i] {
+                        match tokens[i] {
+                            None => next[i] = true,
+                            Some(t) if t == c => next[i + 1] = true,
+                            Some(_) => {}
+                        }
+                    }
+                }
+                close(&mut next);
+                if next.iter().any(|s| *s) && !seen.contains(&next) {
+                    seen.push(next.clone());
+                    queue.push(next);
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Rules whose wildcard complexity exceeds this are rejected as "too
+/// complex". AWS accepts a pattern Ruler rates 7 and rejects one it rates 11
+/// (spec §4.10); our measure rates those 8 and 12, so the limit sits between.
+pub const MAX_WILDCARD_COMPLEXITY: usize = 10;
+
+/// Event Ruler's equals-ignore-case rule (spec §4.4): each UTF-16 unit of the
+/// pattern matches its own `toLowerCase(ROOT)` or `toUpperCase(ROOT)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IgnoreCase {
+    /// Per pattern unit, the accepted spellings (deduplicated).
+    units: Vec<Vec<String>>,
+    ascii: Option<String>,
+}
+
+impl IgnoreCase {
+    #[must_use]
+    pub fn new(pattern: &str) -> Self {
+        let ascii = pattern.is_ascii().then(|| pattern.to_ascii_lowercase());
+        let units = pattern
+            .chars()
+            .map(|c| {
+                if u32::from(c) > 0xFFFF {
+                    // Surrogate halves have no case mapping in Java.
+                    return vec![c.to_string()];
+                }
+                let mut spellings = vec![c.to_lowercase().collect::<String>(), c.to_uppercase().collect::<String>()];
+                spellings.dedup();
+                spellings
+            })
+            .collect();
+        Self { units, ascii }
+    }
+
+    /// Whether `s` equals the pattern.
+    #[must_use]
+    pub fn equals(&self, s: &str) -> bool {
+        if let Some(lower) = &self.ascii {
+            // ASCII fast path: each ASCII unit maps to its two ASCII cases.
+            return s.len() == lower.len() && s.eq_ignore_ascii_case(lower);
+        }
+        self.match_from(0, s, true).is_some_and(|rest| rest.is_empty())
+    }
+
+    /// Whether `s` starts with the pattern.
+    #[must_use]
+    pub fn is_prefix_of(&self, s: &str) -> bool {
+        if let Some(lower) = &self.ascii {
+            return s.len() >= lower.len() && s.as_bytes()[..lower.len()].eq_ignore_ascii_case(lower.as_bytes());
+        }
+        self.match_from(0, s, false).is_some()
+    }
+
+    /// Whether `s` ends with the pattern.
+    #[must_use]
+    pub fn is_suffix_of(&self, s: &str) -> bool {
+        if let Some(lower) = &self.ascii {
+            return s.len() >= lower.len()
+                && s.as_bytes()[s.len() - lower.len()..].eq_ignore_ascii_case(lower.as_bytes());
+        }
+        // Try every char boundary as the start of the suffix.
+        s.char_indices()
+            .map(|(i, _)| i)
+            .chain([s.len()])
+            .any(|i| self.match_from(0, &s[i..], true).is_some_and(|r| r.is_empty()))
+    }
+
+    /// Matches units `from..` at the start of `s`; returns the rest of `s`.
+    fn match_from<'s>(&self, from: usize, s: &'s str, _exact: bool) -> Option<&'s str> {
+        let Some(spellings) = self.units.get(from) else { return Some(s) };
+        spellings
+            .iter()
+            .filter_map(|sp| s.strip_prefix(sp.as_str()))
+            .find_map(|rest| self.match_from(from + 1, rest, _exact))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_model_follows_ruler() {
+        assert_eq!(exact_number("300"), Some(300.0));
+        assert_eq!(exact_number("3.0e2"), Some(300.0));
+        assert_eq!(exact_number("3E2"), Some(300.0));
+        assert_eq!(exact_number("-0"), Some(-0.0));
+        assert_eq!(exact_number("0.1"), Some(0.1));
+        assert_eq!(exact_number("0.10000000000000001"), None);
+        assert_eq!(exact_number("9007199254740993"), None);
+        assert_eq!(exact_number("9007199254740992"), Some(9007199254740992.0));
+        assert_eq!(exact_number("1e400"), None);
+        assert_eq!(exact_number("-122.4194155"), Some(-122.4194155));
+    }
+
+    #[test]
+    fn ip_literals_and_cidr() {
+        assert_eq!(parse_ip("10.0.0.01"), parse_ip("10.0.0.1"));
+        assert_eq!(parse_ip("2001:DB8:0:0:0:0:0:1"), parse_ip("2001:db8::1"));
+        assert_eq!(parse_ip("10.0.0"), None);
+        let c = Cidr::parse("10.0.0.7/24").unwrap();
+        assert!(c.contains("10.0.0.200") && c.contains("010.000.000.001") && !c.contains("10.0.1.1"));
+        assert!(!Cidr::parse("0.0.0.0/0").unwrap().contains("::1"));
+        assert_eq!(Cidr::parse("10.0.0.1/32").unwrap_err(), "IPv4 mask bits must be < 32");
+        assert_eq!(Cidr::parse("bad-filter").unwrap_err(), "Malformed CIDR, one '/' required");
+        assert_eq!(Cidr::parse("xx.11.xx/8").unwrap_err(), "Nonstandard IP address: xx.11.xx");
+        assert_eq!(Cidr::parse("bad-/64filter").unwrap_err(), "Malformed CIDR, mask bits must be an integer");
+        assert!(Cidr::parse("2001:db8:1234:1a00::/64").unwrap().contains("2001:db8:1234:1a00:abcd::1"));
+    }
+
+    #[test]
+    fn wildcards() {
+        let w = Wildcard::parse("*.png").unwrap();
+        assert!(w.matches("a.png") && w.matches(".png") && !w.matches("a.jpg"));
+        assert!(Wildcard::parse("*").unwrap().matches(""));
+        assert!(Wildcard::parse("a*b*c").unwrap().matches("abc") && !Wildcard::parse("a*b*c").unwrap().matches("acb"));
+        assert!(Wildcard::parse("a\\*b").unwrap().matches("a*b") && !Wildcard::parse("a\\*b").unwrap().matches("axb"));
+        assert!(Wildcard::parse("a*aa").unwrap().matches("aaa") && !Wildcard::parse("a*aa").unwrap().matches("aa"));
+        assert_eq!(
+            Wildcard::parse("arn:aws:events:us-east-1:**:event-bus/*").unwrap_err(),
+            "Consecutive wildcard characters at pos 26"
+        );
+        assert_eq!(Wildcard::parse("a\\b").unwrap_err(), "Invalid escape character at pos 2");
+        assert_eq!(Wildcard::parse("a\\").unwrap_err(), "Invalid escape character at pos 2");
+    }
+
+    #[test]
+    fn wildcard_complexity_separates_what_aws_accepts_from_what_it_rejects() {
+        let cx = |p: &str| Wildcard::parse(p).unwrap().complexity();
+        assert!(cx("/Users/*/dir/dir/dir/dir/dir/doc.txt") <= MAX_WILDCARD_COMPLEXITY);
+        assert!(cx("*:*:*:*:*:event-bus/*") > MAX_WILDCARD_COMPLEXITY);
+        assert!(cx("*Title*") <= MAX_WILDCARD_COMPLEXITY);
+    }
+
+    #[test]
+    fn ignore_case_is_rulers_per_unit_rule() {
+        assert!(IgnoreCase::new("ÉCOLE").equals("école"));
+        assert!(IgnoreCase::new("ΟΔΟΣ").equals("οδοσ"));
+        assert!(!IgnoreCase::new("ΟΔΟΣ").equals("οδος"));
+        assert!(!IgnoreCase::new("STRASSE").equals("straße"));
+        assert!(!IgnoreCase::new("k").equals("\u{212A}"));
+        assert!(!IgnoreCase::new("I").equals("ı"));
+        assert!(IgnoreCase::new("Ab").equals("aB") && !IgnoreCase::new("Ab").equals("aBc"));
+        assert!(IgnoreCase::new("é").is_prefix_of("Éa") && IgnoreCase::new("é").is_suffix_of("aÉ"));
+        assert!(IgnoreCase::new(".PNG").is_suffix_of("x.png"));
+    }
+}

@@ -1,0 +1,57 @@
+//! The 157 AWS-validated cases (LocalStack's templates, outcomes recorded
+//! from the real `TestEventPattern` API; spec event-patterns §0): every match,
+//! no-match and invalid-pattern reason must agree.
+
+use ecs_autopilot::route::json::Json;
+use ecs_autopilot::route::{test_event_pattern, TestPatternError};
+
+fn field<'j>(case: &'j Json, name: &str) -> Option<&'j Json> {
+    match case {
+        Json::Object(members) => members.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+fn text(case: &Json, raw: &str, parsed: &str) -> String {
+    match (field(case, raw), field(case, parsed)) {
+        (Some(Json::String(s)), _) => s.clone(),
+        (_, Some(v)) => v.to_string(),
+        _ => panic!("case without {parsed}"),
+    }
+}
+
+/// AWS's reason: the text between "Reason: " and the Jackson location.
+fn aws_reason(message: &str) -> &str {
+    let reason = message.split_once("Reason: ").map_or(message, |(_, r)| r);
+    reason.split("\n at [Source").next().unwrap_or(reason)
+}
+
+#[test]
+fn all_aws_validated_cases_agree() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/patterns/aws-validated-cases.json");
+    let file = Json::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let Some(Json::Array(cases)) = field(&file, "cases") else { panic!("no cases") };
+    assert_eq!(cases.len(), 157);
+    let mut failures = Vec::new();
+    for case in cases {
+        let Some(Json::String(name)) = field(case, "name") else { panic!() };
+        let Some(Json::String(expected)) = field(case, "expected") else { panic!() };
+        let pattern = text(case, "pattern_raw", "pattern");
+        let event = text(case, "event_raw", "event");
+        let got = test_event_pattern(&pattern, &event);
+        let ok = match (expected.as_str(), &got) {
+            ("match", Ok(true)) | ("no_match", Ok(false)) => true,
+            ("error", Err(TestPatternError::Pattern(e))) => {
+                let Some(Json::String(message)) = field(case, "aws_error_message") else { panic!() };
+                e.reason == aws_reason(message)
+            }
+            _ => false,
+        };
+        if !ok {
+            failures
+                .push(format!("{name}: expected {expected}, got {got:?}\n    pattern {pattern}\n    event {event}"));
+        }
+    }
+    assert!(failures.is_empty(), "{} of 157 disagree:\n{}", failures.len(), failures.join("\n"));
+}
