@@ -55,3 +55,37 @@ fn all_aws_validated_cases_agree() {
     }
     assert!(failures.is_empty(), "{} of 157 disagree:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// Our own cases: the documented operator examples and the spec's edge cases
+/// (number spellings, Unicode, escaped wildcards, anything-but on arrays and
+/// null, exists on [] and null, array consistency, CIDR quirks). Each runs
+/// through the router and the reference interpreter.
+#[test]
+fn edge_case_file_agrees_with_router_and_reference() {
+    use ecs_autopilot::route::{compile_str, reference};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/patterns/edge-cases.json");
+    let Json::Array(cases) = Json::parse(&std::fs::read_to_string(path).unwrap()).unwrap() else { panic!() };
+    let mut failures = Vec::new();
+    for case in &cases {
+        let Some(Json::String(name)) = field(case, "name") else { panic!() };
+        let Some(Json::String(expected)) = field(case, "expected") else { panic!("{name}") };
+        let pattern = text(case, "pattern_raw", "pattern");
+        if expected == "error" {
+            let Some(Json::String(reason)) = field(case, "reason") else { panic!("{name}") };
+            match compile_str(&pattern) {
+                Err(e) if &e.reason == reason => {}
+                other => failures.push(format!("{name}: expected error {reason:?}, got {other:?}")),
+            }
+            continue;
+        }
+        let event = text(case, "event_raw", "event");
+        let want = expected == "match";
+        let routed = test_event_pattern(&pattern, &event);
+        let by_reference = compile_str(&pattern).map(|p| reference::matches(&p, &Json::parse_event(&event).unwrap()));
+        if routed != Ok(want) || by_reference != Ok(want) {
+            failures.push(format!("{name}: expected {expected}, router {routed:?}, reference {by_reference:?}"));
+        }
+    }
+    assert!(cases.len() >= 100);
+    assert!(failures.is_empty(), "{} of {} disagree:\n{}", failures.len(), cases.len(), failures.join("\n"));
+}

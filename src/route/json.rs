@@ -35,7 +35,20 @@ impl Json {
     /// # Errors
     /// [`JsonError`] with the position of the first problem.
     pub fn parse(text: &str) -> Result<Self, JsonError> {
-        let mut p = Parser { bytes: text.as_bytes(), pos: 0 };
+        Self::parse_with(text, true)
+    }
+
+    /// Parses an event: a duplicate key keeps *every* occurrence, each a value
+    /// of the field, as Event Ruler reads events (spec §1.7).
+    ///
+    /// # Errors
+    /// [`JsonError`] with the position of the first problem.
+    pub fn parse_event(text: &str) -> Result<Self, JsonError> {
+        Self::parse_with(text, false)
+    }
+
+    fn parse_with(text: &str, dedupe: bool) -> Result<Self, JsonError> {
+        let mut p = Parser { bytes: text.as_bytes(), pos: 0, dedupe };
         p.skip_ws();
         let value = p.value(0)?;
         p.skip_ws();
@@ -108,6 +121,7 @@ impl fmt::Display for Json {
 struct Parser<'a> {
     bytes: &'a [u8],
     pos: usize,
+    dedupe: bool,
 }
 
 impl Parser<'_> {
@@ -211,7 +225,7 @@ impl Parser<'_> {
             self.pos += 1;
             self.skip_ws();
             let value = self.value(depth + 1)?;
-            match members.iter_mut().find(|(k, _)| *k == key) {
+            match members.iter_mut().find(|(k, _)| self.dedupe && *k == key) {
                 Some(existing) => existing.1 = value,
                 None => members.push((key, value)),
             }
