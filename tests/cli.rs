@@ -131,3 +131,99 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn test_event_pattern_behaves_like_the_aws_cli() {
+    let event = r#"{"id":"1","source":"aws.ecs","detail":{"lastStatus":"RUNNING"}}"#;
+    let out = autopilot(&[
+        "test-event-pattern",
+        "--event-pattern",
+        r#"{"detail":{"lastStatus":["RUNNING"]}}"#,
+        "--event",
+        event,
+    ]);
+    assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), "{\"Result\": true}\n".to_owned()));
+    let out = autopilot(&[
+        "test-event-pattern",
+        "--event-pattern",
+        r#"{"detail":{"lastStatus":["STOPPED"]}}"#,
+        "--event",
+        event,
+    ]);
+    assert_eq!(text(&out.stdout), "{\"Result\": false}\n");
+    let out = autopilot(&[
+        "test-event-pattern",
+        "--event-pattern",
+        "file://tests/fixtures/patterns/task-running.json",
+        "--event",
+        "file://tests/fixtures/events/ecs-task-state-change.json",
+    ]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (Some(0), "{\"Result\": true}\n".to_owned()),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = autopilot(&[
+        "test-event-pattern",
+        "--event-pattern",
+        r#"{"detail":{"n":[{"numeric":[">",0,">",0]}]}}"#,
+        "--event",
+        event,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("Event pattern is not valid. Reason: Bad numeric range operator: >"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn route_prints_matches_per_line_and_stats() {
+    let dir = tempdir();
+    let events = dir.join("events.jsonl");
+    let task = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/events/ecs-task-state-change.json"),
+    )
+    .unwrap();
+    let task: serde_json::Value = serde_json::from_str(&task).unwrap();
+    std::fs::write(&events, format!("{task}\n\n{{\"id\": \"x\", \"source\": \"other\"}}\n")).unwrap();
+    let out = autopilot(&[
+        "route",
+        "--rules",
+        "infra/template.yaml",
+        "--param",
+        "ClusterArns=arn:aws:ecs:us-west-2:111122223333:cluster/FargateCluster",
+        events.to_str().unwrap(),
+        "--stats",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(
+        lines[0],
+        serde_json::json!({"line": 1, "id": "3317b2af-7005-947d-b652-f55e762e571a", "rules": ["EcsTaskStateRule"]})
+    );
+    assert_eq!(lines[1], serde_json::json!({"line": 3, "id": "x", "rules": []}));
+    let stats: serde_json::Value = serde_json::from_str(text(&out.stderr).trim()).unwrap();
+    assert_eq!((stats["events"].as_u64(), stats["matches"]["EcsTaskStateRule"].as_u64()), (Some(2), Some(1)));
+}
+
+#[test]
+fn route_names_the_line_of_a_bad_event_and_exits_2() {
+    let dir = tempdir();
+    let events = dir.join("bad.jsonl");
+    std::fs::write(&events, "{\"id\": \"1\"}\n{\"id\": tru}\n").unwrap();
+    let out = autopilot(&["route", "--rules", "infra/template.yaml", events.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("bad.jsonl:2: malformed event JSON"), "{}", text(&out.stderr));
+    let rules = dir.join("rules.json");
+    std::fs::write(&rules, r#"{"broken": {"a": []}}"#).unwrap();
+    let out = autopilot(&["route", "--rules", rules.to_str().unwrap(), events.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("broken") && text(&out.stderr).contains("Empty arrays are not allowed"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -40,6 +40,32 @@ enum Command {
     },
     /// Evaluate every scalable target once and print the decisions (JSON
     /// Lines) and, with --memory-out, the new controller memory.
+    /// Test an event against an EventBridge pattern, like `aws events
+    /// test-event-pattern`: prints {"Result": true|false}.
+    TestEventPattern {
+        /// The pattern: JSON text or file://path.
+        #[arg(long)]
+        event_pattern: String,
+        /// The event: JSON text or file://path.
+        #[arg(long)]
+        event: String,
+    },
+    /// Route events (JSON Lines) through EventBridge rules; prints one JSON
+    /// line per event with its id and the matched rule names.
+    Route {
+        /// infra/template.yaml (SAM / CloudFormation) or a rules file
+        /// (JSON object: rule name -> pattern).
+        #[arg(long)]
+        rules: String,
+        /// Events, one EventBridge envelope per line.
+        events: String,
+        /// Template parameter values, NAME=VALUE (repeatable).
+        #[arg(long = "param")]
+        params: Vec<String>,
+        /// Also print counts per rule and throughput (to stderr).
+        #[arg(long)]
+        stats: bool,
+    },
     Evaluate {
         /// Configuration files (merged).
         #[arg(long = "config", required = true)]
@@ -57,6 +83,28 @@ enum Command {
         #[arg(long)]
         now: Option<String>,
     },
+}
+
+/// Where `route` reads its rules from.
+fn load_rules(path: &str, params: &[String]) -> Result<ecs_autopilot::route::Router, Failure> {
+    use ecs_autopilot::route::template;
+    let text = read(path)?;
+    let mut overrides = std::collections::BTreeMap::new();
+    for p in params {
+        let (k, v) = p.split_once('=').ok_or_else(|| Failure::input(format!("--param {p:?}: expected NAME=VALUE")))?;
+        overrides.insert(k.to_owned(), v.to_owned());
+    }
+    let is_template = text.contains("Resources:") || text.contains("\"Resources\"");
+    let rules = if is_template {
+        template::rules_from_template(&text, &overrides).map(|rs| rs.into_iter().map(|r| r.rule).collect())
+    } else {
+        template::rules_from_file(&text)
+    }
+    .map_err(|e| Failure::input(format!("{path}: {e}")))?;
+    if rules.is_empty() {
+        return Err(Failure::input(format!("{path}: no EventBridge rules found")));
+    }
+    Ok(ecs_autopilot::route::Router::new(rules))
 }
 
 #[derive(Subcommand)]
@@ -110,6 +158,8 @@ fn main() -> ExitCode {
             end_time.as_deref(),
             count,
         ),
+        Command::TestEventPattern { event_pattern, event } => test_event_pattern(&event_pattern, &event),
+        Command::Route { rules, events, params, stats } => route(&rules, &events, &params, stats),
         Command::Evaluate { configs, observations, memory, memory_out, now } => {
             evaluate(&configs, &observations, memory.as_deref(), memory_out.as_deref(), now.as_deref())
         }
@@ -125,6 +175,72 @@ fn main() -> ExitCode {
 
 fn read(path: &str) -> Result<String, Failure> {
     std::fs::read_to_string(path).map_err(|e| Failure::input(format!("cannot read {path}: {e}")))
+}
+
+/// JSON text, or the contents of `file://path`.
+fn inline_or_file(arg: &str) -> Result<String, Failure> {
+    match arg.strip_prefix("file://") {
+        Some(path) => read(path),
+        None => Ok(arg.to_owned()),
+    }
+}
+
+fn test_event_pattern(pattern: &str, event: &str) -> Result<(), Failure> {
+    use ecs_autopilot::route::{self, TestPatternError};
+    let (pattern, event) = (inline_or_file(pattern)?, inline_or_file(event)?);
+    match route::test_event_pattern(&pattern, &event) {
+        Ok(result) => {
+            println!("{{\"Result\": {result}}}");
+            Ok(())
+        }
+        Err(TestPatternError::Pattern(e)) => Err(Failure::input(format!("InvalidEventPatternException: {e}"))),
+        Err(TestPatternError::Event(e)) => Err(Failure::input(format!("Parameter Event is not valid: {e}"))),
+    }
+}
+
+fn route(rules: &str, events: &str, params: &[String], stats: bool) -> Result<(), Failure> {
+    use std::io::{BufRead, Write};
+    let router = load_rules(rules, params)?;
+    let file = std::fs::File::open(events).map_err(|e| Failure::input(format!("cannot read {events}: {e}")))?;
+    let mut counts = vec![0u64; router.rule_names().len()];
+    let mut scratch = ecs_autopilot::route::Scratch::default();
+    let mut matched = Vec::new();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let started = std::time::Instant::now();
+    let mut total = 0u64;
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: Option<String>,
+    }
+    for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let number = index + 1;
+        let line = line.map_err(|e| Failure::input(format!("{events}:{number}: cannot read: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        router
+            .route_indexes(&line, &mut scratch, &mut matched)
+            .map_err(|e| Failure::input(format!("{events}:{number}: {e}")))?;
+        let id = serde_json::from_str::<Id>(&line).ok().and_then(|i| i.id);
+        let names: Vec<&str> = matched.iter().map(|i| router.rule_names()[*i].as_str()).collect();
+        matched.iter().for_each(|i| counts[*i] += 1);
+        total += 1;
+        let record = serde_json::json!({"line": number, "id": id, "rules": names});
+        writeln!(out, "{record}").map_err(|e| Failure::runtime(format!("cannot write output: {e}")))?;
+    }
+    out.flush().map_err(|e| Failure::runtime(format!("cannot write output: {e}")))?;
+    if stats {
+        let seconds = started.elapsed().as_secs_f64();
+        let per_rule: serde_json::Map<String, serde_json::Value> =
+            router.rule_names().iter().zip(&counts).map(|(n, c)| (n.clone(), (*c).into())).collect();
+        let rate = if seconds > 0.0 { total as f64 / seconds } else { 0.0 };
+        eprintln!(
+            "{}",
+            serde_json::json!({"events": total, "seconds": seconds, "events_per_second": rate.round(), "matches": per_rule})
+        );
+    }
+    Ok(())
 }
 
 fn load_config(files: &[String]) -> Result<config::Config, Failure> {

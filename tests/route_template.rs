@@ -1,0 +1,125 @@
+//! The EventBridge rules of `infra/template.yaml` — the single source of
+//! truth — route every documented example event (spec `events/`) to the
+//! expected rule; unmanaged clusters and foreign events route nowhere.
+
+use ecs_autopilot::route::template::{rules_from_file, rules_from_template};
+use ecs_autopilot::route::Router;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn router(overrides: &[(&str, &str)]) -> Router {
+    let text = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    let overrides: BTreeMap<String, String> =
+        overrides.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let rules = rules_from_template(&text, &overrides).unwrap();
+    Router::new(rules.into_iter().map(|r| r.rule).collect())
+}
+
+const MANAGED: &str = "arn:aws:ecs:us-west-2:111122223333:cluster/default,arn:aws:ecs:us-west-2:111122223333:cluster/FargateCluster,arn:aws:ecs:us-east-1:111122223333:cluster/default";
+
+#[test]
+fn every_example_event_reaches_its_rule() {
+    let router = router(&[("ClusterArns", MANAGED), ("AlarmNamePrefix", "")]);
+    let expected = [
+        ("ecs-task-state-change.json", vec!["EcsTaskStateRule"]),
+        ("ecs-container-instance-state-change.json", vec!["EcsContainerInstanceRule"]),
+        ("ecs-service-action.json", vec!["EcsServiceActionRule"]),
+        ("ecs-service-action-capacity-provider-steady-state.json", vec!["EcsServiceActionRule"]),
+        ("ecs-service-action-service-task-start-impaired.json", vec!["EcsServiceActionRule"]),
+        ("ecs-service-action-service-task-placement-failure-ec2.json", vec!["EcsServiceActionRule"]),
+        ("ecs-service-action-service-task-placement-failure-fargate-spot.json", vec!["EcsServiceActionRule"]),
+        ("ecs-deployment-state-change.json", vec!["EcsDeploymentRule"]),
+        ("ecs-deployment-state-change-completed.json", vec!["EcsDeploymentRule"]),
+        ("ecs-deployment-state-change-failed.json", vec!["EcsDeploymentRule"]),
+        ("ecs-deployment-state-change-in-progress-rollback.json", vec!["EcsDeploymentRule"]),
+        ("cloudwatch-alarm-state-change.json", vec!["AlarmStateRule"]),
+        ("cloudwatch-alarm-state-change-metric-math.json", vec!["AlarmStateRule"]),
+        ("scheduled-event.json", vec!["MetricTickRule"]),
+        ("eventbridge-scheduler-default-payload.json", vec!["MetricTickRule"]),
+        ("application-autoscaling-scaling-activity-state-change.json", vec![]),
+    ];
+    let dir = root().join("tests/fixtures/events");
+    assert_eq!(
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
+            .count(),
+        expected.len()
+    );
+    for (file, want) in expected {
+        let event = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert_eq!(router.route(&event).unwrap(), want, "{file}");
+    }
+}
+
+#[test]
+fn unmanaged_clusters_and_other_alarms_route_nowhere() {
+    let router = router(&[]);
+    let dir = root().join("tests/fixtures/events");
+    for file in ["ecs-task-state-change.json", "ecs-service-action.json", "cloudwatch-alarm-state-change.json"] {
+        let event = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert!(router.route(&event).unwrap().is_empty(), "{file}");
+    }
+}
+
+#[test]
+fn sam_function_events_and_intrinsics_are_read() {
+    let template = r#"
+Parameters:
+  Env: {Type: String, Default: prod}
+  Names: {Type: CommaDelimitedList, Default: "a,b"}
+Resources:
+  Handler:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Tasks:
+          Type: EventBridgeRule
+          Properties:
+            Pattern:
+              source: [aws.ecs]
+              detail:
+                group: !Ref Names
+                clusterArn: [{suffix: !Sub "/${Env}"}]
+                other: [!Join ["-", [x, !Ref Env]]]
+        Tick:
+          Type: ScheduleV2
+          Properties: {ScheduleExpression: rate(1 minute)}
+  Rule:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: '{"source": ["custom"]}'
+      Targets: [{Id: t, Arn: !GetAtt Handler.Arn}]
+"#;
+    let rules = rules_from_template(template, &BTreeMap::new()).unwrap();
+    let names: Vec<&str> = rules.iter().map(|r| r.rule.name.as_str()).collect();
+    assert_eq!(names, ["Handler.Tasks", "Handler.Tick", "Rule"]);
+    assert_eq!(rules[2].targets, ["Handler"]);
+    let router = Router::new(rules.into_iter().map(|r| r.rule).collect());
+    let event = r#"{"source": "aws.ecs", "detail": {"group": "b", "clusterArn": "arn/prod", "other": "x-prod"}}"#;
+    assert_eq!(router.route(event).unwrap(), ["Handler.Tasks"]);
+    assert_eq!(router.route(r#"{"source": "custom"}"#).unwrap(), ["Rule"]);
+}
+
+#[test]
+fn bad_templates_and_rule_files_name_the_place() {
+    let err = rules_from_template(
+        "Resources:\n  R:\n    Type: AWS::Events::Rule\n    Properties:\n      EventPattern: {source: !Ref Missing}\n",
+        &BTreeMap::new(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("Resources.R") && err.to_string().contains("!Ref Missing"), "{err}");
+    let err = rules_from_template(
+        "Resources:\n  R:\n    Type: AWS::Events::Rule\n    Properties:\n      EventPattern: {source: aws.ecs}\n",
+        &BTreeMap::new(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("\"source\" must be an object or an array"), "{err}");
+    let err = rules_from_file(r#"{"r1": {"a": []}}"#).unwrap_err();
+    assert!(err.to_string().contains("r1") && err.to_string().contains("Empty arrays are not allowed"), "{err}");
+    assert_eq!(rules_from_file(r#"{"r1": "{\"a\": [1]}", "r2": {"b": ["x"]}}"#).unwrap().len(), 2);
+}
