@@ -262,9 +262,7 @@ fn resolve(v: &Yaml, params: &BTreeMap<String, Json>, location: &str) -> Result<
             }
             Json::Object(members)
         }
-        Yaml::Tagged(t) => {
-            intrinsic(&t.tag.to_string().trim_start_matches('!').to_owned(), &t.value, params, location)?
-        }
+        Yaml::Tagged(t) => intrinsic(t.tag.to_string().trim_start_matches('!'), &t.value, params, location)?,
     })
 }
 
