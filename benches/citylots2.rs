@@ -92,6 +92,11 @@ fn main() {
             runs.push((name.clone(), list(members).iter().map(text).collect()));
         }
     }
+    // CITYLOTS2_SETS=EXACT,COMBO limits the runs (e.g. for callgrind).
+    if let Ok(only) = std::env::var("CITYLOTS2_SETS") {
+        let only: Vec<&str> = only.split(',').collect();
+        runs.retain(|(name, _)| only.contains(&name.as_str()));
+    }
     println!("| rule set | rules | events/s (ours) | Event Ruler steady mean | ratio | counts |");
     println!("|---|---|---|---|---|---|");
     let mut all_ok = true;

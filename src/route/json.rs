@@ -243,42 +243,44 @@ impl Parser<'_> {
 }
 
 /// End of the JSON number starting at `start`, or `None` if it is invalid.
+#[inline]
 pub(crate) fn scan_number(bytes: &[u8], start: usize) -> Option<usize> {
+    let n = bytes.len();
+    let digits_from = |mut i: usize| {
+        while i < n && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        i
+    };
     let mut i = start;
-    if bytes.get(i) == Some(&b'-') {
+    if i < n && bytes[i] == b'-' {
         i += 1;
     }
-    match bytes.get(i) {
-        Some(b'0') => i += 1,
-        Some(b'1'..=b'9') => {
-            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-        }
+    if i >= n {
+        return None;
+    }
+    i = match bytes[i] {
+        b'0' => i + 1,
+        b'1'..=b'9' => digits_from(i + 1),
         _ => return None,
-    }
-    if bytes.get(i) == Some(&b'.') {
-        i += 1;
-        let digits = i;
-        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == digits {
+    };
+    if i < n && bytes[i] == b'.' {
+        let end = digits_from(i + 1);
+        if end == i + 1 {
             return None;
         }
+        i = end;
     }
-    if let Some(b'e' | b'E') = bytes.get(i) {
+    if i < n && (bytes[i] == b'e' || bytes[i] == b'E') {
         i += 1;
-        if let Some(b'+' | b'-') = bytes.get(i) {
+        if i < n && (bytes[i] == b'+' || bytes[i] == b'-') {
             i += 1;
         }
-        let digits = i;
-        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        if i == digits {
+        let end = digits_from(i);
+        if end == i {
             return None;
         }
+        i = end;
     }
     Some(i)
 }

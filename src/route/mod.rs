@@ -25,8 +25,8 @@ pub mod value;
 pub use pattern::{compile, compile_str, Pattern, PatternError};
 
 use pattern::{Condition, Matcher};
-use scan::{Field, Fields, PathTable, ScanError};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
+use scan::{Fields, PathTable, ScanError};
 use value::Leaf;
 
 /// A named rule and its pattern.
@@ -58,7 +58,7 @@ struct Conj {
 
 #[derive(Debug, Default)]
 struct PathIndex {
-    exact: HashMap<Box<str>, Vec<u32>>,
+    exact: FxHashMap<Box<str>, Vec<u32>>,
     generic: Vec<(Matcher, u32)>,
 }
 
@@ -88,6 +88,7 @@ pub struct Scratch {
     path_epoch: Vec<u32>,
     rule_epoch: Vec<u32>,
     chosen: Vec<u32>,
+    fields: Fields,
 }
 
 impl Router {
@@ -171,10 +172,13 @@ impl Router {
     /// # Errors
     /// [`ScanError`] if the event is not a JSON object.
     pub fn route_indexes(&self, event: &str, scratch: &mut Scratch, out: &mut Vec<usize>) -> Result<(), ScanError> {
-        let mut fields = Fields::default();
-        scan::flatten(event, &self.table, &mut fields)?;
-        self.match_fields(&fields, scratch, out);
-        Ok(())
+        let mut fields = std::mem::take(&mut scratch.fields);
+        let result = scan::flatten(event, &self.table, &mut fields);
+        if result.is_ok() {
+            self.match_fields(event, &fields, scratch, out);
+        }
+        scratch.fields = fields;
+        result
     }
 
     /// Routes one event and returns the names of the matching rules.
@@ -187,7 +191,7 @@ impl Router {
         Ok(out.into_iter().map(|i| self.names[i].as_str()).collect())
     }
 
-    fn match_fields(&self, fields: &Fields<'_>, s: &mut Scratch, out: &mut Vec<usize>) {
+    fn match_fields(&self, event: &str, fields: &Fields, s: &mut Scratch, out: &mut Vec<usize>) {
         out.clear();
         s.epoch = s.epoch.wrapping_add(1);
         if s.epoch == 0 {
@@ -207,9 +211,11 @@ impl Router {
         s.touched.clear();
         s.candidates.clear();
 
-        for (i, Field { path, leaf, .. }) in fields.fields.iter().enumerate() {
-            s.path_epoch[*path as usize] = epoch;
-            let index = &self.by_path[*path as usize];
+        for (i, field) in fields.fields.iter().enumerate() {
+            let path = field.path;
+            let leaf = fields.leaf(i, event);
+            s.path_epoch[path as usize] = epoch;
+            let index = &self.by_path[path as usize];
             let mut hit = |cond: u32| {
                 let c = cond as usize;
                 if s.hit_epoch[c] != epoch {
@@ -221,13 +227,13 @@ impl Router {
                     s.hits[c].push(i as u32);
                 }
             };
-            if let Leaf::Str(text) = leaf {
+            if let Leaf::Str(text) = &leaf {
                 if let Some(conds) = index.exact.get(text.as_ref()) {
                     conds.iter().for_each(|c| hit(*c));
                 }
             }
             for (matcher, cond) in &index.generic {
-                if matcher.matches(leaf) {
+                if matcher.matches(&leaf) {
                     hit(*cond);
                 }
             }
@@ -259,7 +265,7 @@ impl Router {
         out.sort_unstable();
     }
 
-    fn conjunction_holds(&self, conj: &Conj, fields: &Fields<'_>, s: &mut Scratch) -> bool {
+    fn conjunction_holds(&self, conj: &Conj, fields: &Fields, s: &mut Scratch) -> bool {
         let epoch = s.epoch;
         let mut any_trail = false;
         for &c in &conj.conds {
@@ -286,7 +292,7 @@ impl Router {
     }
 }
 
-fn choose(lists: &[&[u32]], fields: &Fields<'_>, chosen: &mut Vec<u32>) -> bool {
+fn choose(lists: &[&[u32]], fields: &Fields, chosen: &mut Vec<u32>) -> bool {
     let Some((first, rest)) = lists.split_first() else { return true };
     for &f in *first {
         let trail = fields.trail(f as usize);

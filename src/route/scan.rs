@@ -3,36 +3,60 @@
 //! validating) everything else. Each value carries its *array trail* — which
 //! element of which array it sits in — for the array-consistency rule
 //! (spec event-patterns §3).
+//!
+//! Referenced paths form a trie keyed by path segment, so a member is looked
+//! up by its own key (one hash of a short string), never by its full path.
+//! A dotted event key (`"a.b"`) walks several segments, which is exactly the
+//! dot-joining rule of spec §1.4. Fields are stored as offsets into the event
+//! text (or into a buffer of unescaped strings), so all storage is reused
+//! from one event to the next.
 
 use super::json::{scan_number, scan_string, MAX_DEPTH};
 use super::value::{exact_number, Leaf};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 
-/// The paths rules reference: full paths (with their ids) and every dotted
-/// prefix of them, so a scan knows whether to descend into a member.
 #[derive(Clone, Debug, Default)]
+struct Node {
+    children: FxHashMap<Box<str>, u32>,
+    /// Id of the path ending at this node, when a rule references it.
+    leaf: Option<u32>,
+}
+
+/// The paths rules reference, as a trie of segments.
+#[derive(Clone, Debug)]
 pub struct PathTable {
-    ids: HashMap<String, u32>,
+    nodes: Vec<Node>,
     names: Vec<String>,
-    /// Dotted prefixes of referenced paths (not the full paths).
-    prefixes: HashMap<String, ()>,
+}
+
+impl Default for PathTable {
+    fn default() -> Self {
+        Self { nodes: vec![Node::default()], names: Vec::new() }
+    }
 }
 
 impl PathTable {
-    /// The id of `path`, adding it if new.
+    /// The id of `path` (dot-joined), adding it if new.
     pub fn intern(&mut self, path: &str) -> u32 {
-        if let Some(id) = self.ids.get(path) {
-            return *id;
+        let mut node = 0usize;
+        for segment in path.split('.') {
+            node = match self.nodes[node].children.get(segment) {
+                Some(child) => *child as usize,
+                None => {
+                    let child = self.nodes.len();
+                    self.nodes.push(Node::default());
+                    self.nodes[node].children.insert(segment.into(), child as u32);
+                    child
+                }
+            };
+        }
+        if let Some(id) = self.nodes[node].leaf {
+            return id;
         }
         let id = self.names.len() as u32;
-        self.ids.insert(path.to_owned(), id);
+        self.nodes[node].leaf = Some(id);
         self.names.push(path.to_owned());
-        let mut end = 0;
-        while let Some(dot) = path[end..].find('.') {
-            end += dot;
-            self.prefixes.insert(path[..end].to_owned(), ());
-            end += 1;
-        }
         id
     }
 
@@ -50,31 +74,80 @@ impl PathTable {
     pub fn name(&self, id: u32) -> &str {
         &self.names[id as usize]
     }
+
+    /// The node reached from `node` by an event key (dots walk segments).
+    fn step(&self, node: u32, key: &str) -> Option<u32> {
+        let children = &self.nodes[node as usize].children;
+        if children.is_empty() {
+            return None;
+        }
+        if !key.contains('.') {
+            return children.get(key).copied();
+        }
+        key.split('.').try_fold(node, |n, segment| self.nodes[n as usize].children.get(segment).copied())
+    }
+}
+
+/// How a field's value is stored.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stored {
+    /// A string without escapes: bytes `start..end` of the event text.
+    Text {
+        start: u32,
+        end: u32,
+    },
+    /// An unescaped string: bytes `start..end` of [`Fields::unescaped`].
+    Unescaped {
+        start: u32,
+        end: u32,
+    },
+    /// A number: its literal is `start..end` of the event text.
+    Number {
+        start: u32,
+        end: u32,
+        value: Option<f64>,
+    },
+    Bool(bool),
+    Null,
 }
 
 /// One value of a referenced path.
-#[derive(Clone, Debug)]
-pub struct Field<'a> {
+#[derive(Clone, Copy, Debug)]
+pub struct Field {
     pub path: u32,
-    pub leaf: Leaf<'a>,
+    pub value: Stored,
     /// Range into [`Fields::trails`].
     pub trail: (u32, u32),
 }
 
-/// The fields of one event, reusable across events.
+/// The fields of one event; reused from event to event.
 #[derive(Debug, Default)]
-pub struct Fields<'a> {
-    pub fields: Vec<Field<'a>>,
+pub struct Fields {
+    pub fields: Vec<Field>,
     /// Concatenated trails: `(array id, element index)` from outermost in.
     pub trails: Vec<(u32, u32)>,
+    pub unescaped: String,
+    stack: Vec<(u32, u32)>,
 }
 
-impl Fields<'_> {
+impl Fields {
     /// The trail of field `i`.
     #[must_use]
     pub fn trail(&self, i: usize) -> &[(u32, u32)] {
         let (start, len) = self.fields[i].trail;
         &self.trails[start as usize..(start + len) as usize]
+    }
+
+    /// The value of field `i`, borrowing from the event text.
+    #[must_use]
+    pub fn leaf<'a>(&'a self, i: usize, text: &'a str) -> Leaf<'a> {
+        match self.fields[i].value {
+            Stored::Text { start, end } => Leaf::Str(Cow::Borrowed(&text[start as usize..end as usize])),
+            Stored::Unescaped { start, end } => Leaf::Str(Cow::Borrowed(&self.unescaped[start as usize..end as usize])),
+            Stored::Number { start, end, value } => Leaf::Num { text: &text[start as usize..end as usize], value },
+            Stored::Bool(b) => Leaf::Bool(b),
+            Stored::Null => Leaf::Null,
+        }
     }
 }
 
@@ -90,16 +163,17 @@ pub struct ScanError {
 ///
 /// # Errors
 /// [`ScanError`] if the text is not a single JSON object.
-pub fn flatten<'a>(text: &'a str, table: &PathTable, out: &mut Fields<'a>) -> Result<(), ScanError> {
+pub fn flatten(text: &str, table: &PathTable, out: &mut Fields) -> Result<(), ScanError> {
     out.fields.clear();
     out.trails.clear();
-    let mut s = Scanner { bytes: text.as_bytes(), text, pos: 0, table, out, next_array: 0, trail: Vec::new() };
+    out.unescaped.clear();
+    out.stack.clear();
+    let mut s = Scanner { bytes: text.as_bytes(), text, pos: 0, table, out, next_array: 0 };
     s.ws();
     if s.peek() != Some(b'{') {
         return Err(s.error("an event must be a JSON object"));
     }
-    let mut path = String::new();
-    s.object(0, &mut path, true)?;
+    s.object(0, Some(0))?;
     s.ws();
     if s.pos != s.bytes.len() {
         return Err(s.error("unexpected characters after the event"));
@@ -112,9 +186,8 @@ struct Scanner<'a, 'o, 't> {
     text: &'a str,
     pos: usize,
     table: &'t PathTable,
-    out: &'o mut Fields<'a>,
+    out: &'o mut Fields,
     next_array: u32,
-    trail: Vec<(u32, u32)>,
 }
 
 impl<'a> Scanner<'a, '_, '_> {
@@ -122,29 +195,51 @@ impl<'a> Scanner<'a, '_, '_> {
         ScanError { offset: self.pos, message }
     }
 
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
+    #[inline]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
             self.pos += 1;
         }
     }
 
-    fn expect(&mut self, byte: u8, message: &'static str) -> Result<(), ScanError> {
-        self.ws();
-        if self.peek() == Some(byte) {
-            self.pos += 1;
-            Ok(())
+    /// The end of the string at `self.pos` and whether it has escapes;
+    /// rejects control characters and invalid escapes.
+    #[inline]
+    fn string_end(&self) -> Result<(usize, bool), ScanError> {
+        string_end(self.bytes, self.pos)
+    }
+
+    /// A member name: borrowed when it has no escapes.
+    fn key(&mut self) -> Result<Cow<'a, str>, ScanError> {
+        let (end, escaped) = self.string_end()?;
+        let start = self.pos + 1;
+        self.pos = end + 1;
+        let (bytes, text) = (self.bytes, self.text);
+        if escaped {
+            scan_string(bytes, start - 1).map(|(s, _)| s).map_err(|(at, m)| ScanError { offset: at, message: m })
         } else {
-            Err(self.error(message))
+            Ok(Cow::Borrowed(&text[start..end]))
         }
     }
 
-    /// An object whose path is `path`; `descend` says whether any member can
-    /// be referenced.
-    fn object(&mut self, depth: usize, path: &mut String, descend: bool) -> Result<(), ScanError> {
+    fn expect_colon(&mut self) -> Result<(), ScanError> {
+        self.ws();
+        if self.peek() == Some(b':') {
+            self.pos += 1;
+            self.ws();
+            Ok(())
+        } else {
+            Err(self.error("expected ':'"))
+        }
+    }
+
+    /// An object whose trie node is `node` (`None`: nothing below is referenced).
+    fn object(&mut self, depth: usize, node: Option<u32>) -> Result<(), ScanError> {
         if depth > MAX_DEPTH {
             return Err(self.error("nesting deeper than 1100 levels"));
         }
@@ -159,27 +254,20 @@ impl<'a> Scanner<'a, '_, '_> {
             if self.peek() != Some(b'"') {
                 return Err(self.error("expected a member name"));
             }
-            let (key, end) =
-                scan_string(self.bytes, self.pos).map_err(|(at, m)| ScanError { offset: at, message: m })?;
-            self.pos = end;
-            self.expect(b':', "expected ':'")?;
-            self.ws();
-            if descend {
-                let saved = path.len();
-                if !path.is_empty() {
-                    path.push('.');
+            let child = match node {
+                Some(n) => {
+                    let key = self.key()?;
+                    self.table.step(n, &key)
                 }
-                path.push_str(&key);
-                let leaf = self.table.ids.get(path.as_str()).copied();
-                let deeper = self.table.prefixes.contains_key(path.as_str());
-                if leaf.is_some() || deeper {
-                    self.value(depth + 1, path, leaf, deeper)?;
-                } else {
-                    self.skip(depth + 1)?;
+                None => {
+                    self.pos = self.string_end()?.0 + 1;
+                    None
                 }
-                path.truncate(saved);
-            } else {
-                self.skip(depth + 1)?;
+            };
+            self.expect_colon()?;
+            match child {
+                Some(c) => self.value(depth + 1, c)?,
+                None => self.skip(depth + 1)?,
             }
             self.ws();
             match self.peek() {
@@ -193,9 +281,13 @@ impl<'a> Scanner<'a, '_, '_> {
         }
     }
 
-    fn value(&mut self, depth: usize, path: &mut String, leaf: Option<u32>, deeper: bool) -> Result<(), ScanError> {
+    /// A value at trie node `node` (referenced or on the way to one).
+    fn value(&mut self, depth: usize, node: u32) -> Result<(), ScanError> {
         match self.peek() {
-            Some(b'{') => self.object(depth, path, deeper),
+            Some(b'{') => {
+                let deeper = (!self.table.nodes[node as usize].children.is_empty()).then_some(node);
+                self.object(depth, deeper)
+            }
             Some(b'[') => {
                 if depth > MAX_DEPTH {
                     return Err(self.error("nesting deeper than 1100 levels"));
@@ -211,9 +303,9 @@ impl<'a> Scanner<'a, '_, '_> {
                 let mut index = 0;
                 loop {
                     self.ws();
-                    self.trail.push((id, index));
-                    self.value(depth + 1, path, leaf, deeper)?;
-                    self.trail.pop();
+                    self.out.stack.push((id, index));
+                    self.value(depth + 1, node)?;
+                    self.out.stack.pop();
                     index += 1;
                     self.ws();
                     match self.peek() {
@@ -226,44 +318,55 @@ impl<'a> Scanner<'a, '_, '_> {
                     }
                 }
             }
-            _ => {
-                let value = self.scalar()?;
-                if let Some(path_id) = leaf {
+            _ => match self.table.nodes[node as usize].leaf {
+                Some(path) => {
+                    let value = self.scalar()?;
                     let start = self.out.trails.len() as u32;
-                    self.out.trails.extend_from_slice(&self.trail);
-                    self.out.fields.push(Field { path: path_id, leaf: value, trail: (start, self.trail.len() as u32) });
+                    let len = self.out.stack.len() as u32;
+                    self.out.trails.extend_from_slice(&self.out.stack);
+                    self.out.fields.push(Field { path, value, trail: (start, len) });
+                    Ok(())
                 }
-                Ok(())
-            }
+                None => self.skip(depth),
+            },
         }
     }
 
-    fn scalar(&mut self) -> Result<Leaf<'a>, ScanError> {
+    fn scalar(&mut self) -> Result<Stored, ScanError> {
         let rest = &self.bytes[self.pos..];
         match self.peek() {
             Some(b'"') => {
-                let (text, end) =
-                    scan_string(self.bytes, self.pos).map_err(|(at, m)| ScanError { offset: at, message: m })?;
-                self.pos = end;
-                Ok(Leaf::Str(text))
+                let (end, escaped) = self.string_end()?;
+                let start = self.pos + 1;
+                self.pos = end + 1;
+                if escaped {
+                    let (text, _) =
+                        scan_string(self.bytes, start - 1).map_err(|(at, m)| ScanError { offset: at, message: m })?;
+                    let from = self.out.unescaped.len() as u32;
+                    self.out.unescaped.push_str(&text);
+                    Ok(Stored::Unescaped { start: from, end: self.out.unescaped.len() as u32 })
+                } else {
+                    Ok(Stored::Text { start: start as u32, end: end as u32 })
+                }
             }
             Some(b't') if rest.starts_with(b"true") => {
                 self.pos += 4;
-                Ok(Leaf::Bool(true))
+                Ok(Stored::Bool(true))
             }
             Some(b'f') if rest.starts_with(b"false") => {
                 self.pos += 5;
-                Ok(Leaf::Bool(false))
+                Ok(Stored::Bool(false))
             }
             Some(b'n') if rest.starts_with(b"null") => {
                 self.pos += 4;
-                Ok(Leaf::Null)
+                Ok(Stored::Null)
             }
             Some(b'-' | b'0'..=b'9') => {
                 let end = scan_number(self.bytes, self.pos).ok_or_else(|| self.error("invalid number"))?;
-                let text = &self.text[self.pos..end];
+                let value = fast_exact_number(&self.text[self.pos..end]);
+                let start = self.pos as u32;
                 self.pos = end;
-                Ok(Leaf::Num { text, value: fast_exact_number(text) })
+                Ok(Stored::Number { start, end: end as u32, value })
             }
             _ => Err(self.error("expected a JSON value")),
         }
@@ -275,38 +378,30 @@ impl<'a> Scanner<'a, '_, '_> {
             return Err(self.error("nesting deeper than 1100 levels"));
         }
         match self.peek() {
-            Some(open @ (b'{' | b'[')) => {
+            Some(b'{') => self.object(depth, None),
+            Some(b'[') => {
                 self.pos += 1;
-                let close = if open == b'{' { b'}' } else { b']' };
                 self.ws();
-                if self.peek() == Some(close) {
+                if self.peek() == Some(b']') {
                     self.pos += 1;
                     return Ok(());
                 }
                 loop {
                     self.ws();
-                    if open == b'{' {
-                        if self.peek() != Some(b'"') {
-                            return Err(self.error("expected a member name"));
-                        }
-                        self.pos = skip_string(self.bytes, self.pos).ok_or_else(|| self.error("invalid string"))?;
-                        self.expect(b':', "expected ':'")?;
-                        self.ws();
-                    }
                     self.skip(depth + 1)?;
                     self.ws();
                     match self.peek() {
                         Some(b',') => self.pos += 1,
-                        Some(c) if c == close => {
+                        Some(b']') => {
                             self.pos += 1;
                             return Ok(());
                         }
-                        _ => return Err(self.error("expected ',' or a closing bracket")),
+                        _ => return Err(self.error("expected ',' or ']'")),
                     }
                 }
             }
             Some(b'"') => {
-                self.pos = skip_string(self.bytes, self.pos).ok_or_else(|| self.error("invalid string"))?;
+                self.pos = self.string_end()?.0 + 1;
                 Ok(())
             }
             Some(b'-' | b'0'..=b'9') => {
@@ -318,75 +413,174 @@ impl<'a> Scanner<'a, '_, '_> {
     }
 }
 
-/// Skips a string without unescaping; `None` if it is unterminated.
-fn skip_string(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut i = start + 1;
-    loop {
-        match bytes.get(i)? {
-            b'"' => return Some(i + 1),
-            b'\\' => match bytes.get(i + 1)? {
-                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
-                b'u' if bytes.get(i + 2..i + 6)?.iter().all(u8::is_ascii_hexdigit) => i += 6,
-                _ => return None,
-            },
-            0..=0x1f => return None,
-            _ => i += 1,
+/// The end (closing quote) of the string whose opening quote is at `start`,
+/// and whether it has escapes; rejects control characters and bad escapes.
+#[inline]
+fn string_end(bytes: &[u8], start: usize) -> Result<(usize, bool), ScanError> {
+    let body = start + 1;
+    // Most strings are short: a plain scan finds the end without escapes.
+    let short_end = (body + 16).min(bytes.len());
+    if let Some(at) = bytes[body..short_end].iter().position(|b| *b == b'"' || *b == b'\\' || *b < 0x20) {
+        let i = body + at;
+        if bytes[i] == b'"' {
+            return Ok((i, false));
         }
     }
+    let mut i = body;
+    let mut escaped = false;
+    loop {
+        let Some(at) = memchr::memchr2(b'"', b'\\', &bytes[i..]) else {
+            return Err(ScanError { offset: bytes.len(), message: "unterminated string" });
+        };
+        i += at;
+        if bytes[i] == b'"' {
+            break;
+        }
+        escaped = true;
+        match bytes.get(i + 1) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+            Some(b'u') if bytes.get(i + 2..i + 6).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) => i += 6,
+            _ => return Err(ScanError { offset: i, message: "invalid escape in string" }),
+        }
+    }
+    if bytes[body..i].iter().any(|b| *b < 0x20) {
+        return Err(ScanError { offset: body, message: "control character in string" });
+    }
+    Ok((i, escaped))
 }
 
 /// [`exact_number`] with a fast path: a finite decimal of at most 15
 /// significant digits in the normal range always round-trips exactly
-/// (DBL_DIG = 15), so only longer literals need the exact comparison.
+/// (DBL_DIG = 15); longer literals are compared with the shortest
+/// round-trip decimal of the parsed double.
 fn fast_exact_number(text: &str) -> Option<f64> {
     let digits = text.bytes().take_while(|b| *b != b'e' && *b != b'E').filter(u8::is_ascii_digit).count();
-    if digits <= 15 {
-        let value: f64 = text.parse().ok()?;
-        if value == 0.0 || (value.is_finite() && value.abs() >= 1e-300 && value.abs() <= 1e300) {
-            return Some(value);
-        }
+    let value: f64 = text.parse().ok()?;
+    let normal = value == 0.0 || (value.is_finite() && value.abs() >= 1e-300 && value.abs() <= 1e300);
+    if digits <= 15 && normal {
+        return Some(value);
     }
-    exact_number(text)
+    if !value.is_finite() {
+        return None;
+    }
+    let mut buffer = ryu::Buffer::new();
+    let shortest = buffer.format_finite(value);
+    // Usually the literal is already the shortest spelling.
+    (shortest == text || same_decimal(text, shortest)).then_some(value)
+}
+
+/// Whether two decimal literals denote the same number, without allocating.
+fn same_decimal(a: &str, b: &str) -> bool {
+    match (decimal_parts(a), decimal_parts(b)) {
+        (Some(x), Some(y)) => x.0 == y.0 && x.2 == y.2 && x.1.eq(y.1),
+        _ => exact_number(a).is_some() && exact_number(a) == exact_number(b),
+    }
+}
+
+/// (negative, significant digits, exponent of the last significant digit).
+fn decimal_parts(text: &str) -> Option<(bool, impl Iterator<Item = u8> + '_, i64)> {
+    let (negative, rest) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        _ => (false, text),
+    };
+    let (mantissa, exponent) = match rest.find(['e', 'E']) {
+        Some(i) => (&rest[..i], rest[i + 1..].parse::<i64>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = || int.bytes().chain(frac.bytes());
+    let leading = digits().take_while(|d| *d == b'0').count();
+    let total = int.len() + frac.len();
+    let trailing = digits().rev().take_while(|d| *d == b'0').count().min(total - leading);
+    if leading == total {
+        return Some((false, digits().skip(total).take(0), 0));
+    }
+    let exp = exponent - frac.len() as i64 + trailing as i64;
+    Some((negative, digits().skip(leading).take(total - leading - trailing), exp))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn leaves(text: &str, table: &PathTable) -> Vec<(u32, String)> {
+        let mut fields = Fields::default();
+        flatten(text, table, &mut fields).unwrap();
+        (0..fields.fields.len()).map(|i| (fields.fields[i].path, format!("{:?}", fields.leaf(i, text)))).collect()
+    }
+
     #[test]
     fn flattens_referenced_paths_with_trails_and_skips_the_rest() {
         let mut table = PathTable::default();
         let a = table.intern("a.b");
         let d = table.intern("d.e");
-        let text = r#"{"a": [{"b": 1}, {"b": "x", "c": [1, 2]}], "skip": {"deep": [1, {"z": null}]}, "d.e": true}"#;
+        let text =
+            r#"{"a": [{"b": 1}, {"b": "x\u0041", "c": [1, 2]}], "skip": {"deep": [1, {"z": null}]}, "d.e": true}"#;
         let mut fields = Fields::default();
         flatten(text, &table, &mut fields).unwrap();
-        let got: Vec<(u32, Leaf<'_>)> = fields.fields.iter().map(|f| (f.path, f.leaf.clone())).collect();
-        assert_eq!(
-            got,
-            vec![(a, Leaf::Num { text: "1", value: Some(1.0) }), (a, Leaf::Str("x".into())), (d, Leaf::Bool(true))]
-        );
+        assert_eq!(fields.fields.len(), 3);
+        assert_eq!((fields.fields[0].path, fields.leaf(0, text)), (a, Leaf::Num { text: "1", value: Some(1.0) }));
+        assert_eq!((fields.fields[1].path, fields.leaf(1, text)), (a, Leaf::Str("xA".into())));
+        assert_eq!((fields.fields[2].path, fields.leaf(2, text)), (d, Leaf::Bool(true)));
         assert_eq!(fields.trail(0), &[(0, 0)]);
         assert_eq!(fields.trail(1), &[(0, 1)]);
         assert!(fields.trail(2).is_empty());
     }
 
     #[test]
+    fn dotted_keys_and_nested_objects_reach_the_same_path() {
+        let mut table = PathTable::default();
+        let id = table.intern("a.b.c");
+        assert_eq!(
+            leaves(r#"{"a": {"b.c": 1}, "a.b": {"c": 2}, "a.b.c": 3}"#, &table)
+                .iter()
+                .filter(|(p, _)| *p == id)
+                .count(),
+            3
+        );
+    }
+
+    #[test]
     fn malformed_events_are_rejected_even_in_skipped_parts() {
         let table = PathTable::default();
         let mut fields = Fields::default();
-        for bad in
-            [r#"{"a": tru}"#, r#"{"a": [1, }"#, r#"["not an object"]"#, r#"{"a": 1} x"#, r#"{"a": "\x"}"#, r#"{"a" 1}"#]
-        {
+        for bad in [
+            r#"{"a": tru}"#,
+            r#"{"a": [1, }"#,
+            r#"["not an object"]"#,
+            r#"{"a": 1} x"#,
+            r#"{"a": "\x"}"#,
+            r#"{"a" 1}"#,
+            "{\"a\": \"\u{1}\"}",
+            r#"{"a": 01}"#,
+        ] {
             assert!(flatten(bad, &table, &mut fields).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn fast_number_path_agrees_with_the_exact_model() {
-        for t in
-            ["0", "-0", "1.5", "122.4194155", "1e21", "123456789012345", "1234567890123456", "5e-324", "0.1", "1E+2"]
-        {
+        for t in [
+            "0",
+            "-0",
+            "1.5",
+            "122.4194155",
+            "1e21",
+            "123456789012345",
+            "1234567890123456",
+            "5e-324",
+            "0.1",
+            "1E+2",
+            "-122.42916360922355",
+            "37.729900216217324",
+            "0.10000000000000001",
+            "9007199254740993",
+            "1e400",
+            "100.0e-2",
+            "0.000",
+            "12345678901234567890",
+            "1.7976931348623157e308",
+        ] {
             assert_eq!(fast_exact_number(t), exact_number(t), "{t}");
         }
     }
