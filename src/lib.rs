@@ -1,4 +1,5 @@
 #![forbid(unsafe_code)]
+pub mod capacity;
 pub mod config;
 pub mod controller;
 pub mod decision;

@@ -227,3 +227,33 @@ fn route_names_the_line_of_a_bad_event_and_exits_2() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn capacity_plan_prints_table_and_json() {
+    let out = autopilot(&["capacity", "plan", "examples/capacity/snapshot.json", "--now", "2026-11-22T03:00:00Z"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.contains("instances needed (M)    3") && table.contains("desired capacity        3 -> 4"), "{table}");
+    let out = autopilot(&[
+        "capacity",
+        "plan",
+        "examples/capacity/snapshot.json",
+        "--now",
+        "2026-11-22T03:00:00Z",
+        "--format",
+        "json",
+        "--mode",
+        "aws",
+    ]);
+    let plan: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(
+        (plan["m"].as_u64(), plan["n"].as_u64(), plan["reservation_percent"].as_f64()),
+        (Some(3), Some(3), Some(100.0))
+    );
+    let dir = tempdir();
+    let bad = dir.join("snapshot.json");
+    std::fs::write(&bad, r#"{"capacityProviders": [], "instanceTypes": {}}"#).unwrap();
+    let out = autopilot(&["capacity", "plan", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("capacityProviders"), "{}", text(&out.stderr));
+}

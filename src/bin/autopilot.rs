@@ -66,6 +66,11 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Capacity planning for an ECS capacity provider's Auto Scaling group.
+    Capacity {
+        #[command(subcommand)]
+        command: CapacityCommand,
+    },
     Evaluate {
         /// Configuration files (merged).
         #[arg(long = "config", required = true)]
@@ -105,6 +110,31 @@ fn load_rules(path: &str, params: &[String]) -> Result<ecs_autopilot::route::Rou
         return Err(Failure::input(format!("{path}: no EventBridge rules found")));
     }
     Ok(ecs_autopilot::route::Router::new(rules))
+}
+
+#[derive(Subcommand)]
+enum CapacityCommand {
+    /// Print the capacity plan (M, N, CapacityProviderReservation, desired
+    /// instances, actions, reasons) for a snapshot of AWS CLI output.
+    Plan {
+        /// Snapshot files (merged): describe-container-instances, describe-tasks,
+        /// describe-services, describe-capacity-providers,
+        /// describe-auto-scaling-groups output, plus instanceTypes.
+        #[arg(required = true)]
+        snapshot: Vec<String>,
+        /// table or json
+        #[arg(long, default_value = "table")]
+        format: String,
+        /// aws (cluster auto scaling) or fast (exact placement)
+        #[arg(long, default_value = "fast")]
+        mode: String,
+        /// Which capacity provider, when the snapshot has several.
+        #[arg(long)]
+        capacity_provider: Option<String>,
+        /// Evaluation instant (RFC 3339); the system clock when absent.
+        #[arg(long)]
+        now: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -160,6 +190,9 @@ fn main() -> ExitCode {
         ),
         Command::TestEventPattern { event_pattern, event } => test_event_pattern(&event_pattern, &event),
         Command::Route { rules, events, params, stats } => route(&rules, &events, &params, stats),
+        Command::Capacity { command: CapacityCommand::Plan { snapshot, format, mode, capacity_provider, now } } => {
+            capacity_plan(&snapshot, &format, &mode, capacity_provider.as_deref(), now.as_deref())
+        }
         Command::Evaluate { configs, observations, memory, memory_out, now } => {
             evaluate(&configs, &observations, memory.as_deref(), memory_out.as_deref(), now.as_deref())
         }
@@ -239,6 +272,64 @@ fn route(rules: &str, events: &str, params: &[String], stats: bool) -> Result<()
             "{}",
             serde_json::json!({"events": total, "seconds": seconds, "events_per_second": rate.round(), "matches": per_rule})
         );
+    }
+    Ok(())
+}
+
+fn capacity_plan(
+    files: &[String],
+    format: &str,
+    mode: &str,
+    provider: Option<&str>,
+    now: Option<&str>,
+) -> Result<(), Failure> {
+    use ecs_autopilot::capacity::{plan, snapshot, CapacityMemory, CapacityOptions};
+    use ecs_autopilot::config::EvaluationMode;
+    let mode = match mode {
+        "aws" => EvaluationMode::Aws,
+        "fast" => EvaluationMode::Fast,
+        other => return Err(Failure::input(format!("--mode {other:?}: expected aws or fast"))),
+    };
+    if !matches!(format, "table" | "json") {
+        return Err(Failure::input(format!("--format {format:?}: expected table or json")));
+    }
+    let texts = files.iter().map(|f| read(f).map(|t| (f.as_str(), t))).collect::<Result<Vec<_>, _>>()?;
+    let docs: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let merged = snapshot::merge(&docs).map_err(|e| Failure::input(e.to_string()))?;
+    let cluster = snapshot::cluster(&merged, provider).map_err(|e| Failure::input(e.to_string()))?;
+    let now = match now {
+        Some(t) => instant("--now", t)?,
+        None => Timestamp::now(),
+    };
+    let options = CapacityOptions { mode, ..CapacityOptions::default() };
+    let (decision, _) =
+        plan(now, &cluster, &options, CapacityMemory::default()).map_err(|e| Failure::input(e.to_string()))?;
+    if format == "json" {
+        let text = serde_json::to_string_pretty(&decision)
+            .map_err(|e| Failure::runtime(format!("cannot encode plan: {e}")))?;
+        println!("{text}");
+        return Ok(());
+    }
+    println!(
+        "capacity provider       {} (Auto Scaling group {}, {} mode)",
+        decision.capacity_provider,
+        cluster.asg.name,
+        if decision.mode == EvaluationMode::Fast { "fast" } else { "aws" }
+    );
+    println!("instances needed (M)    {}", decision.m);
+    println!("instances now (N)       {}", decision.n);
+    println!("reservation             {:.1} % (target {} %)", decision.reservation_percent, decision.target_capacity);
+    println!(
+        "provisioning tasks      {} ({} incompatible with every instance type)",
+        decision.provisioning_tasks, decision.incompatible_tasks
+    );
+    println!("desired capacity        {} -> {}", decision.current_desired, decision.desired);
+    println!("reason                  {}", serde_json::to_string(&decision.reason).unwrap_or_default());
+    for b in &decision.blocked_by {
+        println!("blocked by              {}", serde_json::to_string(b).unwrap_or_default());
+    }
+    for a in &decision.actions {
+        println!("action                  {}", serde_json::to_string(a).unwrap_or_default());
     }
     Ok(())
 }

@@ -1,0 +1,23 @@
+//! The capacity planner: placement simulation and EC2 Auto Scaling decisions
+//! for ECS capacity providers (spec §7–§9).
+//!
+//! Owns: the cluster model, the cluster query language subset, placement,
+//! CapacityProviderReservation and capacity decisions. May not touch: I/O or
+//! the clock (`now` is an argument); the ASG and ECS calls are the ports'.
+//!
+//! ```text
+//! snapshot (AWS CLI JSON) ─► Cluster ─► estimate (grouped binpack) ─► M, N, CPR
+//!                                    └► plan(now, cluster, options, memory) ─► CapacityDecision + memory'
+//! ```
+//!
+//! Safety invariant: no action ever drains or terminates an instance that
+//! runs a non-daemon task.
+
+pub mod model;
+pub mod placement;
+pub mod plan;
+pub mod query;
+pub mod snapshot;
+
+pub use model::Cluster;
+pub use plan::{plan, reservation, CapacityAction, CapacityDecision, CapacityMemory, CapacityOptions, CapacityReason};

@@ -1,0 +1,409 @@
+//! Capacity decisions for one capacity provider: how many instances the
+//! tasks need (CapacityProviderReservation, spec §7.2–§7.3), and what to do
+//! with the Auto Scaling group — in `aws` mode as cluster auto scaling does
+//! (§7.4–§7.6), in `fast` mode from an exact placement estimate.
+
+use super::model::{Cluster, Instance, Stage, Task};
+use super::placement::{estimate, Estimate};
+use super::query::QueryError;
+use crate::config::EvaluationMode;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, VecDeque};
+
+/// Planner settings beyond AWS's `ManagedScaling`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CapacityOptions {
+    pub mode: EvaluationMode,
+    /// At most this many instances drained per window (and this percent of
+    /// the group, whichever is smaller).
+    pub disruption_instances: u32,
+    pub disruption_percent: u32,
+    pub disruption_window_seconds: u32,
+}
+
+impl Default for CapacityOptions {
+    fn default() -> Self {
+        Self {
+            mode: EvaluationMode::Aws,
+            disruption_instances: 10,
+            disruption_percent: 50,
+            disruption_window_seconds: 60,
+        }
+    }
+}
+
+/// What the planner remembers between evaluations.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapacityMemory {
+    /// One CapacityProviderReservation datapoint per minute (aws mode).
+    pub reservation: VecDeque<(Timestamp, f64)>,
+    /// Instances drained recently (disruption budget).
+    pub drained: VecDeque<(Timestamp, String)>,
+}
+
+/// A side effect on the Auto Scaling group or ECS.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CapacityAction {
+    /// `autoscaling:SetDesiredCapacity`.
+    SetDesiredCapacity { from: u32, to: u32 },
+    /// `autoscaling:SetInstanceProtection` on (busy instances).
+    ProtectFromScaleIn { ec2_instance_ids: Vec<String> },
+    /// `ecs:UpdateContainerInstancesState` DRAINING (empty instances).
+    Drain { container_instances: Vec<String> },
+    /// `autoscaling:TerminateInstanceInAutoScalingGroup` with decrement
+    /// (instances drained earlier that are still empty).
+    TerminateAndDecrement { ec2_instance_ids: Vec<String> },
+}
+
+/// Why the capacity is what it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "PascalCase")]
+pub enum CapacityReason {
+    ScaleOutForPendingTasks,
+    ScaleOutReservationAboveTarget,
+    ScaleIn,
+    AtTarget,
+    Blocked,
+    AtMaximum,
+    NothingToPlace,
+}
+
+/// What held a change back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CapacityBlock {
+    /// An instance is within `instanceWarmupPeriod` (aws mode, §7.3 step 7).
+    InstanceWarmup {
+        until: Timestamp,
+    },
+    /// Fewer than 15 low datapoints (aws mode scale-in).
+    LowAlarmNotYet {
+        datapoints: u32,
+    },
+    PendingTasks,
+    DisruptionBudget {
+        limit: u32,
+    },
+    AsgMinimum {
+        min: u32,
+    },
+}
+
+/// One capacity evaluation, as data.
+#[must_use = "a capacity decision carries actions that must be applied or recorded"]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CapacityDecision {
+    pub time: Timestamp,
+    pub capacity_provider: String,
+    pub mode: EvaluationMode,
+    /// Instances needed (M) and instances in the group (N), §7.2.
+    pub m: u32,
+    pub n: u32,
+    pub reservation_percent: f64,
+    pub target_capacity: u32,
+    pub provisioning_tasks: u32,
+    pub incompatible_tasks: u32,
+    pub current_desired: u32,
+    pub desired: u32,
+    pub reason: CapacityReason,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub blocked_by: Vec<CapacityBlock>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub actions: Vec<CapacityAction>,
+}
+
+/// `M/N × 100` with AWS's edge cases: 100 when both are 0, 200 when only N
+/// is 0 (first scale-out from zero, §7.2).
+#[must_use]
+pub fn reservation(m: u32, n: u32) -> f64 {
+    match (m, n) {
+        (0, 0) => 100.0,
+        (_, 0) => 200.0,
+        _ => f64::from(m) * 100.0 / f64::from(n),
+    }
+}
+
+fn is_warming(instance: &Instance, now: Timestamp, warmup: SignedDuration) -> Option<Timestamp> {
+    let until = instance.launched_at?.checked_add(warmup).ok()?;
+    (now < until).then_some(until)
+}
+
+/// Tasks waiting for capacity of this provider: PROVISIONING, plus the
+/// extra tasks in-progress deployments may start (maximumPercent headroom,
+/// spec §9.1) in `fast` mode.
+fn waiting_tasks(cluster: &Cluster, with_headroom: bool) -> Vec<Cow<'_, Task>> {
+    let mut out: Vec<Cow<'_, Task>> = cluster
+        .tasks
+        .iter()
+        .filter(|t| {
+            t.stage == Stage::Provisioning && t.capacity_provider.as_deref() == Some(cluster.capacity_provider.as_str())
+        })
+        .map(Cow::Borrowed)
+        .collect();
+    if with_headroom {
+        for s in cluster.services.iter().filter(|s| {
+            s.deployment_in_progress && s.capacity_provider.as_deref() == Some(cluster.capacity_provider.as_str())
+        }) {
+            let max_total = s.desired * s.maximum_percent / 100;
+            let already = s.running + s.pending;
+            for k in 0..max_total.saturating_sub(already) {
+                out.push(Cow::Owned(Task {
+                    id: format!("{}:headroom-{k}", s.name),
+                    group: s.group.clone(),
+                    need: s.task_need.clone(),
+                    stage: Stage::Provisioning,
+                    instance: None,
+                    daemon: false,
+                    placement: s.placement.clone(),
+                    capacity_provider: s.capacity_provider.clone(),
+                }));
+            }
+        }
+    }
+    out
+}
+
+/// Plans capacity for `cluster` at `now`.
+///
+/// # Errors
+/// [`QueryError`] for an invalid `memberOf` expression in a task's placement.
+pub fn plan(
+    now: Timestamp,
+    cluster: &Cluster,
+    options: &CapacityOptions,
+    mut memory: CapacityMemory,
+) -> Result<(CapacityDecision, CapacityMemory), QueryError> {
+    let ms = cluster.managed_scaling;
+    let asg = &cluster.asg;
+    let warmup = SignedDuration::from_secs(i64::from(ms.instance_warmup_period));
+    let members: Vec<&Instance> = cluster.instances.iter().filter(|i| i.in_asg && !i.hypothetical).collect();
+    let n = members.len() as u32;
+    let busy = members.iter().filter(|i| i.non_daemon_tasks > 0).count() as u32;
+    let largest = asg.instance_types.last();
+    let smallest = asg.instance_types.first();
+    let fast = options.mode == EvaluationMode::Fast;
+    let waiting = waiting_tasks(cluster, fast);
+    let waiting_refs: Vec<&Task> = waiting.iter().map(|t| t.as_ref()).collect();
+
+    // Instances ordered but not registered yet count as empty capacity in
+    // fast mode, so the same tasks never order twice.
+    let launching = asg.desired.saturating_sub(n);
+    let mut view: Vec<Instance> = cluster.instances.iter().filter(|i| i.in_asg).cloned().collect();
+    let est = match (largest, smallest) {
+        (Some(kind), Some(small)) => {
+            if fast {
+                for k in 0..launching {
+                    view.push(super::placement::hypothetical(kind, "", 10_000 + k));
+                }
+            }
+            estimate(&waiting_refs, &view, kind, small)?
+        }
+        _ => Estimate { incompatible: waiting.len() as u32, ..Estimate::default() },
+    };
+    // M (§7.3): busy instances plus the step-size-bounded extra.
+    let mut extra = est.new_instances;
+    if extra > 0 {
+        extra = extra.max(ms.minimum_scaling_step_size).min(ms.maximum_scaling_step_size);
+    }
+    let m = busy + extra;
+    let cpr = reservation(m, n);
+    let target = f64::from(ms.target_capacity);
+    let provisioning = waiting.iter().filter(|t| !t.id.contains(":headroom-")).count() as u32;
+    let mut decision = CapacityDecision {
+        time: now,
+        capacity_provider: cluster.capacity_provider.clone(),
+        mode: options.mode,
+        m,
+        n,
+        reservation_percent: cpr,
+        target_capacity: ms.target_capacity,
+        provisioning_tasks: provisioning,
+        incompatible_tasks: est.incompatible,
+        current_desired: asg.desired,
+        desired: asg.desired,
+        reason: CapacityReason::AtTarget,
+        blocked_by: Vec::new(),
+        actions: Vec::new(),
+    };
+    let warming_until = members.iter().filter_map(|i| is_warming(i, now, warmup)).max();
+
+    // Managed termination protection: busy instances are protected (§7.6).
+    let unprotected_busy: Vec<String> = members
+        .iter()
+        .filter(|i| i.non_daemon_tasks > 0 && !i.protected_from_scale_in)
+        .filter_map(|i| i.ec2_instance_id.clone())
+        .collect();
+    if !unprotected_busy.is_empty() {
+        decision.actions.push(CapacityAction::ProtectFromScaleIn { ec2_instance_ids: unprotected_busy });
+    }
+
+    if fast {
+        plan_fast(now, cluster, options, &mut memory, &mut decision, &est, extra, &members);
+    } else {
+        plan_aws(now, cluster, &mut memory, &mut decision, cpr, target, warming_until, n);
+    }
+    let to = decision.desired;
+    if to != asg.desired {
+        decision.actions.push(CapacityAction::SetDesiredCapacity { from: asg.desired, to });
+    }
+    Ok((decision, memory))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_aws(
+    now: Timestamp,
+    cluster: &Cluster,
+    memory: &mut CapacityMemory,
+    d: &mut CapacityDecision,
+    cpr: f64,
+    target: f64,
+    warming: Option<Timestamp>,
+    n: u32,
+) {
+    let asg = &cluster.asg;
+    // One datapoint per minute (the metric is collected every minute, §7.2).
+    let minute = Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(60)).unwrap_or(now);
+    if memory.reservation.back().is_none_or(|(t, _)| *t < minute) {
+        memory.reservation.push_back((minute, cpr));
+    }
+    while memory.reservation.len() > 15 {
+        memory.reservation.pop_front();
+    }
+    // AlarmHigh: 1 of 1 above target. AlarmLow: 15 of 15 below (§7.4).
+    if cpr > target {
+        if let Some(until) = warming {
+            d.blocked_by.push(CapacityBlock::InstanceWarmup { until });
+            d.reason = CapacityReason::Blocked;
+            return;
+        }
+        // EC2 target tracking: capacity × metric / target, rounded up; from
+        // zero, one instance's worth (200 % ⇒ two instances, §7.2).
+        let base = n.max(1);
+        let wanted = (f64::from(base) * cpr / target).ceil() as u32;
+        d.desired = wanted.clamp(asg.min, asg.max).max(asg.desired);
+        d.reason = if d.desired > asg.desired {
+            CapacityReason::ScaleOutReservationAboveTarget
+        } else {
+            CapacityReason::AtMaximum
+        };
+        return;
+    }
+    let lows = memory.reservation.iter().rev().take(15).filter(|(_, v)| *v < target).count() as u32;
+    if cpr < target {
+        if lows < 15 || memory.reservation.len() < 15 {
+            d.blocked_by.push(CapacityBlock::LowAlarmNotYet { datapoints: lows });
+            d.reason = CapacityReason::Blocked;
+            return;
+        }
+        if let Some(until) = warming {
+            d.blocked_by.push(CapacityBlock::InstanceWarmup { until });
+            d.reason = CapacityReason::Blocked;
+            return;
+        }
+        let wanted = (f64::from(n) * cpr / target).ceil() as u32;
+        // At least one instance and less than 50 % per step (§7.6).
+        let most = ((n.saturating_sub(1)) / 2).max(1);
+        let remove = n.saturating_sub(wanted).min(most);
+        let next = n.saturating_sub(remove).max(asg.min);
+        if next < asg.desired {
+            d.desired = next;
+            d.reason = CapacityReason::ScaleIn;
+        } else {
+            d.blocked_by.push(CapacityBlock::AsgMinimum { min: asg.min });
+            d.reason = CapacityReason::Blocked;
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_fast(
+    now: Timestamp,
+    cluster: &Cluster,
+    options: &CapacityOptions,
+    memory: &mut CapacityMemory,
+    d: &mut CapacityDecision,
+    est: &Estimate,
+    extra: u32,
+    members: &[&Instance],
+) {
+    let asg = &cluster.asg;
+    if extra > 0 {
+        // One step to exactly what the waiting tasks need (§7.3 step sizes apply).
+        let wanted = asg.desired.saturating_add(extra);
+        d.desired = wanted.min(asg.max);
+        d.reason =
+            if d.desired > asg.desired { CapacityReason::ScaleOutForPendingTasks } else { CapacityReason::AtMaximum };
+        return;
+    }
+    if d.provisioning_tasks > 0 || est.on_existing > 0 {
+        // Waiting tasks fit on capacity that exists or is launching.
+        d.blocked_by.push(CapacityBlock::PendingTasks);
+        d.reason = CapacityReason::NothingToPlace;
+        return;
+    }
+    // Terminate instances drained earlier that are still empty.
+    let drained_empty: Vec<&&Instance> =
+        members.iter().filter(|i| i.status == "DRAINING" && i.running_tasks == 0 && i.pending_tasks == 0).collect();
+    if !drained_empty.is_empty() {
+        let ids: Vec<String> = drained_empty.iter().filter_map(|i| i.ec2_instance_id.clone()).collect();
+        d.desired = asg.desired.saturating_sub(ids.len() as u32).max(asg.min);
+        d.actions.push(CapacityAction::TerminateAndDecrement { ec2_instance_ids: ids });
+        d.reason = CapacityReason::ScaleIn;
+    }
+    // Keep spare capacity for targetCapacity < 100: N ≥ busy × 100 / target.
+    let active: Vec<&&Instance> = members.iter().filter(|i| i.status == "ACTIVE").collect();
+    let busy = active.iter().filter(|i| i.non_daemon_tasks > 0).count() as u32;
+    let keep = (f64::from(busy) * 100.0 / f64::from(cluster.managed_scaling.target_capacity.max(1))).ceil() as u32;
+    let keep = keep.max(asg.min).max(1);
+    let warmup = SignedDuration::from_secs(i64::from(cluster.managed_scaling.instance_warmup_period));
+    let mut candidates: Vec<&&Instance> = active
+        .iter()
+        .filter(|i| i.non_daemon_tasks == 0 && i.pending_tasks == 0 && is_warming(i, now, warmup).is_none())
+        .copied()
+        .collect();
+    let removable = (active.len() as u32).saturating_sub(keep);
+    if candidates.is_empty() || removable == 0 {
+        if !candidates.is_empty() {
+            d.blocked_by.push(CapacityBlock::AsgMinimum { min: keep });
+        }
+        return;
+    }
+    // Disruption budget over a sliding window.
+    let window = SignedDuration::from_secs(i64::from(options.disruption_window_seconds));
+    let horizon = now.checked_sub(window).unwrap_or(now);
+    while memory.drained.front().is_some_and(|(t, _)| *t < horizon) {
+        memory.drained.pop_front();
+    }
+    let by_percent = (active.len() as u32 * options.disruption_percent / 100).max(1);
+    let budget = options.disruption_instances.min(by_percent).saturating_sub(memory.drained.len() as u32);
+    let count = removable.min(candidates.len() as u32).min(budget);
+    if count < removable.min(candidates.len() as u32) {
+        d.blocked_by.push(CapacityBlock::DisruptionBudget { limit: budget });
+    }
+    if count == 0 {
+        return;
+    }
+    // Keep zones balanced: take from the zone with the most instances.
+    let mut per_zone: BTreeMap<&str, usize> = BTreeMap::new();
+    for i in &active {
+        *per_zone.entry(i.zone()).or_default() += 1;
+    }
+    let mut chosen = Vec::new();
+    for _ in 0..count {
+        candidates.sort_by_key(|i| (std::cmp::Reverse(per_zone.get(i.zone()).copied().unwrap_or(0)), i.id.clone()));
+        let Some(pick) = candidates.first().copied() else { break };
+        candidates.remove(0);
+        if let Some(z) = per_zone.get_mut(pick.zone()) {
+            *z -= 1;
+        }
+        chosen.push(pick.id.clone());
+        memory.drained.push_back((now, pick.id.clone()));
+    }
+    d.actions.push(CapacityAction::Drain { container_instances: chosen });
+    if d.reason == CapacityReason::AtTarget {
+        d.reason = CapacityReason::ScaleIn;
+    }
+}

@@ -1,0 +1,567 @@
+//! A cluster snapshot assembled from AWS CLI output users already have, as
+//! printed, merged into one document (or several, concatenated like the
+//! configuration):
+//!
+//! | key | from |
+//! |---|---|
+//! | `containerInstances` | `aws ecs describe-container-instances` |
+//! | `tasks` | `aws ecs describe-tasks` |
+//! | `services` | `aws ecs describe-services` |
+//! | `capacityProviders` | `aws ecs describe-capacity-providers` |
+//! | `AutoScalingGroups` | `aws autoscaling describe-auto-scaling-groups` |
+//! | `taskDefinitions` | optional: `taskDefinition` objects of `aws ecs describe-task-definition` (ports, service task sizes) |
+//! | `instanceTypes` | our addition: `{"m5.large": {"cpu": 2048, "memory": 7680}}` — CPU units and MiB ECS can use |
+//!
+//! AWS output is read tolerantly (fields AWS adds are ignored); a missing or
+//! ill-typed field the planner needs is an error naming its path.
+
+use super::model::*;
+use crate::event::AwsTime;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Why a snapshot cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("snapshot {path}: {message}")]
+pub struct SnapshotError {
+    pub path: String,
+    pub message: String,
+}
+
+fn err(path: impl Into<String>, message: impl Into<String>) -> SnapshotError {
+    SnapshotError { path: path.into(), message: message.into() }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RawInstance {
+    container_instance_arn: String,
+    #[serde(default)]
+    ec2_instance_id: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    agent_connected: Option<bool>,
+    #[serde(default)]
+    remaining_resources: Vec<RawResource>,
+    #[serde(default)]
+    registered_resources: Vec<RawResource>,
+    #[serde(default)]
+    attributes: Vec<RawAttribute>,
+    #[serde(default)]
+    running_tasks_count: u32,
+    #[serde(default)]
+    pending_tasks_count: u32,
+    #[serde(default)]
+    registered_at: Option<Value>,
+    #[serde(default)]
+    capacity_provider_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawResource {
+    name: String,
+    #[serde(default)]
+    integer_value: Option<i64>,
+    #[serde(default)]
+    string_set_value: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct RawAttribute {
+    name: String,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawTask {
+    task_arn: String,
+    #[serde(default)]
+    group: Option<String>,
+    #[serde(default)]
+    cpu: Option<String>,
+    #[serde(default)]
+    memory: Option<String>,
+    last_status: String,
+    #[serde(default)]
+    container_instance_arn: Option<String>,
+    #[serde(default)]
+    capacity_provider_name: Option<String>,
+    #[serde(default)]
+    task_definition_arn: Option<String>,
+    #[serde(default)]
+    containers: Vec<RawContainer>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawContainer {
+    #[serde(default)]
+    network_bindings: Vec<RawBinding>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawBinding {
+    #[serde(default)]
+    host_port: Option<u16>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawService {
+    service_name: String,
+    #[serde(default)]
+    desired_count: u32,
+    #[serde(default)]
+    running_count: u32,
+    #[serde(default)]
+    pending_count: u32,
+    #[serde(default)]
+    task_definition: Option<String>,
+    #[serde(default)]
+    scheduling_strategy: Option<String>,
+    #[serde(default)]
+    capacity_provider_strategy: Vec<RawStrategyItem>,
+    #[serde(default)]
+    deployments: Vec<RawDeployment>,
+    #[serde(default)]
+    deployment_configuration: Option<RawDeploymentConfiguration>,
+    #[serde(default)]
+    placement_constraints: Vec<RawConstraint>,
+    #[serde(default)]
+    placement_strategy: Vec<RawPlacementStrategy>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawStrategyItem {
+    capacity_provider: String,
+    #[serde(default)]
+    weight: u32,
+    #[serde(default)]
+    base: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawDeployment {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    rollout_state: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawDeploymentConfiguration {
+    #[serde(default)]
+    maximum_percent: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct RawConstraint {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    expression: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawPlacementStrategy {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    field: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCapacityProvider {
+    name: String,
+    #[serde(default)]
+    auto_scaling_group_provider: Option<RawAsgProvider>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawAsgProvider {
+    auto_scaling_group_arn: String,
+    #[serde(default)]
+    managed_scaling: Option<ManagedScaling>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawAsg {
+    auto_scaling_group_name: String,
+    min_size: u32,
+    max_size: u32,
+    desired_capacity: u32,
+    #[serde(default)]
+    availability_zones: Vec<String>,
+    #[serde(default)]
+    instances: Vec<RawAsgInstance>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawAsgInstance {
+    instance_id: String,
+    #[serde(default)]
+    instance_type: Option<String>,
+    #[serde(default)]
+    protected_from_scale_in: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawTaskDefinition {
+    #[serde(default)]
+    task_definition_arn: Option<String>,
+    #[serde(default)]
+    cpu: Option<String>,
+    #[serde(default)]
+    memory: Option<String>,
+    #[serde(default)]
+    network_mode: Option<String>,
+    #[serde(default)]
+    container_definitions: Vec<RawContainerDefinition>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawContainerDefinition {
+    #[serde(default)]
+    cpu: Option<u32>,
+    #[serde(default)]
+    memory: Option<u32>,
+    #[serde(default)]
+    memory_reservation: Option<u32>,
+    #[serde(default)]
+    port_mappings: Vec<RawPortMapping>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPortMapping {
+    #[serde(default)]
+    host_port: Option<u16>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+struct RawInstanceType {
+    cpu: u32,
+    memory: u32,
+    #[serde(default)]
+    gpus: u32,
+}
+
+fn list<T: serde::de::DeserializeOwned>(
+    doc: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Vec<T>, SnapshotError> {
+    let Some(value) = doc.get(key) else { return Ok(Vec::new()) };
+    let Value::Array(items) = value else { return Err(err(key, "expected a list")) };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            serde_path_to_error::deserialize(item.clone()).map_err(|e| {
+                let inner = e.path().to_string();
+                let path = if inner == "." { format!("{key}[{i}]") } else { format!("{key}[{i}].{inner}") };
+                err(path, e.into_inner().to_string())
+            })
+        })
+        .collect()
+}
+
+/// Merges documents (lists under the same key are concatenated).
+///
+/// # Errors
+/// [`SnapshotError`] when a document is not a JSON/YAML mapping.
+pub fn merge(documents: &[(&str, &str)]) -> Result<serde_json::Map<String, Value>, SnapshotError> {
+    let mut merged = serde_json::Map::new();
+    for (name, text) in documents {
+        let value: Value = if text.trim_start().starts_with('{') {
+            serde_json::from_str(text).map_err(|e| err(*name, format!("not valid JSON: {e}")))?
+        } else {
+            serde_yaml_ng::from_str(text).map_err(|e| err(*name, format!("not valid YAML: {e}")))?
+        };
+        let Value::Object(map) = value else { return Err(err(*name, "expected a mapping of AWS CLI outputs")) };
+        for (k, v) in map {
+            match (merged.get_mut(&k), v) {
+                (Some(Value::Array(a)), Value::Array(b)) => a.extend(b),
+                (Some(Value::Object(a)), Value::Object(b)) => a.extend(b),
+                (_, v) => {
+                    merged.insert(k, v);
+                }
+            }
+        }
+    }
+    Ok(merged)
+}
+
+fn parse_u32(text: Option<&str>, path: &str) -> Result<Option<u32>, SnapshotError> {
+    text.map(|t| t.trim().parse::<u32>().map_err(|_| err(path, format!("{t:?} is not a whole number")))).transpose()
+}
+
+fn timestamp(value: &Value) -> Option<jiff::Timestamp> {
+    match value {
+        Value::String(s) => AwsTime::parse(s).ok().map(|t| t.instant()),
+        Value::Number(n) => n.as_f64().and_then(|f| jiff::Timestamp::from_second(f as i64).ok()),
+        _ => None,
+    }
+}
+
+/// Builds the cluster view of one capacity provider (the only one, or
+/// `provider` when the snapshot has several).
+///
+/// # Errors
+/// [`SnapshotError`] naming the path and the problem.
+pub fn cluster(doc: &serde_json::Map<String, Value>, provider: Option<&str>) -> Result<Cluster, SnapshotError> {
+    let providers: Vec<RawCapacityProvider> = list(doc, "capacityProviders")?;
+    let asgs: Vec<RawAsg> = list(doc, "AutoScalingGroups")?;
+    let raw_instances: Vec<RawInstance> = list(doc, "containerInstances")?;
+    let raw_tasks: Vec<RawTask> = list(doc, "tasks")?;
+    let raw_services: Vec<RawService> = list(doc, "services")?;
+    let task_definitions: Vec<RawTaskDefinition> = list(doc, "taskDefinitions")?;
+    let types: BTreeMap<String, RawInstanceType> = match doc.get("instanceTypes") {
+        Some(v) => serde_path_to_error::deserialize(v.clone()).map_err(|e| err(format!("instanceTypes.{}", e.path()), e.into_inner().to_string()))?,
+        None => return Err(err("instanceTypes", "missing: give the CPU units and MiB of the ASG's instance types, e.g. {\"m5.large\": {\"cpu\": 2048, \"memory\": 7680}}")),
+    };
+
+    let with_asg: Vec<&RawCapacityProvider> =
+        providers.iter().filter(|p| p.auto_scaling_group_provider.is_some()).collect();
+    let chosen = match provider {
+        Some(name) => with_asg.iter().find(|p| p.name == name).copied().ok_or_else(|| {
+            err("capacityProviders", format!("no Auto Scaling group capacity provider named {name:?}"))
+        })?,
+        None => match with_asg.as_slice() {
+            [one] => *one,
+            [] => return Err(err("capacityProviders", "no capacity provider with an autoScalingGroupProvider")),
+            _ => {
+                return Err(err("capacityProviders", "several capacity providers: choose one with --capacity-provider"))
+            }
+        },
+    };
+    let asg_provider =
+        chosen.auto_scaling_group_provider.as_ref().ok_or_else(|| err("capacityProviders", "not an ASG provider"))?;
+    let asg_name = asg_provider
+        .auto_scaling_group_arn
+        .rsplit("autoScalingGroupName/")
+        .next()
+        .unwrap_or(&asg_provider.auto_scaling_group_arn);
+    let raw_asg = asgs.iter().find(|a| a.auto_scaling_group_name == asg_name).ok_or_else(|| {
+        err("AutoScalingGroups", format!("the group {asg_name:?} of capacity provider {:?} is missing", chosen.name))
+    })?;
+
+    // Instance types of the group: those its instances run, else all given.
+    let mut used: BTreeSet<String> = raw_asg.instances.iter().filter_map(|i| i.instance_type.clone()).collect();
+    if used.is_empty() {
+        used = types.keys().cloned().collect();
+    }
+    let mut instance_types = Vec::new();
+    for name in &used {
+        let t =
+            types.get(name).ok_or_else(|| err(format!("instanceTypes.{name}"), "missing: the group runs this type"))?;
+        instance_types.push(InstanceType { name: name.clone(), cpu: t.cpu, memory: t.memory, gpus: t.gpus });
+    }
+    instance_types.sort_by_key(|t| (t.cpu, t.memory, t.gpus));
+
+    let definitions: BTreeMap<&str, &RawTaskDefinition> =
+        task_definitions.iter().filter_map(|d| d.task_definition_arn.as_deref().map(|a| (a, d))).collect();
+    let definition_need = |arn: Option<&str>| -> Option<Resources> {
+        let d = definitions.get(arn?)?;
+        let cpu = d
+            .cpu
+            .as_deref()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| d.container_definitions.iter().filter_map(|c| c.cpu).sum());
+        let memory =
+            d.memory.as_deref().and_then(|m| m.parse().ok()).unwrap_or_else(|| {
+                d.container_definitions.iter().filter_map(|c| c.memory_reservation.or(c.memory)).sum()
+            });
+        let ports = if d.network_mode.as_deref() == Some("awsvpc") {
+            BTreeSet::new()
+        } else {
+            d.container_definitions
+                .iter()
+                .flat_map(|c| c.port_mappings.iter().filter_map(|p| p.host_port.filter(|h| *h != 0)))
+                .collect()
+        };
+        Some(Resources { cpu, memory, gpus: 0, ports })
+    };
+
+    let mut services = Vec::new();
+    let mut placement_by_group: BTreeMap<String, (Placement, bool)> = BTreeMap::new();
+    for (i, s) in raw_services.iter().enumerate() {
+        let group = format!("service:{}", s.service_name);
+        let mut placement = Placement::default();
+        for c in &s.placement_constraints {
+            match (c.kind.as_str(), &c.expression) {
+                ("distinctInstance", _) => placement.distinct_instance = true,
+                ("memberOf", Some(e)) => placement.member_of.push(e.clone()),
+                (other, _) => {
+                    return Err(err(
+                        format!("services[{i}].placementConstraints"),
+                        format!("unsupported constraint type {other:?}"),
+                    ))
+                }
+            }
+        }
+        for st in &s.placement_strategy {
+            placement.strategies.push(match (st.kind.as_str(), st.field.as_deref()) {
+                ("binpack", Some("cpu" | "CPU")) => Strategy::Binpack(BinpackField::Cpu),
+                ("binpack", Some("memory" | "MEMORY")) => Strategy::Binpack(BinpackField::Memory),
+                ("spread", Some(field)) => Strategy::Spread(field.to_owned()),
+                ("random", _) => Strategy::Random,
+                (kind, field) => {
+                    return Err(err(
+                        format!("services[{i}].placementStrategy"),
+                        format!("unsupported strategy {kind} {field:?}"),
+                    ))
+                }
+            });
+        }
+        let daemon = s.scheduling_strategy.as_deref() == Some("DAEMON");
+        placement_by_group.insert(group.clone(), (placement.clone(), daemon));
+        let provider_name = s
+            .capacity_provider_strategy
+            .iter()
+            .find(|c| c.weight > 0 || c.base > 0)
+            .map(|c| c.capacity_provider.clone());
+        let in_progress = s.deployments.len() > 1
+            || s.deployments
+                .iter()
+                .any(|d| d.status.as_deref() == Some("PRIMARY") && d.rollout_state.as_deref() == Some("IN_PROGRESS"));
+        services.push(ServiceState {
+            name: s.service_name.clone(),
+            group,
+            desired: s.desired_count,
+            running: s.running_count,
+            pending: s.pending_count,
+            deployment_in_progress: in_progress,
+            maximum_percent: s.deployment_configuration.as_ref().and_then(|c| c.maximum_percent).unwrap_or(200),
+            capacity_provider: provider_name,
+            task_need: definition_need(s.task_definition.as_deref()).unwrap_or_default(),
+            placement,
+        });
+    }
+
+    let mut tasks = Vec::new();
+    for (i, t) in raw_tasks.iter().enumerate() {
+        let stage = match t.last_status.as_str() {
+            "PROVISIONING" => Stage::Provisioning,
+            "PENDING" | "ACTIVATING" => Stage::Pending,
+            "RUNNING" => Stage::Running,
+            "DEACTIVATING" | "STOPPING" | "DEPROVISIONING" => Stage::Stopping,
+            _ => continue,
+        };
+        let group = t.group.clone().unwrap_or_default();
+        let mut need = definition_need(t.task_definition_arn.as_deref()).unwrap_or_default();
+        if let Some(cpu) = parse_u32(t.cpu.as_deref(), &format!("tasks[{i}].cpu"))? {
+            need.cpu = cpu;
+        }
+        if let Some(memory) = parse_u32(t.memory.as_deref(), &format!("tasks[{i}].memory"))? {
+            need.memory = memory;
+        }
+        let bound: BTreeSet<u16> =
+            t.containers.iter().flat_map(|c| c.network_bindings.iter().filter_map(|b| b.host_port)).collect();
+        if !bound.is_empty() {
+            need.ports = bound;
+        }
+        let (placement, daemon) = placement_by_group.get(&group).cloned().unwrap_or_default();
+        tasks.push(Task {
+            id: t.task_arn.clone(),
+            group,
+            need,
+            stage,
+            instance: t.container_instance_arn.clone(),
+            daemon,
+            placement,
+            capacity_provider: t.capacity_provider_name.clone(),
+        });
+    }
+
+    let asg_members: BTreeMap<&str, &RawAsgInstance> =
+        raw_asg.instances.iter().map(|i| (i.instance_id.as_str(), i)).collect();
+    let mut instances = Vec::new();
+    for (i, r) in raw_instances.iter().enumerate() {
+        if r.capacity_provider_name.as_deref().is_some_and(|p| p != chosen.name) {
+            continue;
+        }
+        let resources = |list: &[RawResource], what: &str| -> Result<Resources, SnapshotError> {
+            let int = |name: &str| list.iter().find(|x| x.name == name).and_then(|x| x.integer_value);
+            let cpu = int("CPU").ok_or_else(|| err(format!("containerInstances[{i}].{what}"), "no CPU entry"))?;
+            let memory =
+                int("MEMORY").ok_or_else(|| err(format!("containerInstances[{i}].{what}"), "no MEMORY entry"))?;
+            let ports = list
+                .iter()
+                .filter(|x| x.name == "PORTS")
+                .flat_map(|x| x.string_set_value.iter().flatten())
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            Ok(Resources {
+                cpu: cpu.max(0) as u32,
+                memory: memory.max(0) as u32,
+                gpus: int("GPU").unwrap_or(0).max(0) as u32,
+                ports,
+            })
+        };
+        let on_it: Vec<&Task> = tasks
+            .iter()
+            .filter(|t| {
+                t.instance.as_deref() == Some(r.container_instance_arn.as_str()) && t.stage != Stage::Provisioning
+            })
+            .collect();
+        let mut groups = BTreeMap::new();
+        for t in &on_it {
+            *groups.entry(t.group.clone()).or_insert(0) += 1;
+        }
+        // Without its tasks in the snapshot, count every task as non-daemon:
+        // an instance is never taken for empty on missing data.
+        let non_daemon = if on_it.is_empty() {
+            r.running_tasks_count + r.pending_tasks_count
+        } else {
+            on_it.iter().filter(|t| !t.daemon).count() as u32
+        };
+        let member = r.ec2_instance_id.as_deref().and_then(|id| asg_members.get(id));
+        instances.push(Instance {
+            id: r.container_instance_arn.clone(),
+            ec2_instance_id: r.ec2_instance_id.clone(),
+            status: r.status.clone().unwrap_or_else(|| "ACTIVE".into()),
+            agent_connected: r.agent_connected.unwrap_or(true),
+            free: resources(&r.remaining_resources, "remainingResources")?,
+            registered: resources(&r.registered_resources, "registeredResources")?,
+            attributes: r.attributes.iter().filter_map(|a| a.value.clone().map(|v| (a.name.clone(), v))).collect(),
+            running_tasks: r.running_tasks_count,
+            pending_tasks: r.pending_tasks_count,
+            non_daemon_tasks: non_daemon,
+            groups,
+            launched_at: r.registered_at.as_ref().and_then(timestamp),
+            in_asg: member.is_some(),
+            protected_from_scale_in: member.is_some_and(|m| m.protected_from_scale_in),
+            hypothetical: false,
+        });
+    }
+    Ok(Cluster {
+        capacity_provider: chosen.name.clone(),
+        managed_scaling: asg_provider.managed_scaling.unwrap_or_default(),
+        asg: AutoScalingGroup {
+            name: raw_asg.auto_scaling_group_name.clone(),
+            min: raw_asg.min_size,
+            max: raw_asg.max_size,
+            desired: raw_asg.desired_capacity,
+            zones: raw_asg.availability_zones.clone(),
+            instance_types,
+        },
+        instances,
+        tasks,
+        services,
+    })
+}
