@@ -163,14 +163,16 @@ fn bounds(cfg: &TargetConfig, memory: &TargetMemory) -> (u32, u32) {
     }
 }
 
-/// How long datapoints are kept: the longest alarm window plus one period.
+/// How long datapoints are kept: the longest alarm evaluation range (its
+/// periods plus the extra range CloudWatch reads) plus one period.
 fn retention(cfg: &TargetConfig) -> SignedDuration {
     let ext = &cfg.extensions;
+    let extra = crate::policy::alarm::AlarmWindow::EXTRA_RANGE as u32 + 1;
     let tt = cfg.target_tracking.iter().map(|p| {
         let s = ext.alarm_shape(p.high_resolution());
-        s.period_seconds * (s.high_evaluation_periods.max(s.low_evaluation_periods) + 1)
+        s.period_seconds * (s.high_evaluation_periods.max(s.low_evaluation_periods) + extra)
     });
-    let step = cfg.step.iter().map(|p| p.alarm.period_seconds * (p.alarm.evaluation_periods + 1));
+    let step = cfg.step.iter().map(|p| p.alarm.period_seconds * (p.alarm.evaluation_periods + extra));
     let longest = tt.chain(step).max().unwrap_or(0).max(policy::FAST_STALENESS.as_secs() as u32);
     SignedDuration::from_secs(i64::from(longest))
 }

@@ -8,3 +8,4 @@ pub mod memory;
 pub mod policy;
 pub mod route;
 pub mod schedule;
+pub mod sim;

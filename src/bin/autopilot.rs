@@ -66,6 +66,22 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Run a scenario on the embedded simulated service: the AWS-faithful
+    /// baseline and ecs-autopilot on the same demand, with a scorecard.
+    Replay {
+        /// Scenario file (YAML or JSON), e.g. examples/scenarios/spike.yaml.
+        #[arg(long)]
+        scenario: String,
+        /// table or json
+        #[arg(long, default_value = "table")]
+        format: String,
+        /// Write an SVG chart here.
+        #[arg(long)]
+        chart: Option<String>,
+        /// Write both controllers' decision records (JSON Lines) here.
+        #[arg(long)]
+        decisions: Option<String>,
+    },
     /// Capacity planning for an ECS capacity provider's Auto Scaling group.
     Capacity {
         #[command(subcommand)]
@@ -190,6 +206,9 @@ fn main() -> ExitCode {
         ),
         Command::TestEventPattern { event_pattern, event } => test_event_pattern(&event_pattern, &event),
         Command::Route { rules, events, params, stats } => route(&rules, &events, &params, stats),
+        Command::Replay { scenario, format, chart, decisions } => {
+            replay(&scenario, &format, chart.as_deref(), decisions.as_deref())
+        }
         Command::Capacity { command: CapacityCommand::Plan { snapshot, format, mode, capacity_provider, now } } => {
             capacity_plan(&snapshot, &format, &mode, capacity_provider.as_deref(), now.as_deref())
         }
@@ -273,6 +292,106 @@ fn route(rules: &str, events: &str, params: &[String], stats: bool) -> Result<()
             serde_json::json!({"events": total, "seconds": seconds, "events_per_second": rate.round(), "matches": per_rule})
         );
     }
+    Ok(())
+}
+
+fn replay(path: &str, format: &str, chart: Option<&str>, decisions: Option<&str>) -> Result<(), Failure> {
+    use ecs_autopilot::sim::{self, Scenario};
+    if !matches!(format, "table" | "json") {
+        return Err(Failure::input(format!("--format {format:?}: expected table or json")));
+    }
+    let text = read(path)?;
+    let value: serde_json::Value = if text.trim_start().starts_with('{') {
+        serde_json::from_str(&text).map_err(|e| Failure::input(format!("{path}: not valid JSON: {e}")))?
+    } else {
+        serde_yaml_ng::from_str(&text).map_err(|e| Failure::input(format!("{path}: not valid YAML: {e}")))?
+    };
+    let scenario: Scenario = serde_path_to_error::deserialize(value)
+        .map_err(|e| Failure::input(format!("{path}: {}: {}", e.path(), e.inner())))?;
+    let report = sim::simulate(&scenario).map_err(|e| Failure::input(format!("{path}: {e}")))?;
+    if let Some(out) = chart {
+        std::fs::write(out, sim::chart::svg(&report))
+            .map_err(|e| Failure::runtime(format!("cannot write {out}: {e}")))?;
+    }
+    if let Some(out) = decisions {
+        let mut lines = String::new();
+        for (who, run) in [("aws-baseline", &report.baseline), ("ecs-autopilot", &report.autopilot)] {
+            for d in &run.decisions {
+                let mut v =
+                    serde_json::to_value(d).map_err(|e| Failure::runtime(format!("cannot encode decision: {e}")))?;
+                v["controller"] = who.into();
+                lines.push_str(&v.to_string());
+                lines.push('\n');
+            }
+        }
+        std::fs::write(out, lines).map_err(|e| Failure::runtime(format!("cannot write {out}: {e}")))?;
+    }
+    if format == "json" {
+        let summary = serde_json::json!({
+            "scenario": report.scenario,
+            "baseline": {"metrics": report.baseline.metrics, "score": report.baseline.score},
+            "autopilot": {"metrics": report.autopilot.metrics, "score": report.autopilot.score},
+        });
+        println!("{}", serde_json::to_string_pretty(&summary).map_err(|e| Failure::runtime(e.to_string()))?);
+        return Ok(());
+    }
+    let (b, a) = (&report.baseline.score, &report.autopilot.score);
+    let opt = |v: Option<u32>| v.map_or("-".to_owned(), |s| format!("{s} s"));
+    let ratio = |ours: f64, theirs: f64| if theirs > 0.0 { format!("{:.2}", ours / theirs) } else { "-".to_owned() };
+    println!("scenario: {}  ({} s simulated)", report.scenario, report.duration_seconds);
+    println!(
+        "metrics: AWS {} s period + {} s delay; ecs-autopilot {} s period + {} s delay",
+        report.baseline.metrics.period_seconds,
+        report.baseline.metrics.delay_seconds,
+        report.autopilot.metrics.period_seconds,
+        report.autopilot.metrics.delay_seconds
+    );
+    println!("{:<42} {:>14} {:>14} {:>8}", "", "AWS baseline", "ecs-autopilot", "ratio");
+    let row =
+        |name: &str, theirs: String, ours: String, r: String| println!("{name:<42} {theirs:>14} {ours:>14} {r:>8}");
+    row(
+        "spike -> first scale-out decision",
+        opt(b.reaction_decision_seconds),
+        opt(a.reaction_decision_seconds),
+        ratio(f64::from(a.reaction_decision_seconds.unwrap_or(0)), f64::from(b.reaction_decision_seconds.unwrap_or(0))),
+    );
+    row(
+        "spike -> new tasks running",
+        opt(b.reaction_running_seconds),
+        opt(a.reaction_running_seconds),
+        ratio(f64::from(a.reaction_running_seconds.unwrap_or(0)), f64::from(b.reaction_running_seconds.unwrap_or(0))),
+    );
+    row(
+        "under-provisioned task-seconds",
+        b.under_provisioned_task_seconds.to_string(),
+        a.under_provisioned_task_seconds.to_string(),
+        ratio(a.under_provisioned_task_seconds as f64, b.under_provisioned_task_seconds as f64),
+    );
+    row(
+        "over-provisioned task-seconds",
+        b.over_provisioned_task_seconds.to_string(),
+        a.over_provisioned_task_seconds.to_string(),
+        ratio(a.over_provisioned_task_seconds as f64, b.over_provisioned_task_seconds as f64),
+    );
+    row(
+        "task-hours",
+        format!("{:.2}", b.task_hours),
+        format!("{:.2}", a.task_hours),
+        ratio(a.task_hours, b.task_hours),
+    );
+    row(
+        "scaling actions",
+        b.scaling_actions.to_string(),
+        a.scaling_actions.to_string(),
+        ratio(f64::from(a.scaling_actions), f64::from(b.scaling_actions)),
+    );
+    row("flaps (reversals within 15 min)", b.flaps.to_string(), a.flaps.to_string(), "".to_owned());
+    row(
+        "seconds above 100 % utilization",
+        b.seconds_above_100_percent.to_string(),
+        a.seconds_above_100_percent.to_string(),
+        ratio(f64::from(a.seconds_above_100_percent), f64::from(b.seconds_above_100_percent)),
+    );
     Ok(())
 }
 

@@ -203,6 +203,10 @@ impl<'t> Parser<'t> {
             Some("!=" | "not_equals") => Op::Ne,
             Some("in") => Op::In,
             Some("!in" | "not_in") => Op::NotIn,
+            Some("!") if self.peek() == Some("in") => {
+                self.pos += 1;
+                Op::NotIn
+            }
             Some("=~" | "matches") => Op::Matches,
             Some("!~" | "not_matches") => Op::NotMatches,
             other => return Err(self.error(format!("expected an operator after {subject}, found {other:?}"))),

@@ -40,6 +40,14 @@ pub struct Observation {
     /// Per-task samples of a metric, for the warm-up exclusion extension.
     #[serde(default)]
     pub task_metrics: BTreeMap<MetricId, Vec<TaskSample>>,
+    /// How many tasks reported each datapoint: CloudWatch `SampleCount` of
+    /// the ECS service `CPUUtilization` is the number of RUNNING tasks (spec
+    /// §11.1). `fast` mode bases its arithmetic on the tasks that produced
+    /// the datapoint rather than on tasks started since, so a late datapoint
+    /// does not scale out twice. `aws` mode ignores it (AWS uses the running
+    /// count, §2.4).
+    #[serde(default)]
+    pub sample_counts: BTreeMap<MetricId, Vec<Datapoint>>,
 }
 
 /// One task's latest value of a metric.
@@ -279,7 +287,16 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
                 return result(evaluation, if vote == Direction::Out { Vote::ReadyOut } else { Vote::ReadyIn });
             }
             memory.evaluated_through.insert(policy.name.clone(), point.timestamp);
-            let capacity = propose(value);
+            let reporting = ctx
+                .observation
+                .sample_counts
+                .get(&policy.metric)
+                .and_then(|counts| counts.iter().find(|c| c.timestamp == point.timestamp))
+                .map(|c| c.value.round().max(0.0) as u32);
+            let capacity = match reporting {
+                Some(tasks) if tasks > 0 && value.is_finite() => proportional_capacity(tasks, value, target),
+                _ => propose(value),
+            };
             evaluation.proposal = Some(Proposal { direction: vote, capacity });
             evaluation.outcome = PolicyOutcome::NoChange;
             result(evaluation, if vote == Direction::Out { Vote::Out(capacity) } else { Vote::In(capacity) })

@@ -1,0 +1,12 @@
+//! The simulator: closed-loop runs of the production controller against an
+//! AWS-faithful baseline on the same demand, with a scorecard and charts.
+//!
+//! Owns: scenarios, the service / metric-pipeline model, scoring, chart
+//! rendering to SVG text. May not touch: files or the clock (virtual time).
+
+pub mod chart;
+pub mod engine;
+pub mod scenario;
+
+pub use engine::{simulate, ControllerKind, Report, Run, Score, SimError};
+pub use scenario::Scenario;

@@ -1,0 +1,135 @@
+//! Scenario files for the closed-loop simulator: demand over time, the
+//! service, the metric pipeline, and the scaling configuration to test.
+
+use serde::{Deserialize, Serialize};
+
+/// A simulation scenario (YAML or JSON).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub duration_seconds: u32,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    pub demand: Demand,
+    pub service: ServiceModel,
+    /// The metric pipeline the AWS baseline sees (standard ECS metrics).
+    pub baseline_metrics: MetricPipeline,
+    /// The metric pipeline ecs-autopilot sees (default: the baseline's).
+    #[serde(default)]
+    pub autopilot_metrics: Option<MetricPipeline>,
+    /// Target tracking target (% CPU) used by both controllers.
+    pub target_cpu_percent: f64,
+    #[serde(default = "default_min")]
+    pub min_tasks: u32,
+    pub max_tasks: u32,
+    /// Extra `Autopilot` settings for our controller (YAML of the extension key).
+    #[serde(default)]
+    pub autopilot: Option<serde_json::Value>,
+    /// Scheduled actions, in AWS's shape, applied to both controllers.
+    #[serde(default)]
+    pub scheduled_actions: Vec<serde_json::Value>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_min() -> u32 {
+    1
+}
+
+/// Demand in requests per second over time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Demand {
+    /// `base` until `at_seconds`, then `base × factor`.
+    Step { base: f64, factor: f64, at_seconds: u32 },
+    /// Linear from `from` to `to` between `start_seconds` and `end_seconds`.
+    Ramp { from: f64, to: f64, start_seconds: u32, end_seconds: u32 },
+    /// `mean + amplitude × sin` over `period_seconds`, lowest at t = 0.
+    Diurnal { mean: f64, amplitude: f64, period_seconds: u32 },
+    /// `base` with uniform noise of ± `spread` (fraction), changing every `every_seconds`.
+    Noise { base: f64, spread: f64, every_seconds: u32 },
+    /// `(second, requests/s)` points, linearly interpolated.
+    Points { points: Vec<(u32, f64)> },
+}
+
+impl Demand {
+    /// Requests per second at second `t` (noise drawn from `rng_at`).
+    #[must_use]
+    pub fn at(&self, t: u32, seed: u64) -> f64 {
+        match self {
+            Self::Step { base, factor, at_seconds } => {
+                if t >= *at_seconds {
+                    base * factor
+                } else {
+                    *base
+                }
+            }
+            Self::Ramp { from, to, start_seconds, end_seconds } => {
+                if t <= *start_seconds {
+                    *from
+                } else if t >= *end_seconds {
+                    *to
+                } else {
+                    from + (to - from) * f64::from(t - start_seconds) / f64::from((end_seconds - start_seconds).max(1))
+                }
+            }
+            Self::Diurnal { mean, amplitude, period_seconds } => {
+                let phase = f64::from(t) / f64::from((*period_seconds).max(1)) * std::f64::consts::TAU;
+                mean - amplitude * phase.cos()
+            }
+            Self::Noise { base, spread, every_seconds } => {
+                let bucket = u64::from(t / (*every_seconds).max(1));
+                let u = unit(seed ^ bucket.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                base * (1.0 + spread * (2.0 * u - 1.0))
+            }
+            Self::Points { points } => {
+                let Some(first) = points.first() else { return 0.0 };
+                if t <= first.0 {
+                    return first.1;
+                }
+                for w in points.windows(2) {
+                    let ((t0, v0), (t1, v1)) = (w[0], w[1]);
+                    if t >= t0 && t <= t1 {
+                        return v0 + (v1 - v0) * f64::from(t - t0) / f64::from((t1 - t0).max(1));
+                    }
+                }
+                points.last().map_or(0.0, |p| p.1)
+            }
+        }
+    }
+}
+
+/// A deterministic number in [0, 1) from a seed (splitmix64).
+#[must_use]
+pub fn unit(seed: u64) -> f64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The service under load.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceModel {
+    /// Requests per second one task serves at 100 % CPU.
+    pub requests_per_task: f64,
+    pub initial_tasks: u32,
+    /// Seconds from desired-count increase to RUNNING: uniform in [min, max].
+    pub task_start_seconds: (u32, u32),
+}
+
+/// How CPU utilization reaches the controller.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricPipeline {
+    /// 60 (standard), 20 (high resolution) or 10 (custom) seconds.
+    pub period_seconds: u32,
+    /// Seconds from the end of a period until the datapoint can be read.
+    pub delay_seconds: u32,
+}
