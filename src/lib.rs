@@ -6,6 +6,7 @@ pub mod decision;
 pub mod event;
 pub mod memory;
 pub mod policy;
+pub mod replay;
 pub mod route;
 pub mod schedule;
 pub mod sim;

@@ -69,10 +69,33 @@ enum Command {
     /// Run a scenario on the embedded simulated service: the AWS-faithful
     /// baseline and ecs-autopilot on the same demand, with a scorecard.
     Replay {
-        /// Scenario file (YAML or JSON), e.g. examples/scenarios/spike.yaml.
+        /// Scenario file (YAML or JSON), e.g. examples/scenarios/spike.yaml:
+        /// closed-loop simulation of the AWS baseline and ecs-autopilot.
+        #[arg(long, conflicts_with = "events")]
+        scenario: Option<String>,
+        /// Recorded EventBridge events (JSON Lines): open-loop replay through
+        /// the rules of --rules and the configuration of --config.
+        #[arg(long, requires = "configs")]
+        events: Option<String>,
+        /// Configuration files for --events (merged).
+        #[arg(long = "config")]
+        configs: Vec<String>,
+        /// GetMetricData output (JSON) for --events.
+        #[arg(long, requires = "metric_map")]
+        metrics: Option<String>,
+        /// Which service and metric each GetMetricData Id is (YAML or JSON).
         #[arg(long)]
-        scenario: String,
-        /// table or json
+        metric_map: Option<String>,
+        /// Initial state per service: {"service/c/s": {"desired": 4, "running": 4}}.
+        #[arg(long)]
+        initial: Option<String>,
+        /// EventBridge rules (SAM template or rules file).
+        #[arg(long, default_value = "infra/template.yaml")]
+        rules: String,
+        /// Template parameter values, NAME=VALUE (repeatable).
+        #[arg(long = "param")]
+        params: Vec<String>,
+        /// table, json (scenario scorecard) or jsonl (one decision per line).
         #[arg(long, default_value = "table")]
         format: String,
         /// Write an SVG chart here.
@@ -206,8 +229,32 @@ fn main() -> ExitCode {
         ),
         Command::TestEventPattern { event_pattern, event } => test_event_pattern(&event_pattern, &event),
         Command::Route { rules, events, params, stats } => route(&rules, &events, &params, stats),
-        Command::Replay { scenario, format, chart, decisions } => {
+        Command::Replay { scenario: Some(scenario), format, chart, decisions, .. } => {
             replay(&scenario, &format, chart.as_deref(), decisions.as_deref())
+        }
+        Command::Replay {
+            scenario: None,
+            events: Some(events),
+            configs,
+            metrics,
+            metric_map,
+            initial,
+            rules,
+            params,
+            format,
+            ..
+        } => replay_recorded(
+            &events,
+            &configs,
+            metrics.as_deref(),
+            metric_map.as_deref(),
+            initial.as_deref(),
+            &rules,
+            &params,
+            &format,
+        ),
+        Command::Replay { .. } => {
+            Err(Failure::input("replay needs --scenario FILE, or --events FILE with --config FILE"))
         }
         Command::Capacity { command: CapacityCommand::Plan { snapshot, format, mode, capacity_provider, now } } => {
             capacity_plan(&snapshot, &format, &mode, capacity_provider.as_deref(), now.as_deref())
@@ -391,6 +438,79 @@ fn replay(path: &str, format: &str, chart: Option<&str>, decisions: Option<&str>
         b.seconds_above_100_percent.to_string(),
         a.seconds_above_100_percent.to_string(),
         ratio(f64::from(a.seconds_above_100_percent), f64::from(b.seconds_above_100_percent)),
+    );
+    Ok(())
+}
+
+fn yaml_or_json(path: &str) -> Result<serde_json::Value, Failure> {
+    let text = read(path)?;
+    if text.trim_start().starts_with('{') {
+        serde_json::from_str(&text).map_err(|e| Failure::input(format!("{path}: not valid JSON: {e}")))
+    } else {
+        serde_yaml_ng::from_str(&text).map_err(|e| Failure::input(format!("{path}: not valid YAML: {e}")))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn replay_recorded(
+    events: &str,
+    configs: &[String],
+    metrics: Option<&str>,
+    metric_map: Option<&str>,
+    initial: Option<&str>,
+    rules: &str,
+    params: &[String],
+    format: &str,
+) -> Result<(), Failure> {
+    use ecs_autopilot::replay::{self, Line, MetricMapping};
+    if !matches!(format, "table" | "jsonl") {
+        return Err(Failure::input(format!("--format {format:?}: expected table or jsonl for --events")));
+    }
+    let config = load_config(configs)?;
+    let router = load_rules(rules, params)?;
+    let metrics = match (metrics, metric_map) {
+        (Some(m), Some(map)) => {
+            let mapping: std::collections::BTreeMap<String, MetricMapping> =
+                serde_path_to_error::deserialize(yaml_or_json(map)?)
+                    .map_err(|e| Failure::input(format!("{map}: {}: {}", e.path(), e.inner())))?;
+            replay::metrics_from_get_metric_data(&yaml_or_json(m)?, &mapping)
+                .map_err(|e| Failure::input(format!("{m}: {e}")))?
+        }
+        _ => Default::default(),
+    };
+    let initial: std::collections::BTreeMap<String, replay::InitialState> = match initial {
+        Some(path) => serde_path_to_error::deserialize(yaml_or_json(path)?)
+            .map_err(|e| Failure::input(format!("{path}: {}: {}", e.path(), e.inner())))?,
+        None => Default::default(),
+    };
+    let text = read(events)?;
+    let lines: Vec<Line<'_>> = text.lines().enumerate().map(|(i, t)| Line { number: i + 1, text: t }).collect();
+    let out = replay::replay(&config, &router, &initial, &metrics, &lines)
+        .map_err(|e| Failure::input(format!("{events}: {e}")))?;
+    for (trigger, d) in &out.decisions {
+        if format == "jsonl" {
+            let mut v =
+                serde_json::to_value(d).map_err(|e| Failure::runtime(format!("cannot encode decision: {e}")))?;
+            v["trigger"] = trigger.clone().into();
+            println!("{v}");
+        } else if !d.actions.is_empty() || d.reason != ecs_autopilot::decision::Reason::NoChange {
+            println!(
+                "{}  {:<28} {:>3} -> {:<3} {:<26} {}",
+                d.time,
+                d.service,
+                d.current,
+                d.desired,
+                serde_json::to_string(&d.reason).unwrap_or_default(),
+                trigger
+            );
+        }
+    }
+    let ignored: Vec<String> = out.ignored.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    eprintln!(
+        "{} event(s), {} evaluation(s); ignored: {}",
+        out.events,
+        out.decisions.len(),
+        if ignored.is_empty() { "none".to_owned() } else { ignored.join(", ") }
     );
     Ok(())
 }

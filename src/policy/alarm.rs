@@ -42,8 +42,7 @@ impl AlarmWindow {
     /// after their period and AWS's own benchmark (363 s from spike to
     /// trigger) shows 3-of-3 alarms still fire on them, so the range must
     /// reach back four periods beyond N (the delay plus the current,
-    /// incomplete period) [INF, calibrated in
-    /// `tests/sim.rs`].
+    /// incomplete period) — \[INF\], calibrated in `tests/sim.rs`.
     pub const EXTRA_RANGE: i64 = 4;
 
     /// Evaluates the alarm over `series` (sorted by time) at `now`.

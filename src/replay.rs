@@ -1,0 +1,357 @@
+//! Open-loop replay of recorded EventBridge events and CloudWatch metrics
+//! through the production code path: events are routed by the same rules as
+//! `infra/`, de-duplicated and ordered by the event ledger, folded into each
+//! service's view (running tasks, deployments), and the controller evaluates
+//! on every routed ECS or alarm event and on the one-minute tick.
+//!
+//! Owns: the service view built from events and the replay loop. May not
+//! touch: files or the clock — events, metrics and configuration arrive as
+//! values, time comes from the events.
+
+use crate::config::{Config, MetricId};
+use crate::controller;
+use crate::decision::{Action, Decision};
+use crate::event::{self, DeploymentEventName, Detail, Event, Parsed, TaskStatus};
+use crate::memory::{ControllerMemory, Datapoint, EventLedger, Freshness};
+use crate::policy::Observation;
+use crate::route::Router;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What the controller knows of one service, built from events.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceView {
+    pub desired: u32,
+    /// Last known status per task ARN.
+    pub tasks: BTreeMap<String, TaskStatus>,
+    /// Running tasks before the first task event (from the initial state).
+    pub baseline_running: u32,
+    pub deployment_in_progress: bool,
+}
+
+impl ServiceView {
+    fn running(&self) -> u32 {
+        let seen = self.tasks.values().filter(|s| **s == TaskStatus::Running).count() as u32;
+        if self.tasks.is_empty() {
+            self.baseline_running
+        } else {
+            seen
+        }
+    }
+
+    fn pending(&self) -> u32 {
+        self.tasks
+            .values()
+            .filter(|s| matches!(s, TaskStatus::Provisioning | TaskStatus::Pending | TaskStatus::Activating))
+            .count() as u32
+    }
+}
+
+/// Initial state of a service: `{"desired": 4, "running": 4}`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitialState {
+    pub desired: u32,
+    pub running: u32,
+}
+
+/// One recorded line: its number and text.
+pub struct Line<'a> {
+    pub number: usize,
+    pub text: &'a str,
+}
+
+/// Why a replay cannot start or stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    #[error("line {line}: {message}")]
+    Event { line: usize, message: String },
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// What a replay produced.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReplayOutput {
+    /// One record per evaluation, in time order, with what triggered it.
+    pub decisions: Vec<(String, Decision)>,
+    /// Events not acted on, counted by reason — nothing is dropped silently.
+    pub ignored: BTreeMap<String, u64>,
+    pub events: u64,
+}
+
+/// Recorded metrics: per service, per metric id, datapoints.
+pub type Metrics = BTreeMap<String, BTreeMap<MetricId, Vec<Datapoint>>>;
+
+/// Replays `lines` (EventBridge envelopes, one per line).
+///
+/// # Errors
+/// [`ReplayError`] for a malformed line (naming it) or metrics that name a
+/// service or metric the configuration does not have.
+pub fn replay(
+    config: &Config,
+    router: &Router,
+    initial: &BTreeMap<String, InitialState>,
+    metrics: &Metrics,
+    lines: &[Line<'_>],
+) -> Result<ReplayOutput, ReplayError> {
+    for (service, series) in metrics {
+        let Some(target) = config.targets.get(service) else {
+            return Err(ReplayError::Setup(format!(
+                "metrics for {service}, which is not a configured scalable target"
+            )));
+        };
+        let wanted = target.metric_ids();
+        for id in series.keys() {
+            if !wanted.contains(id) {
+                let names: Vec<String> = wanted.iter().map(ToString::to_string).collect();
+                return Err(ReplayError::Setup(format!(
+                    "metric {id} of {service} is not read by any of its policies (they read: {})",
+                    names.join(", ")
+                )));
+            }
+        }
+    }
+    // Parse everything first: a malformed line stops the replay before it starts.
+    let mut parsed: Vec<(usize, Option<Event>, Vec<String>)> = Vec::new();
+    let mut out = ReplayOutput::default();
+    for line in lines {
+        if line.text.trim().is_empty() {
+            continue;
+        }
+        let rules =
+            router.route(line.text).map_err(|e| ReplayError::Event { line: line.number, message: e.to_string() })?;
+        let event = match event::parse_event(line.text)
+            .map_err(|e| ReplayError::Event { line: line.number, message: e.to_string() })?
+        {
+            Parsed::Ours(e) => Some(e),
+            Parsed::NotOurs { .. } => None,
+        };
+        parsed.push((line.number, event, rules.into_iter().map(str::to_owned).collect()));
+    }
+    out.events = parsed.len() as u64;
+    let mut count = |reason: &str| *out.ignored.entry(reason.to_owned()).or_default() += 1;
+    let mut events: Vec<(Timestamp, usize, Event)> = Vec::new();
+    for (line, event, rules) in parsed {
+        match (event, rules.is_empty()) {
+            (_, true) => count("matched no rule"),
+            (None, false) => count("routed but not an event kind the controller consumes"),
+            (Some(e), false) => events.push((e.meta.time.instant(), line, e)),
+        }
+    }
+    // EventBridge may deliver out of order; act in event-time order.
+    events.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+
+    let mut views: BTreeMap<String, ServiceView> = config
+        .targets
+        .keys()
+        .map(|id| {
+            let init = initial.get(id).copied().unwrap_or_default();
+            (
+                id.clone(),
+                ServiceView { desired: init.desired, baseline_running: init.running, ..ServiceView::default() },
+            )
+        })
+        .collect();
+    let mut memory = ControllerMemory::default();
+    let mut ledger = EventLedger::default();
+    let mut next_tick: Option<Timestamp> = None;
+    let tick = SignedDuration::from_mins(1);
+    let evaluate = |now: Timestamp,
+                    service: &str,
+                    trigger: String,
+                    views: &mut BTreeMap<String, ServiceView>,
+                    memory: &mut ControllerMemory,
+                    out: &mut ReplayOutput| {
+        let (Some(target), Some(view)) = (config.targets.get(service), views.get_mut(service)) else { return };
+        let visible: BTreeMap<MetricId, Vec<Datapoint>> = metrics
+            .get(service)
+            .map(|m| {
+                m.iter()
+                    .map(|(id, points)| (id.clone(), points.iter().filter(|p| p.timestamp <= now).copied().collect()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let observation = Observation {
+            desired_count: view.desired,
+            running_count: view.running(),
+            pending_count: view.pending(),
+            deployment_in_progress: view.deployment_in_progress,
+            metrics: visible,
+            ..Observation::default()
+        };
+        let previous = memory.targets.remove(service).unwrap_or_default();
+        let (decision, next) = controller::evaluate(now, target, &observation, previous);
+        memory.targets.insert(service.to_owned(), next);
+        // Open loop on the world, closed on our own desired count.
+        for a in &decision.actions {
+            if let Action::SetDesiredCount { to, .. } = a {
+                view.desired = *to;
+            }
+        }
+        out.decisions.push((trigger, decision));
+    };
+    for (time, line, e) in events {
+        // One-minute ticks up to this event.
+        let first = *next_tick.get_or_insert_with(|| {
+            Timestamp::from_second(time.as_second() - time.as_second().rem_euclid(60) + 60).unwrap_or(time)
+        });
+        let mut t = first;
+        while t <= time {
+            let services: Vec<String> = views.keys().cloned().collect();
+            for s in services {
+                evaluate(t, &s, "tick".into(), &mut views, &mut memory, &mut out);
+            }
+            t = t.checked_add(tick).unwrap_or(t);
+        }
+        next_tick = Some(t);
+        match ledger.observe(&e, time) {
+            Freshness::Fresh => {}
+            Freshness::Duplicate => {
+                *out.ignored.entry("duplicate event id".into()).or_default() += 1;
+                continue;
+            }
+            Freshness::Stale { .. } => {
+                *out.ignored.entry("stale version".into()).or_default() += 1;
+                continue;
+            }
+        }
+        let service = match &e.detail {
+            Detail::TaskStateChange(task) => {
+                let cluster = event::cluster_name_from_arn(&task.cluster_arn).unwrap_or_default();
+                task.service_name().map(|name| format!("service/{cluster}/{name}"))
+            }
+            Detail::DeploymentStateChange(_) | Detail::ServiceAction(_) => {
+                e.service_arn().and_then(event::resource_id_from_service_arn)
+            }
+            _ => None,
+        };
+        let trigger = format!("event:{} line {line}", e.meta.id);
+        match (&e.detail, service) {
+            (Detail::TaskStateChange(task), Some(service)) if views.contains_key(&service) => {
+                if let Some(view) = views.get_mut(&service) {
+                    if view.tasks.is_empty() {
+                        // Tasks not seen yet keep counting as the initial running tasks.
+                        for k in 0..view.baseline_running {
+                            view.tasks.insert(format!("initial-{k}"), TaskStatus::Running);
+                        }
+                    }
+                    let known = view.tasks.contains_key(&task.task_arn);
+                    let placeholder = view.tasks.keys().find(|k| k.starts_with("initial-")).cloned();
+                    // A task first seen RUNNING (or leaving) is one of the
+                    // initial running tasks: it takes a placeholder's place.
+                    let was_initial = !known
+                        && !matches!(
+                            task.last_status,
+                            TaskStatus::Provisioning | TaskStatus::Pending | TaskStatus::Activating
+                        );
+                    if let (true, Some(k)) = (was_initial, placeholder) {
+                        view.tasks.remove(&k);
+                    }
+                    if task.last_status == TaskStatus::Stopped {
+                        view.tasks.remove(&task.task_arn);
+                    } else {
+                        view.tasks.insert(task.task_arn.clone(), task.last_status.clone());
+                    }
+                }
+                evaluate(time, &service, trigger, &mut views, &mut memory, &mut out);
+            }
+            (Detail::DeploymentStateChange(d), Some(service)) if views.contains_key(&service) => {
+                if let Some(view) = views.get_mut(&service) {
+                    view.deployment_in_progress = d.event_name == DeploymentEventName::ServiceDeploymentInProgress;
+                }
+                evaluate(time, &service, trigger, &mut views, &mut memory, &mut out);
+            }
+            (Detail::ServiceAction(_), Some(service)) if views.contains_key(&service) => {
+                evaluate(time, &service, trigger, &mut views, &mut memory, &mut out);
+            }
+            (Detail::AlarmStateChange(_) | Detail::Scheduled(_), _) => {
+                let services: Vec<String> = views.keys().cloned().collect();
+                for s in services {
+                    evaluate(time, &s, trigger.clone(), &mut views, &mut memory, &mut out);
+                }
+            }
+            _ => *out.ignored.entry("service not configured".into()).or_default() += 1,
+        }
+    }
+    // Keep ticking while recorded metrics continue after the last event.
+    let last_metric =
+        metrics.values().flat_map(|m| m.values()).filter_map(|points| points.last()).map(|p| p.timestamp).max();
+    if let (Some(mut t), Some(end)) = (next_tick, last_metric) {
+        while t <= end.checked_add(tick).unwrap_or(end) {
+            let services: Vec<String> = views.keys().cloned().collect();
+            for s in services {
+                evaluate(t, &s, "tick".into(), &mut views, &mut memory, &mut out);
+            }
+            t = t.checked_add(tick).unwrap_or(end);
+        }
+    }
+    Ok(out)
+}
+
+/// Reads `GetMetricData` output (`MetricDataResults` with Id, Timestamps,
+/// Values) with a mapping `Id → (service, metric id)`.
+///
+/// # Errors
+/// [`ReplayError::Setup`] naming the Id or field that does not fit.
+pub fn metrics_from_get_metric_data(
+    output: &serde_json::Value,
+    mapping: &BTreeMap<String, MetricMapping>,
+) -> Result<Metrics, ReplayError> {
+    let results = output.get("MetricDataResults").and_then(|r| r.as_array()).ok_or_else(|| {
+        ReplayError::Setup("metrics: no MetricDataResults list (expected GetMetricData output)".into())
+    })?;
+    let mut out: Metrics = BTreeMap::new();
+    let mut seen = Vec::new();
+    for (i, r) in results.iter().enumerate() {
+        let id = r
+            .get("Id")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| ReplayError::Setup(format!("metrics: MetricDataResults[{i}].Id missing")))?;
+        let Some(map) = mapping.get(id) else {
+            return Err(ReplayError::Setup(format!(
+                "metrics: MetricDataResults[{i}] has Id {id:?}, which the metric mapping does not name"
+            )));
+        };
+        seen.push(id.to_owned());
+        let times = r.get("Timestamps").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+        let values = r.get("Values").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+        if times.len() != values.len() {
+            return Err(ReplayError::Setup(format!(
+                "metrics: MetricDataResults[{i}] ({id}) has {} Timestamps but {} Values",
+                times.len(),
+                values.len()
+            )));
+        }
+        let series = out.entry(map.service.clone()).or_default().entry(MetricId(map.metric.clone())).or_default();
+        for (k, (t, v)) in times.iter().zip(&values).enumerate() {
+            let timestamp = t.as_str().and_then(|s| crate::event::time::parse_instant(s).ok()).ok_or_else(|| {
+                ReplayError::Setup(format!("metrics: MetricDataResults[{i}].Timestamps[{k}] is not a timestamp"))
+            })?;
+            let value = v.as_f64().ok_or_else(|| {
+                ReplayError::Setup(format!("metrics: MetricDataResults[{i}].Values[{k}] is not a number"))
+            })?;
+            series.push(Datapoint { timestamp, value });
+        }
+        series.sort_by_key(|p| p.timestamp);
+    }
+    for id in mapping.keys() {
+        if !seen.contains(id) {
+            return Err(ReplayError::Setup(format!(
+                "metric mapping names Id {id:?}, which the GetMetricData output does not contain"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// Which service and metric a `GetMetricData` Id is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricMapping {
+    /// `service/<cluster>/<service>`.
+    pub service: String,
+    /// The metric id a policy reads (e.g. `ECSServiceAverageCPUUtilization`).
+    pub metric: String,
+}
