@@ -103,13 +103,29 @@ impl TargetMemory {
 /// EventBridge delivers at least once and out of order (spec §10.2).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EventLedger {
-    /// Recently processed event ids with when they were seen.
+    /// Recently processed event ids with when they were seen, oldest first.
     #[serde(default)]
     pub processed: VecDeque<(String, Timestamp)>,
     /// Highest `detail.version` seen per task or container-instance ARN, with
     /// when it was seen (forgotten after [`Self::ID_RETENTION`]).
     #[serde(default)]
     pub versions: BTreeMap<String, (u64, Timestamp)>,
+    /// When old entries were last forgotten (at most once a minute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned_at: Option<Timestamp>,
+    /// Lookup index over `processed`, derived (rebuilt after deserialising).
+    #[serde(skip)]
+    index: IdIndex,
+}
+
+/// A derived set of ids; equal to any other (it mirrors `processed`).
+#[derive(Clone, Debug, Default)]
+struct IdIndex(std::collections::HashSet<String>);
+
+impl PartialEq for IdIndex {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// Whether an event should be acted on.
@@ -134,12 +150,22 @@ impl EventLedger {
     /// Classifies `event` and, when fresh, records it. Stale and duplicate
     /// events change nothing.
     pub fn observe(&mut self, event: &Event, now: Timestamp) -> Freshness {
-        let horizon = now.checked_sub(Self::ID_RETENTION).unwrap_or(Timestamp::MIN);
-        while self.processed.front().is_some_and(|(_, at)| *at < horizon) {
-            self.processed.pop_front();
+        if self.index.0.len() != self.processed.len() {
+            self.index.0 = self.processed.iter().map(|(id, _)| id.clone()).collect();
         }
-        self.versions.retain(|_, (_, at)| *at >= horizon);
-        if self.processed.iter().any(|(id, _)| *id == event.meta.id) {
+        let horizon = now.checked_sub(Self::ID_RETENTION).unwrap_or(Timestamp::MIN);
+        // Ids leave from the front: amortised O(1) per event.
+        while self.processed.front().is_some_and(|(_, at)| *at < horizon) {
+            if let Some((id, _)) = self.processed.pop_front() {
+                self.index.0.remove(&id);
+            }
+        }
+        // The version map is swept whole, so at most once a minute.
+        if self.pruned_at.is_none_or(|at| now.duration_since(at) >= SignedDuration::from_mins(1)) {
+            self.versions.retain(|_, (_, at)| *at >= horizon);
+            self.pruned_at = Some(now);
+        }
+        if self.index.0.contains(&event.meta.id) {
             return Freshness::Duplicate;
         }
         let versioned = match &event.detail {
@@ -150,13 +176,18 @@ impl EventLedger {
         if let Some((arn, version)) = versioned {
             match self.versions.get(arn) {
                 // Duplicates share a version; higher means later (§10.2).
-                Some(&(seen, _)) if version <= seen => return Freshness::Stale { seen, got: version },
+                // An entry past the horizon is forgotten even before the
+                // sweep removes it, so the lazy sweep never changes an answer.
+                Some(&(seen, at)) if version <= seen && at >= horizon => {
+                    return Freshness::Stale { seen, got: version }
+                }
                 _ => {
                     self.versions.insert(arn.to_owned(), (version, now));
                 }
             }
         }
         self.processed.push_back((event.meta.id.clone(), now));
+        self.index.0.insert(event.meta.id.clone());
         Freshness::Fresh
     }
 }

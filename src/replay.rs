@@ -11,7 +11,7 @@
 use crate::config::{Config, MetricId};
 use crate::controller;
 use crate::decision::{Action, Decision};
-use crate::event::{self, DeploymentEventName, Detail, Event, Parsed, TaskStatus};
+use crate::event::{self, DeploymentEventName, Detail, Parsed, TaskStatus};
 use crate::memory::{ControllerMemory, Datapoint, EventLedger, Freshness};
 use crate::policy::Observation;
 use crate::route::Router;
@@ -113,35 +113,30 @@ pub fn replay(
             }
         }
     }
-    // Parse everything first: a malformed line stops the replay before it starts.
-    let mut parsed: Vec<(usize, Option<Event>, Vec<String>)> = Vec::new();
+    // First pass: every line is routed and parsed, so a malformed line stops
+    // the replay before it starts; only (time, line) is kept.
     let mut out = ReplayOutput::default();
-    for line in lines {
+    let mut order: Vec<(Timestamp, usize)> = Vec::new();
+    let count = |out: &mut ReplayOutput, reason: &str| *out.ignored.entry(reason.to_owned()).or_default() += 1;
+    for (index, line) in lines.iter().enumerate() {
         if line.text.trim().is_empty() {
             continue;
         }
-        let rules =
-            router.route(line.text).map_err(|e| ReplayError::Event { line: line.number, message: e.to_string() })?;
-        let event = match event::parse_event(line.text)
+        out.events += 1;
+        let routed = !router
+            .route(line.text)
             .map_err(|e| ReplayError::Event { line: line.number, message: e.to_string() })?
-        {
-            Parsed::Ours(e) => Some(e),
-            Parsed::NotOurs { .. } => None,
-        };
-        parsed.push((line.number, event, rules.into_iter().map(str::to_owned).collect()));
-    }
-    out.events = parsed.len() as u64;
-    let mut count = |reason: &str| *out.ignored.entry(reason.to_owned()).or_default() += 1;
-    let mut events: Vec<(Timestamp, usize, Event)> = Vec::new();
-    for (line, event, rules) in parsed {
-        match (event, rules.is_empty()) {
-            (_, true) => count("matched no rule"),
-            (None, false) => count("routed but not an event kind the controller consumes"),
-            (Some(e), false) => events.push((e.meta.time.instant(), line, e)),
+            .is_empty();
+        let parsed = event::parse_event(line.text)
+            .map_err(|e| ReplayError::Event { line: line.number, message: e.to_string() })?;
+        match (parsed, routed) {
+            (_, false) => count(&mut out, "matched no rule"),
+            (Parsed::NotOurs { .. }, true) => count(&mut out, "routed but not an event kind the controller consumes"),
+            (Parsed::Ours(e), true) => order.push((e.meta.time.instant(), index)),
         }
     }
     // EventBridge may deliver out of order; act in event-time order.
-    events.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    order.sort_unstable();
 
     let mut views: BTreeMap<String, ServiceView> = config
         .targets
@@ -158,18 +153,28 @@ pub fn replay(
     let mut ledger = EventLedger::default();
     let mut next_tick: Option<Timestamp> = None;
     let tick = SignedDuration::from_mins(1);
-    let evaluate = |now: Timestamp,
-                    service: &str,
-                    trigger: String,
-                    views: &mut BTreeMap<String, ServiceView>,
-                    memory: &mut ControllerMemory,
-                    out: &mut ReplayOutput| {
+    let mut cursors: BTreeMap<(String, MetricId), usize> = BTreeMap::new();
+    let mut evaluate = |now: Timestamp,
+                        service: &str,
+                        trigger: String,
+                        views: &mut BTreeMap<String, ServiceView>,
+                        memory: &mut ControllerMemory,
+                        out: &mut ReplayOutput| {
         let (Some(target), Some(view)) = (config.targets.get(service), views.get_mut(service)) else { return };
+        // Only the datapoints that became visible since the last evaluation:
+        // controller memory keeps what the alarms need, so a week-long
+        // replay stays linear.
         let visible: BTreeMap<MetricId, Vec<Datapoint>> = metrics
             .get(service)
             .map(|m| {
                 m.iter()
-                    .map(|(id, points)| (id.clone(), points.iter().filter(|p| p.timestamp <= now).copied().collect()))
+                    .map(|(id, points)| {
+                        let key = (service.to_owned(), id.clone());
+                        let from = cursors.get(&key).copied().unwrap_or(0);
+                        let to = from + points[from..].partition_point(|p| p.timestamp <= now);
+                        cursors.insert(key, to);
+                        (id.clone(), points[from..to].to_vec())
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -192,7 +197,10 @@ pub fn replay(
         }
         out.decisions.push((trigger, decision));
     };
-    for (time, line, e) in events {
+    for (time, index) in order {
+        let line = lines[index].number;
+        // Parsed once already; a second parse keeps memory flat.
+        let Ok(Parsed::Ours(e)) = event::parse_event(lines[index].text) else { continue };
         // One-minute ticks up to this event.
         let first = *next_tick.get_or_insert_with(|| {
             Timestamp::from_second(time.as_second() - time.as_second().rem_euclid(60) + 60).unwrap_or(time)
