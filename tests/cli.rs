@@ -257,3 +257,24 @@ fn capacity_plan_prints_table_and_json() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("capacityProviders"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn replay_writes_svg_and_png_charts() {
+    let dir = tempdir();
+    let svg = dir.join("spike.svg");
+    let out = autopilot(&["replay", "--scenario", "examples/scenarios/spike.yaml", "--chart", svg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("spike -> first scale-out decision"));
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    let png = dir.join("spike.png");
+    let out = autopilot(&["replay", "--scenario", "examples/scenarios/spike.yaml", "--chart", png.to_str().unwrap()]);
+    if cfg!(feature = "png") {
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let bytes = std::fs::read(&png).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+        assert!(bytes.len() > 10_000, "a real chart, not an empty image");
+    } else {
+        assert_eq!(out.status.code(), Some(2));
+        assert!(text(&out.stderr).contains("`png` feature"), "{}", text(&out.stderr));
+    }
+}

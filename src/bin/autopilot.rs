@@ -98,7 +98,8 @@ enum Command {
         /// table, json (scenario scorecard) or jsonl (one decision per line).
         #[arg(long, default_value = "table")]
         format: String,
-        /// Write an SVG chart here.
+        /// Write the chart here: PNG when the name ends in .png (needs the
+        /// `png` feature), SVG otherwise.
         #[arg(long)]
         chart: Option<String>,
         /// Write both controllers' decision records (JSON Lines) here.
@@ -357,8 +358,9 @@ fn replay(path: &str, format: &str, chart: Option<&str>, decisions: Option<&str>
         .map_err(|e| Failure::input(format!("{path}: {}: {}", e.path(), e.inner())))?;
     let report = sim::simulate(&scenario).map_err(|e| Failure::input(format!("{path}: {e}")))?;
     if let Some(out) = chart {
-        std::fs::write(out, sim::chart::svg(&report))
-            .map_err(|e| Failure::runtime(format!("cannot write {out}: {e}")))?;
+        let svg = sim::chart::svg(&report);
+        let bytes = if out.ends_with(".png") { png(&svg)? } else { svg.into_bytes() };
+        std::fs::write(out, bytes).map_err(|e| Failure::runtime(format!("cannot write {out}: {e}")))?;
     }
     if let Some(out) = decisions {
         let mut lines = String::new();
@@ -440,6 +442,28 @@ fn replay(path: &str, format: &str, chart: Option<&str>, decisions: Option<&str>
         ratio(f64::from(a.seconds_above_100_percent), f64::from(b.seconds_above_100_percent)),
     );
     Ok(())
+}
+
+/// Rasterises the chart (system fonts for its labels).
+#[cfg(feature = "png")]
+fn png(svg: &str) -> Result<Vec<u8>, Failure> {
+    use resvg::{tiny_skia, usvg};
+    let mut options = usvg::Options::default();
+    options.fontdb_mut().load_system_fonts();
+    let tree =
+        usvg::Tree::from_str(svg, &options).map_err(|e| Failure::runtime(format!("cannot render chart: {e}")))?;
+    let size = tree.size().to_int_size();
+    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height())
+        .ok_or_else(|| Failure::runtime("cannot allocate the chart image"))?;
+    resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    pixmap.encode_png().map_err(|e| Failure::runtime(format!("cannot encode PNG: {e}")))
+}
+
+#[cfg(not(feature = "png"))]
+fn png(_: &str) -> Result<Vec<u8>, Failure> {
+    Err(Failure::input(
+        "PNG charts need the `png` feature: cargo run --release --features png -- replay …; or write an .svg chart",
+    ))
 }
 
 fn yaml_or_json(path: &str) -> Result<serde_json::Value, Failure> {
