@@ -197,23 +197,37 @@ pub fn replay(
         }
         out.decisions.push((trigger, decision));
     };
-    for (time, index) in order {
+    // After the last event, ticks go on while recorded metrics continue.
+    let end_of_metrics = metrics
+        .values()
+        .flat_map(|m| m.values())
+        .filter_map(|points| points.last())
+        .map(|p| p.timestamp)
+        .max()
+        .and_then(|t| t.checked_add(tick).ok());
+    for stop in order.into_iter().map(Some).chain([None]) {
+        // One-minute ticks up to this event (or to the end of the metrics).
+        let until = match stop {
+            Some((time, _)) => Some(time),
+            None => end_of_metrics,
+        };
+        if let Some(until) = until {
+            let mut t = *next_tick.get_or_insert_with(|| {
+                Timestamp::from_second(until.as_second() - until.as_second().rem_euclid(60) + 60).unwrap_or(until)
+            });
+            while t <= until {
+                let services: Vec<String> = views.keys().cloned().collect();
+                for s in services {
+                    evaluate(t, &s, "tick".into(), &mut views, &mut memory, &mut out);
+                }
+                t = t.checked_add(tick).unwrap_or(Timestamp::MAX);
+            }
+            next_tick = Some(t);
+        }
+        let Some((time, index)) = stop else { break };
         let line = lines[index].number;
         // Parsed once already; a second parse keeps memory flat.
         let Ok(Parsed::Ours(e)) = event::parse_event(lines[index].text) else { continue };
-        // One-minute ticks up to this event.
-        let first = *next_tick.get_or_insert_with(|| {
-            Timestamp::from_second(time.as_second() - time.as_second().rem_euclid(60) + 60).unwrap_or(time)
-        });
-        let mut t = first;
-        while t <= time {
-            let services: Vec<String> = views.keys().cloned().collect();
-            for s in services {
-                evaluate(t, &s, "tick".into(), &mut views, &mut memory, &mut out);
-            }
-            t = t.checked_add(tick).unwrap_or(t);
-        }
-        next_tick = Some(t);
         match ledger.observe(&e, time) {
             Freshness::Fresh => {}
             Freshness::Duplicate => {
@@ -281,18 +295,6 @@ pub fn replay(
                 }
             }
             _ => *out.ignored.entry("service not configured".into()).or_default() += 1,
-        }
-    }
-    // Keep ticking while recorded metrics continue after the last event.
-    let last_metric =
-        metrics.values().flat_map(|m| m.values()).filter_map(|points| points.last()).map(|p| p.timestamp).max();
-    if let (Some(mut t), Some(end)) = (next_tick, last_metric) {
-        while t <= end.checked_add(tick).unwrap_or(end) {
-            let services: Vec<String> = views.keys().cloned().collect();
-            for s in services {
-                evaluate(t, &s, "tick".into(), &mut views, &mut memory, &mut out);
-            }
-            t = t.checked_add(tick).unwrap_or(end);
         }
     }
     Ok(out)

@@ -311,8 +311,8 @@ fn choose(lists: &[&[u32]], fields: &Fields, chosen: &mut Vec<u32>) -> bool {
 /// test-event-pattern`.
 ///
 /// # Errors
-/// [`PatternError`] for an invalid pattern; a malformed event is reported as
-/// a pattern-independent [`ScanError`] inside the `Err(Right)`.
+/// [`TestPatternError::Pattern`] for an invalid pattern,
+/// [`TestPatternError::Event`] for an event that is not a JSON object.
 pub fn test_event_pattern(pattern: &str, event: &str) -> Result<bool, TestPatternError> {
     let pattern = compile_str(pattern).map_err(TestPatternError::Pattern)?;
     let router = Router::new(vec![Rule { name: String::new(), pattern }]);

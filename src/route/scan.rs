@@ -451,52 +451,16 @@ fn string_end(bytes: &[u8], start: usize) -> Result<(usize, bool), ScanError> {
 
 /// [`exact_number`] with a fast path: a finite decimal of at most 15
 /// significant digits in the normal range always round-trips exactly
-/// (DBL_DIG = 15); longer literals are compared with the shortest
-/// round-trip decimal of the parsed double.
+/// (DBL_DIG = 15), so only longer literals need the exact comparison.
 fn fast_exact_number(text: &str) -> Option<f64> {
     let digits = text.bytes().take_while(|b| *b != b'e' && *b != b'E').filter(u8::is_ascii_digit).count();
-    let value: f64 = text.parse().ok()?;
-    let normal = value == 0.0 || (value.is_finite() && value.abs() >= 1e-300 && value.abs() <= 1e300);
-    if digits <= 15 && normal {
-        return Some(value);
+    if digits <= 15 {
+        let value: f64 = text.parse().ok()?;
+        if value == 0.0 || (value.is_finite() && value.abs() >= 1e-300 && value.abs() <= 1e300) {
+            return Some(value);
+        }
     }
-    if !value.is_finite() {
-        return None;
-    }
-    let mut buffer = ryu::Buffer::new();
-    let shortest = buffer.format_finite(value);
-    // Usually the literal is already the shortest spelling.
-    (shortest == text || same_decimal(text, shortest)).then_some(value)
-}
-
-/// Whether two decimal literals denote the same number, without allocating.
-fn same_decimal(a: &str, b: &str) -> bool {
-    match (decimal_parts(a), decimal_parts(b)) {
-        (Some(x), Some(y)) => x.0 == y.0 && x.2 == y.2 && x.1.eq(y.1),
-        _ => exact_number(a).is_some() && exact_number(a) == exact_number(b),
-    }
-}
-
-/// (negative, significant digits, exponent of the last significant digit).
-fn decimal_parts(text: &str) -> Option<(bool, impl Iterator<Item = u8> + '_, i64)> {
-    let (negative, rest) = match text.as_bytes().first()? {
-        b'-' => (true, &text[1..]),
-        _ => (false, text),
-    };
-    let (mantissa, exponent) = match rest.find(['e', 'E']) {
-        Some(i) => (&rest[..i], rest[i + 1..].parse::<i64>().ok()?),
-        None => (rest, 0),
-    };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let digits = || int.bytes().chain(frac.bytes());
-    let leading = digits().take_while(|d| *d == b'0').count();
-    let total = int.len() + frac.len();
-    let trailing = digits().rev().take_while(|d| *d == b'0').count().min(total - leading);
-    if leading == total {
-        return Some((false, digits().skip(total).take(0), 0));
-    }
-    let exp = exponent - frac.len() as i64 + trailing as i64;
-    Some((negative, digits().skip(leading).take(total - leading - trailing), exp))
+    exact_number(text)
 }
 
 #[cfg(test)]

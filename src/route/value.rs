@@ -26,14 +26,25 @@ pub fn exact_number(text: &str) -> Option<f64> {
     if !value.is_finite() {
         return None;
     }
-    // Rust prints the shortest decimal that round-trips; compare exactly.
-    let shortest = format!("{value:e}");
-    (canonical_decimal(text)? == canonical_decimal(&shortest)?).then_some(value)
+    // ryu prints the shortest decimal that round-trips, without allocating;
+    // usually the literal is already that spelling.
+    let mut buffer = ryu::Buffer::new();
+    let shortest = buffer.format_finite(value);
+    (shortest == text || same_decimal(text, shortest)).then_some(value)
 }
 
-/// (negative, significant digits without leading/trailing zeros, exponent of
-/// the last digit); zero is `(false, "", 0)` whatever its sign.
-fn canonical_decimal(text: &str) -> Option<(bool, String, i64)> {
+/// Whether two decimal literals denote the same number (false when either
+/// is not a decimal literal).
+fn same_decimal(a: &str, b: &str) -> bool {
+    match (decimal_parts(a), decimal_parts(b)) {
+        (Some(x), Some(y)) => x.0 == y.0 && x.2 == y.2 && x.1.eq(y.1),
+        _ => false,
+    }
+}
+
+/// (negative, significant digits, exponent of the last significant digit);
+/// zero is `(false, no digits, 0)` whatever its sign.
+fn decimal_parts(text: &str) -> Option<(bool, impl Iterator<Item = u8> + '_, i64)> {
     let (negative, rest) = match text.as_bytes().first()? {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),
@@ -44,18 +55,18 @@ fn canonical_decimal(text: &str) -> Option<(bool, String, i64)> {
         None => (rest, 0),
     };
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+    let digits = || int.bytes().chain(frac.bytes());
+    let total = int.len() + frac.len();
+    if total == 0 || !digits().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let digits = format!("{int}{frac}");
-    let mut exp = exponent - frac.len() as i64;
-    let trimmed_end = digits.trim_end_matches('0');
-    exp += (digits.len() - trimmed_end.len()) as i64;
-    let significant = trimmed_end.trim_start_matches('0');
-    if significant.is_empty() {
-        return Some((false, String::new(), 0));
+    let leading = digits().take_while(|d| *d == b'0').count();
+    let trailing = digits().rev().take_while(|d| *d == b'0').count().min(total - leading);
+    if leading == total {
+        return Some((false, digits().skip(total).take(0), 0));
     }
-    Some((negative, significant.to_owned(), exp))
+    let exp = exponent - frac.len() as i64 + trailing as i64;
+    Some((negative, digits().skip(leading).take(total - leading - trailing), exp))
 }
 
 /// An IP address as Ruler reads it: IPv4 dotted quads (leading zeros
@@ -313,7 +324,7 @@ impl IgnoreCase {
             // ASCII fast path: each ASCII unit maps to its two ASCII cases.
             return s.len() == lower.len() && s.eq_ignore_ascii_case(lower);
         }
-        self.match_from(0, s, true).is_some_and(|rest| rest.is_empty())
+        self.match_from(0, s).is_some_and(|rest| rest.is_empty())
     }
 
     /// Whether `s` starts with the pattern.
@@ -322,7 +333,7 @@ impl IgnoreCase {
         if let Some(lower) = &self.ascii {
             return s.len() >= lower.len() && s.as_bytes()[..lower.len()].eq_ignore_ascii_case(lower.as_bytes());
         }
-        self.match_from(0, s, false).is_some()
+        self.match_from(0, s).is_some()
     }
 
     /// Whether `s` ends with the pattern.
@@ -336,16 +347,13 @@ impl IgnoreCase {
         s.char_indices()
             .map(|(i, _)| i)
             .chain([s.len()])
-            .any(|i| self.match_from(0, &s[i..], true).is_some_and(|r| r.is_empty()))
+            .any(|i| self.match_from(0, &s[i..]).is_some_and(|r| r.is_empty()))
     }
 
     /// Matches units `from..` at the start of `s`; returns the rest of `s`.
-    fn match_from<'s>(&self, from: usize, s: &'s str, _exact: bool) -> Option<&'s str> {
+    fn match_from<'s>(&self, from: usize, s: &'s str) -> Option<&'s str> {
         let Some(spellings) = self.units.get(from) else { return Some(s) };
-        spellings
-            .iter()
-            .filter_map(|sp| s.strip_prefix(sp.as_str()))
-            .find_map(|rest| self.match_from(from + 1, rest, _exact))
+        spellings.iter().filter_map(|sp| s.strip_prefix(sp.as_str())).find_map(|rest| self.match_from(from + 1, rest))
     }
 }
 

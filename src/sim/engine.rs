@@ -9,7 +9,7 @@ use crate::controller;
 use crate::decision::{Action, Decision};
 use crate::memory::{Datapoint, TargetMemory};
 use crate::policy::Observation;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -314,10 +314,4 @@ pub fn simulate(s: &Scenario) -> Result<Report, SimError> {
         baseline: run(s, ControllerKind::AwsBaseline)?,
         autopilot: run(s, ControllerKind::Autopilot)?,
     })
-}
-
-/// Seconds of simulated time as a duration (for display).
-#[must_use]
-pub fn duration(seconds: u32) -> SignedDuration {
-    SignedDuration::from_secs(i64::from(seconds))
 }
