@@ -130,3 +130,26 @@ fn every_validation_rule_names_the_field_and_the_reason() {
         assert!(hit.is_some(), "{name}: wanted `{path}`: …{reason}…, got:\n{err}");
     }
 }
+
+#[test]
+fn metric_queries_resolve_predefined_types_to_cloudwatch_metrics_spec_3_2() {
+    use ecs_autopilot::config::{MetricId, MetricQuery};
+    let text = std::fs::read_to_string("examples/config/fast-with-extensions.yaml").unwrap();
+    let cfg = ecs_autopilot::config::load_str(&text).unwrap();
+    let t = &cfg.targets["service/prod-cluster/api"];
+    let cpu = &t.queries[&MetricId("ECSServiceAverageCPUUtilizationHighResolution".into())];
+    let MetricQuery::Single { namespace, metric_name, dimensions, statistic, period_seconds } = cpu else {
+        panic!("{cpu:?}")
+    };
+    assert_eq!(
+        (namespace.as_str(), metric_name.as_str(), statistic.as_str(), *period_seconds),
+        ("AWS/ECS", "CPUUtilization", "Average", 20)
+    );
+    let dims: Vec<(&str, &str)> = dimensions.iter().map(|d| (d.name.as_str(), d.value.as_str())).collect();
+    assert_eq!(dims, [("ClusterName", "prod-cluster"), ("ServiceName", "api")]);
+    let alb = t.queries.iter().find(|(k, _)| k.0.starts_with("ALBRequestCountPerTarget")).unwrap().1;
+    let MetricQuery::Single { namespace, dimensions, .. } = alb else { panic!("{alb:?}") };
+    assert_eq!(namespace, "AWS/ApplicationELB");
+    assert_eq!(dimensions[0].value, "targetgroup/api-tg/943f017f100becff");
+    assert_eq!(t.queries.len(), t.metric_ids().len(), "every metric a policy reads has a query");
+}

@@ -21,10 +21,12 @@
 pub mod aws;
 pub mod extensions;
 pub mod model;
+pub mod query;
 mod validate;
 
 pub use extensions::{EvaluationMode, Extensions};
 pub use model::*;
+pub use query::MetricQuery;
 
 use crate::event::json_kind;
 use serde::de::DeserializeOwned;

@@ -30,6 +30,8 @@ pub struct TargetConfig {
     pub step: Vec<StepPolicy>,
     pub scheduled: Vec<ScheduledActionConfig>,
     pub extensions: Extensions,
+    /// How to fetch each metric the policies read (adapters send these).
+    pub queries: BTreeMap<MetricId, super::query::MetricQuery>,
 }
 
 impl TargetConfig {

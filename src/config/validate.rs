@@ -102,6 +102,9 @@ pub(crate) fn build(raw: RawConfig, c: &mut Collector) -> Config {
                         c.error(cfg_path, format!("another target tracking policy on {} already tracks {}: each must use a different metric", p.resource_id, policy.metric));
                         continue;
                     }
+                    if let Some(query) = super::query::for_target_tracking(&p.resource_id, cfg) {
+                        target.queries.insert(policy.metric.clone(), query);
+                    }
                     target.target_tracking.push(policy);
                 }
             }
@@ -122,6 +125,11 @@ pub(crate) fn build(raw: RawConfig, c: &mut Collector) -> Config {
                 let cfg_path = join_path(path, "StepScalingPolicyConfiguration");
                 let alarm = find_alarm(path, p, &alarms_by_name, c);
                 if let (Some(policy), Some(alarm)) = (step_policy(&cfg_path, &p.policy_name, cfg, c), alarm) {
+                    if let Some(query) =
+                        alarms_by_name.get(alarm.name.as_str()).and_then(|(_, a)| super::query::for_alarm(a))
+                    {
+                        target.queries.insert(alarm.metric.clone(), query);
+                    }
                     target.step.push(StepPolicy { alarm, ..policy });
                 }
             }
@@ -203,6 +211,7 @@ fn placeholder(resource_id: &str) -> TargetConfig {
         step: Vec::new(),
         scheduled: Vec::new(),
         extensions: Extensions::default(),
+        queries: BTreeMap::new(),
     }
 }
 
@@ -267,6 +276,7 @@ fn scalable_target(
         step: Vec::new(),
         scheduled: Vec::new(),
         extensions: Extensions::resolve(&autopilot.defaults, autopilot.targets.get(&t.resource_id)),
+        queries: BTreeMap::new(),
     })
 }
 

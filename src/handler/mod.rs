@@ -1,0 +1,376 @@
+//! The handlers: what a Lambda invocation (or a replayed event) does, driven
+//! through the [ports](crate::ports). Routing decides which handler sees an
+//! event; a handler decides which scalable targets it concerns, and for each:
+//!
+//! ```text
+//! load memory (version v) ─► ledger: duplicate / stale? ─► describe service ─► fetch metrics
+//!   ─► controller::evaluate ─► save memory' if still v (conflict: reload, decide again)
+//!   ─► apply actions (failure: restore memory v, return a retryable error) ─► publish record
+//! ```
+//!
+//! Memory is claimed *before* acting: of concurrent invocations on one
+//! service only the one whose conditional write wins may act, and the others
+//! decide again on the winner's memory (its cooldown, its processed event
+//! ids), so there is never a double action. A failed action puts the previous
+//! memory back, so nothing is recorded as done that was not done.
+//!
+//! Owns: the order above and the outcome of every event. May not touch: the
+//! clock (`now` is an argument) or I/O other than through the ports.
+
+pub mod capacity;
+mod executor;
+
+pub use executor::block_on;
+
+use crate::config::{Config, MetricId, MetricQuery, TargetConfig};
+use crate::controller;
+use crate::decision::{Action, Decision};
+use crate::event::{self, Detail, Event, Parsed};
+use crate::memory::{EventLedger, Freshness, TargetMemory};
+use crate::policy::Observation;
+use crate::ports::{DecisionPort, MetricsPort, PortError, SaveOutcome, ServicePort, StatePort};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// How a handler behaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Decide, record and publish, but apply nothing.
+    pub shadow: bool,
+    /// Conditional-write attempts before giving up (and letting Lambda retry).
+    pub max_attempts: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { shadow: false, max_attempts: 8 }
+    }
+}
+
+/// Why an invocation failed. Retryable failures are returned to Lambda so it
+/// retries and, in the end, sends the event to the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    #[error("{0}")]
+    Port(#[from] PortError),
+    #[error("stored memory under {key} is unreadable: {reason}")]
+    CorruptMemory { key: String, reason: String },
+    #[error("memory of {key} kept changing: {attempts} conditional writes lost, giving up so Lambda retries")]
+    Contention { key: String, attempts: u32 },
+    #[error("{action} on {target} failed after the decision was recorded and undone: {source}")]
+    ActionFailed { target: String, action: String, source: PortError },
+    #[error("capacity planning for {provider} failed: {reason}")]
+    Planning { provider: String, reason: String },
+}
+
+impl HandlerError {
+    /// Whether Lambda should retry the event.
+    #[must_use]
+    pub fn retryable(&self) -> bool {
+        match self {
+            Self::Port(e) | Self::ActionFailed { source: e, .. } => e.retryable,
+            Self::Contention { .. } => true,
+            Self::CorruptMemory { .. } | Self::Planning { .. } => false,
+        }
+    }
+}
+
+/// What one invocation did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Decision records, one per evaluated target.
+    pub decisions: Vec<Decision>,
+    /// Targets or events not acted on, with the reason (never silent).
+    pub ignored: Vec<Ignored>,
+    /// Whether actions were applied (false in shadow mode).
+    pub applied: bool,
+    /// Records that could not be published (the decision stands).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub publish_errors: Vec<String>,
+}
+
+/// An event or target not acted on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ignored {
+    pub event_id: Option<String>,
+    pub target: Option<String>,
+    pub reason: String,
+}
+
+/// The ports the service handler drives.
+pub struct ServicePorts<'a, S, M, T, D> {
+    pub services: &'a S,
+    pub metrics: &'a M,
+    pub state: &'a T,
+    pub decisions: &'a D,
+}
+
+/// Memory of one scalable target as stored (one document per target).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetRecord {
+    #[serde(default)]
+    pub memory: TargetMemory,
+    #[serde(default)]
+    pub ledger: EventLedger,
+}
+
+/// The state key of a scalable target.
+#[must_use]
+pub fn target_key(resource_id: &str) -> String {
+    format!("target#{resource_id}")
+}
+
+/// `detail-type` of published decision records.
+pub const DECISION_DETAIL_TYPE: &str = "ECS Autopilot Decision";
+
+/// Handles one EventBridge event delivered to the service handler: ECS task,
+/// service action and deployment events evaluate their service; alarm state
+/// changes evaluate the targets whose policies the alarm drives; scheduled
+/// events (the one-minute tick) evaluate every target.
+///
+/// A malformed or foreign event is acknowledged with a reason in
+/// [`Report::ignored`], not returned as an error, so it never loops.
+///
+/// # Errors
+/// [`HandlerError`]; [`HandlerError::retryable`] says whether to retry.
+pub async fn handle_event<S, M, T, D>(
+    now: Timestamp,
+    config: &Config,
+    settings: Settings,
+    ports: &ServicePorts<'_, S, M, T, D>,
+    event_json: &serde_json::Value,
+) -> Result<Report, HandlerError>
+where
+    S: ServicePort + Sync,
+    M: MetricsPort + Sync,
+    T: StatePort + Sync,
+    D: DecisionPort + Sync,
+{
+    let mut report = Report { applied: !settings.shadow, ..Report::default() };
+    let event = match event::parse_event_value(event_json.clone()) {
+        Ok(Parsed::Ours(e)) => e,
+        Ok(Parsed::NotOurs { id, detail_type, source }) => {
+            report.ignored.push(Ignored {
+                event_id: Some(id),
+                target: None,
+                reason: format!("not an event the controller consumes ({source} / {detail_type})"),
+            });
+            return Ok(report);
+        }
+        Err(e) => {
+            let id = event_json.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+            report.ignored.push(Ignored { event_id: id, target: None, reason: format!("malformed event: {e}") });
+            return Ok(report);
+        }
+    };
+    let targets = match targets_of(config, &event) {
+        Ok(targets) => targets,
+        Err(reason) => {
+            report.ignored.push(Ignored { event_id: Some(event.meta.id.clone()), target: None, reason });
+            return Ok(report);
+        }
+    };
+    for target in targets {
+        evaluate_target(now, target, settings, ports, Some(&event), &mut report).await?;
+    }
+    Ok(report)
+}
+
+/// The configured targets an event concerns, or why none.
+fn targets_of<'c>(config: &'c Config, event: &Event) -> Result<Vec<&'c TargetConfig>, String> {
+    let configured = |id: Option<String>| -> Result<Vec<&'c TargetConfig>, String> {
+        let id = id.ok_or_else(|| "the event names no ECS service in the cluster/service form".to_owned())?;
+        config.targets.get(&id).map(|t| vec![t]).ok_or_else(|| format!("{id} is not a configured scalable target"))
+    };
+    match &event.detail {
+        Detail::TaskStateChange(task) => {
+            let Some(name) = task.service_name() else {
+                return Err(format!("task {} does not belong to a service (group {:?})", task.task_arn, task.group));
+            };
+            let cluster = event::cluster_name_from_arn(&task.cluster_arn).unwrap_or_default();
+            configured(Some(format!("service/{cluster}/{name}")))
+        }
+        Detail::ServiceAction(_) | Detail::DeploymentStateChange(_) => {
+            configured(event.service_arn().and_then(event::resource_id_from_service_arn))
+        }
+        Detail::AlarmStateChange(alarm) => {
+            // Step policies name their alarm; target tracking alarms are
+            // named `TargetTracking-<resource id>-AlarmHigh-<uuid>` (or
+            // AlarmLow) by Application Auto Scaling.
+            let name = &alarm.alarm_name;
+            let hit: Vec<&TargetConfig> = config
+                .targets
+                .values()
+                .filter(|t| {
+                    t.step.iter().any(|p| &p.alarm.name == name)
+                        || (!t.target_tracking.is_empty()
+                            && name.starts_with("TargetTracking-")
+                            && name.contains(&format!("{}-Alarm", t.resource_id)))
+                })
+                .collect();
+            if hit.is_empty() {
+                Err(format!("alarm {name:?} drives no configured policy"))
+            } else {
+                Ok(hit)
+            }
+        }
+        Detail::Scheduled(_) => Ok(config.targets.values().collect()),
+        Detail::ContainerInstanceStateChange(_) => {
+            Err("container instance events are the capacity handler's".to_owned())
+        }
+    }
+}
+
+/// How far back metrics are fetched: the longest alarm window plus late
+/// datapoints (CloudWatch may publish a period minutes after it ends).
+fn metric_window(target: &TargetConfig) -> SignedDuration {
+    let longest = target
+        .step
+        .iter()
+        .map(|p| i64::from(p.alarm.period_seconds) * i64::from(p.alarm.evaluation_periods))
+        .chain(target.queries.values().map(|q| i64::from(q.period_seconds()) * 15))
+        .max()
+        .unwrap_or(900);
+    SignedDuration::from_secs(longest + 300)
+}
+
+async fn evaluate_target<S, M, T, D>(
+    now: Timestamp,
+    target: &TargetConfig,
+    settings: Settings,
+    ports: &ServicePorts<'_, S, M, T, D>,
+    event: Option<&Event>,
+    report: &mut Report,
+) -> Result<(), HandlerError>
+where
+    S: ServicePort + Sync,
+    M: MetricsPort + Sync,
+    T: StatePort + Sync,
+    D: DecisionPort + Sync,
+{
+    let key = target_key(&target.resource_id);
+    let queries: Vec<(MetricId, MetricQuery)> = target.queries.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    for _attempt in 0..settings.max_attempts.max(1) {
+        let stored = ports.state.load(&key).await?;
+        let (previous, version) = match &stored {
+            Some(s) => (
+                serde_json::from_str::<TargetRecord>(&s.body)
+                    .map_err(|e| HandlerError::CorruptMemory { key: key.clone(), reason: e.to_string() })?,
+                Some(s.version),
+            ),
+            None => (TargetRecord::default(), None),
+        };
+        let mut record = previous.clone();
+        if let Some(e) = event {
+            match record.ledger.observe(e, now) {
+                Freshness::Fresh => {}
+                Freshness::Duplicate => {
+                    report.ignored.push(ignored(e, target, "duplicate event id: already processed".to_owned()));
+                    return Ok(());
+                }
+                Freshness::Stale { seen, got } => {
+                    report.ignored.push(ignored(
+                        e,
+                        target,
+                        format!("stale version {got}: version {seen} already seen"),
+                    ));
+                    return Ok(());
+                }
+            }
+        }
+        let snapshot = ports.services.describe(&target.resource_id).await?;
+        let from = now.checked_sub(metric_window(target)).unwrap_or(Timestamp::MIN);
+        let metrics =
+            if queries.is_empty() { Default::default() } else { ports.metrics.fetch(&queries, from, now).await? };
+        let observation = Observation {
+            desired_count: snapshot.desired,
+            running_count: snapshot.running,
+            pending_count: snapshot.pending,
+            primary_running_count: snapshot.primary_running,
+            deployment_in_progress: snapshot.deployment_in_progress,
+            metrics,
+            ..Observation::default()
+        };
+        let (decision, next) = controller::evaluate(now, target, &observation, record.memory);
+        record.memory = next;
+        let body = encode(&record, &key)?;
+        let claimed = match ports.state.save(&key, &body, version, now).await? {
+            SaveOutcome::Conflict => continue,
+            SaveOutcome::Saved { version } => version,
+        };
+        if !settings.shadow {
+            for action in &decision.actions {
+                // Bounds set by scheduled actions live in our memory; only
+                // the desired count is an AWS call.
+                let Action::SetDesiredCount { to, .. } = action else { continue };
+                if let Err(source) = ports.services.set_desired_count(&target.resource_id, *to).await {
+                    // Put the previous memory back (event not processed, no
+                    // cooldown started). If someone wrote meanwhile, their
+                    // memory stands and the retry decides on it.
+                    let _ = ports.state.save(&key, &encode(&previous, &key)?, Some(claimed), now).await;
+                    return Err(HandlerError::ActionFailed {
+                        target: target.resource_id.clone(),
+                        action: format!("ecs:UpdateService desiredCount={to}"),
+                        source,
+                    });
+                }
+            }
+        }
+        match serde_json::to_value(&decision) {
+            Ok(value) => {
+                if let Err(e) = ports.decisions.publish(DECISION_DETAIL_TYPE, &value).await {
+                    report.publish_errors.push(e.to_string());
+                }
+            }
+            Err(e) => report.publish_errors.push(format!("decision record not serialisable: {e}")),
+        }
+        report.decisions.push(decision);
+        return Ok(());
+    }
+    Err(HandlerError::Contention { key, attempts: settings.max_attempts.max(1) })
+}
+
+fn ignored(e: &Event, target: &TargetConfig, reason: String) -> Ignored {
+    Ignored { event_id: Some(e.meta.id.clone()), target: Some(target.resource_id.clone()), reason }
+}
+
+fn encode<R: Serialize>(record: &R, key: &str) -> Result<String, HandlerError> {
+    serde_json::to_string(record)
+        .map_err(|e| HandlerError::CorruptMemory { key: key.to_owned(), reason: e.to_string() })
+}
+
+/// A CloudWatch Embedded Metric Format document for a decision: desired,
+/// computed, the metric values and the number of actions, published by the
+/// log line alone (no API call).
+#[must_use]
+pub fn emf(decision: &Decision) -> serde_json::Value {
+    let mut metrics = vec![
+        serde_json::json!({"Name": "DesiredCount", "Unit": "Count"}),
+        serde_json::json!({"Name": "CurrentCount", "Unit": "Count"}),
+        serde_json::json!({"Name": "Actions", "Unit": "Count"}),
+    ];
+    let mut doc = serde_json::json!({
+        "Service": decision.service,
+        "DesiredCount": decision.desired,
+        "CurrentCount": decision.current,
+        "Actions": decision.actions.len(),
+        "Reason": serde_json::to_value(&decision.reason).ok().and_then(|r| r.get("code").cloned()),
+    });
+    if let Some(computed) = decision.computed {
+        metrics.push(serde_json::json!({"Name": "ComputedCount", "Unit": "Count"}));
+        doc["ComputedCount"] = computed.into();
+    }
+    if let Some(value) = decision.policies.iter().find_map(|p| p.metric_value) {
+        metrics.push(serde_json::json!({"Name": "MetricValue", "Unit": "None"}));
+        doc["MetricValue"] = value.into();
+    }
+    doc["_aws"] = serde_json::json!({
+        "Timestamp": decision.time.as_millisecond(),
+        "CloudWatchMetrics": [{
+            "Namespace": "ECSAutopilot",
+            "Dimensions": [["Service"]],
+            "Metrics": metrics,
+        }],
+    });
+    doc
+}

@@ -1,0 +1,184 @@
+//! In-memory port implementations: hand-written fakes that record calls and
+//! inject errors (Karpenter's style), for tests and local runs. They
+//! implement exactly the traits the AWS adapters implement.
+
+use super::{
+    CapacityPort, DecisionPort, MetricsPort, PortError, SaveOutcome, ServicePort, ServiceSnapshot, StatePort, Stored,
+};
+use crate::capacity::{CapacityAction, Cluster};
+use crate::config::{MetricId, MetricQuery};
+use crate::memory::Datapoint;
+use jiff::Timestamp;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panicking test thread must not hide the state from the others.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Versioned documents in a map: conditional writes as DynamoDB does them.
+#[derive(Debug, Default)]
+pub struct InMemoryState {
+    items: Mutex<BTreeMap<String, Stored>>,
+    /// Errors returned by the next `save` calls, in order.
+    pub save_errors: Mutex<VecDeque<PortError>>,
+}
+
+impl InMemoryState {
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<Stored> {
+        lock(&self.items).get(key).cloned()
+    }
+}
+
+impl StatePort for InMemoryState {
+    async fn load(&self, key: &str) -> Result<Option<Stored>, PortError> {
+        Ok(lock(&self.items).get(key).cloned())
+    }
+
+    async fn save(
+        &self,
+        key: &str,
+        body: &str,
+        expected: Option<u64>,
+        _now: Timestamp,
+    ) -> Result<SaveOutcome, PortError> {
+        if let Some(e) = lock(&self.save_errors).pop_front() {
+            return Err(e);
+        }
+        let mut items = lock(&self.items);
+        let current = items.get(key).map(|s| s.version);
+        if current != expected {
+            return Ok(SaveOutcome::Conflict);
+        }
+        let version = current.unwrap_or(0) + 1;
+        items.insert(key.to_owned(), Stored { body: body.to_owned(), version });
+        Ok(SaveOutcome::Saved { version })
+    }
+}
+
+/// ECS services in a map; records every `set_desired_count`.
+#[derive(Debug, Default)]
+pub struct FakeServices {
+    pub services: Mutex<BTreeMap<String, ServiceSnapshot>>,
+    /// `(resource id, desired)` per successful update, in order.
+    pub updates: Mutex<Vec<(String, u32)>>,
+    /// Errors returned by the next updates, in order.
+    pub update_errors: Mutex<VecDeque<PortError>>,
+}
+
+impl FakeServices {
+    #[must_use]
+    pub fn with(resource_id: &str, snapshot: ServiceSnapshot) -> Self {
+        let s = Self::default();
+        lock(&s.services).insert(resource_id.to_owned(), snapshot);
+        s
+    }
+
+    #[must_use]
+    pub fn updates(&self) -> Vec<(String, u32)> {
+        lock(&self.updates).clone()
+    }
+}
+
+impl ServicePort for FakeServices {
+    async fn describe(&self, resource_id: &str) -> Result<ServiceSnapshot, PortError> {
+        lock(&self.services)
+            .get(resource_id)
+            .copied()
+            .ok_or_else(|| PortError::permanent("ecs:DescribeServices", format!("{resource_id} does not exist")))
+    }
+
+    async fn set_desired_count(&self, resource_id: &str, desired: u32) -> Result<(), PortError> {
+        if let Some(e) = lock(&self.update_errors).pop_front() {
+            return Err(e);
+        }
+        let mut services = lock(&self.services);
+        let Some(s) = services.get_mut(resource_id) else {
+            return Err(PortError::permanent("ecs:UpdateService", format!("{resource_id} does not exist")));
+        };
+        s.desired = desired;
+        lock(&self.updates).push((resource_id.to_owned(), desired));
+        Ok(())
+    }
+}
+
+/// Fixed metric series.
+#[derive(Debug, Default)]
+pub struct StaticMetrics {
+    pub series: BTreeMap<MetricId, Vec<Datapoint>>,
+}
+
+impl MetricsPort for StaticMetrics {
+    async fn fetch(
+        &self,
+        queries: &[(MetricId, MetricQuery)],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<BTreeMap<MetricId, Vec<Datapoint>>, PortError> {
+        Ok(queries
+            .iter()
+            .map(|(id, _)| {
+                let points = self
+                    .series
+                    .get(id)
+                    .map(|s| s.iter().filter(|p| p.timestamp >= from && p.timestamp < to).copied().collect())
+                    .unwrap_or_default();
+                (id.clone(), points)
+            })
+            .collect())
+    }
+}
+
+/// Keeps published records.
+#[derive(Debug, Default)]
+pub struct RecordingDecisions {
+    pub published: Mutex<Vec<(String, serde_json::Value)>>,
+}
+
+impl DecisionPort for RecordingDecisions {
+    async fn publish(&self, detail_type: &str, record: &serde_json::Value) -> Result<(), PortError> {
+        lock(&self.published).push((detail_type.to_owned(), record.clone()));
+        Ok(())
+    }
+}
+
+/// A fixed cluster; records applied actions.
+#[derive(Debug)]
+pub struct FakeCapacity {
+    pub cluster: Mutex<Cluster>,
+    pub applied: Mutex<Vec<CapacityAction>>,
+    pub apply_errors: Mutex<VecDeque<PortError>>,
+}
+
+impl FakeCapacity {
+    #[must_use]
+    pub fn new(cluster: Cluster) -> Self {
+        Self { cluster: Mutex::new(cluster), applied: Mutex::default(), apply_errors: Mutex::default() }
+    }
+}
+
+impl CapacityPort for FakeCapacity {
+    async fn cluster(&self, capacity_provider: &str) -> Result<Cluster, PortError> {
+        let cluster = lock(&self.cluster).clone();
+        if cluster.capacity_provider != capacity_provider {
+            return Err(PortError::permanent(
+                "ecs:DescribeCapacityProviders",
+                format!("{capacity_provider} does not exist"),
+            ));
+        }
+        Ok(cluster)
+    }
+
+    async fn apply(&self, _cluster: &Cluster, action: &CapacityAction) -> Result<(), PortError> {
+        if let Some(e) = lock(&self.apply_errors).pop_front() {
+            return Err(e);
+        }
+        if let CapacityAction::SetDesiredCapacity { to, .. } = action {
+            lock(&self.cluster).asg.desired = *to;
+        }
+        lock(&self.applied).push(action.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,129 @@
+//! Ports: the small traits through which the handlers read the world and act
+//! on it. The AWS adapters in `lambdas/` and the in-memory implementations in
+//! [`crate::ports::memory`] (used by tests and the replay harness) implement
+//! the same traits, so a test or a replay drives the production code path.
+//!
+//! ```text
+//!   handler ──► ServicePort   (DescribeServices / UpdateService)
+//!           ──► MetricsPort   (GetMetricData)
+//!           ──► StatePort     (controller memory, versioned: conditional writes)
+//!           ──► DecisionPort  (PutEvents: each decision as an event)
+//!           ──► CapacityPort  (ECS + Auto Scaling reads, ASG actions)
+//! ```
+//!
+//! Owns: the port contracts and their error type. May not touch: I/O — the
+//! traits only describe it; implementations live at the edges.
+//!
+//! Methods return `impl Future + Send` rather than `async fn` so that callers
+//! may run handlers on a multi-threaded runtime.
+
+pub mod memory;
+
+use crate::capacity::{CapacityAction, Cluster};
+use crate::config::{MetricId, MetricQuery};
+use crate::memory::Datapoint;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::future::Future;
+
+/// A failed call through a port.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} failed: {message}")]
+pub struct PortError {
+    /// The API or port operation, e.g. `ecs:UpdateService`.
+    pub operation: String,
+    pub message: String,
+    /// Throttling, 5xx, timeouts: worth a retry by Lambda (and then the DLQ).
+    pub retryable: bool,
+}
+
+impl PortError {
+    pub fn retryable(operation: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { operation: operation.into(), message: message.into(), retryable: true }
+    }
+
+    pub fn permanent(operation: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { operation: operation.into(), message: message.into(), retryable: false }
+    }
+}
+
+/// What ECS says about a service now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSnapshot {
+    pub desired: u32,
+    pub running: u32,
+    pub pending: u32,
+    /// RUNNING tasks of the PRIMARY deployment.
+    pub primary_running: Option<u32>,
+    /// More than one deployment, or the primary one not COMPLETED.
+    pub deployment_in_progress: bool,
+}
+
+/// An ECS service, by resource id `service/<cluster>/<service>`.
+pub trait ServicePort {
+    /// Reads the service's counts and deployment state.
+    fn describe(&self, resource_id: &str) -> impl Future<Output = Result<ServiceSnapshot, PortError>> + Send;
+    /// Sets the service's desired count.
+    fn set_desired_count(&self, resource_id: &str, desired: u32) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// CloudWatch metrics.
+pub trait MetricsPort {
+    /// Datapoints of each query with timestamps in `[from, to)`; a metric
+    /// without datapoints maps to an empty list.
+    fn fetch(
+        &self,
+        queries: &[(MetricId, MetricQuery)],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> impl Future<Output = Result<BTreeMap<MetricId, Vec<Datapoint>>, PortError>> + Send;
+}
+
+/// A stored document and its version (for the next conditional write).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub body: String,
+    pub version: u64,
+}
+
+/// Result of a conditional write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// Written; this is the new version.
+    Saved { version: u64 },
+    /// Someone else wrote first: reload and decide again.
+    Conflict,
+}
+
+/// Controller memory, one document per key, with optimistic concurrency.
+pub trait StatePort {
+    fn load(&self, key: &str) -> impl Future<Output = Result<Option<Stored>, PortError>> + Send;
+    /// Writes `body` if the stored version is still `expected` (`None`: the
+    /// key must not exist yet). `now` lets stores set an expiry.
+    fn save(
+        &self,
+        key: &str,
+        body: &str,
+        expected: Option<u64>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<SaveOutcome, PortError>> + Send;
+}
+
+/// Where decision records go besides the logs (EventBridge `PutEvents`).
+pub trait DecisionPort {
+    /// Publishes one record (`detail-type` names its kind).
+    fn publish(
+        &self,
+        detail_type: &str,
+        record: &serde_json::Value,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// The cluster behind a capacity provider, and its Auto Scaling group.
+pub trait CapacityPort {
+    /// The planner's view of one capacity provider.
+    fn cluster(&self, capacity_provider: &str) -> impl Future<Output = Result<Cluster, PortError>> + Send;
+    /// Applies one action to the provider's Auto Scaling group or ECS.
+    fn apply(&self, cluster: &Cluster, action: &CapacityAction) -> impl Future<Output = Result<(), PortError>> + Send;
+}
