@@ -1,0 +1,230 @@
+//! What the Lambda `main`s call: settings and clients built once at cold
+//! start, then one handler call per event, with logs and error mapping.
+//!
+//! Every evaluation logs its decision record as JSON (tracing) and prints a
+//! CloudWatch Embedded Metric Format line, so metrics cost no API call.
+
+use crate::capacity::AwsCapacity;
+use crate::cloudwatch::CloudWatchMetrics;
+use crate::dynamodb::DynamoState;
+use crate::ecs::EcsServices;
+use crate::eventbridge::{EventBridgeDecisions, Publisher};
+use crate::settings::{self, CapacityEnv, ConfigSource, ControllerEnv, Env, InitError};
+use ecs_autopilot::capacity::CapacityOptions;
+use ecs_autopilot::config::Config;
+use ecs_autopilot::handler::capacity::{handle_capacity_event, CapacityReport};
+use ecs_autopilot::handler::{self, HandlerError, Report, ServicePorts, Settings};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
+
+/// A failed invocation, as Lambda records it (`errorType` says whether a
+/// retry can help; both are returned as errors so the dead-letter queue
+/// keeps the event once Lambda's retries are spent).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Failure(pub HandlerError);
+
+impl From<Failure> for Diagnostic {
+    fn from(f: Failure) -> Self {
+        let kind = if f.0.retryable() { "Retryable" } else { "Permanent" };
+        Diagnostic { error_type: format!("Autopilot.{kind}"), error_message: f.0.to_string() }
+    }
+}
+
+/// JSON logs to stdout; level from `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second init (tests) is harmless: the first subscriber stays.
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+/// The process environment as a map.
+#[must_use]
+pub fn process_env() -> Env {
+    std::env::vars().collect()
+}
+
+/// Shared AWS configuration: region, credentials, `AWS_ENDPOINT_URL`, the
+/// standard retry mode (throttling and 5xx retried with backoff).
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+}
+
+/// Loads and validates the scaling configuration.
+///
+/// # Errors
+/// [`InitError`] naming the file, parameter or field.
+pub async fn load_config(source: &ConfigSource, sdk: &aws_config::SdkConfig) -> Result<Config, InitError> {
+    match source {
+        ConfigSource::File(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| InitError::Config { source_name: path.clone(), reason: format!("cannot read: {e}") })?;
+            settings::parse_config(&[(path.as_str(), text.as_str())])
+        }
+        ConfigSource::ParameterPath(path) => {
+            let client = aws_sdk_ssm::Client::new(sdk);
+            let mut documents: Vec<(String, String)> = Vec::new();
+            let mut pages = client.get_parameters_by_path().path(path).recursive(true).with_decryption(true).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| InitError::Config {
+                    source_name: path.clone(),
+                    reason: crate::error::port_error("ssm:GetParametersByPath", e).to_string(),
+                })?;
+                for p in page.parameters() {
+                    if let (Some(name), Some(value)) = (p.name(), p.value()) {
+                        documents.push((name.to_owned(), value.to_owned()));
+                    }
+                }
+            }
+            if documents.is_empty() {
+                return Err(InitError::Config { source_name: path.clone(), reason: "no parameters under this path".into() });
+            }
+            documents.sort();
+            let refs: Vec<(&str, &str)> = documents.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+            settings::parse_config(&refs)
+        }
+    }
+}
+
+fn publisher(sdk: &aws_config::SdkConfig, bus: Option<&String>) -> Publisher {
+    match bus {
+        Some(bus) => Publisher::Bus(EventBridgeDecisions::new(aws_sdk_eventbridge::Client::new(sdk), bus.clone())),
+        None => Publisher::LogOnly,
+    }
+}
+
+/// The controller function: ECS events, alarm state changes, the tick.
+pub struct Controller {
+    pub config: Config,
+    pub settings: Settings,
+    pub services: EcsServices,
+    pub metrics: CloudWatchMetrics,
+    pub state: DynamoState,
+    pub publisher: Publisher,
+}
+
+impl Controller {
+    /// Builds everything once, at cold start.
+    ///
+    /// # Errors
+    /// [`InitError`]: the function fails to initialise, naming the cause.
+    pub async fn from_env(env: &Env) -> Result<Self, InitError> {
+        let settings_env = ControllerEnv::from_env(env)?;
+        let sdk = aws_config().await;
+        let config = load_config(&settings_env.config, &sdk).await?;
+        tracing::info!(targets = config.targets.len(), shadow = settings_env.shadow, "configuration loaded");
+        for w in &config.warnings {
+            tracing::warn!(warning = %w, "configuration");
+        }
+        Ok(Self {
+            config,
+            settings: Settings { shadow: settings_env.shadow, ..Settings::default() },
+            services: EcsServices::new(aws_sdk_ecs::Client::new(&sdk)),
+            metrics: CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&sdk)),
+            state: DynamoState::new(aws_sdk_dynamodb::Client::new(&sdk), settings_env.table),
+            publisher: publisher(&sdk, settings_env.event_bus.as_ref()),
+        })
+    }
+
+    /// Handles one event.
+    ///
+    /// # Errors
+    /// [`Failure`] when the event must be retried or dead-lettered.
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Report, Failure> {
+        let ports = ServicePorts {
+            services: &self.services,
+            metrics: &self.metrics,
+            state: &self.state,
+            decisions: &self.publisher,
+        };
+        let now = jiff::Timestamp::now();
+        let result = handler::handle_event(now, &self.config, self.settings, &ports, &event.payload).await;
+        match result {
+            Ok(report) => {
+                log_report(&report);
+                Ok(report)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, retryable = e.retryable(), event_id = ?event.payload.get("id"), "invocation failed");
+                Err(Failure(e))
+            }
+        }
+    }
+}
+
+fn log_report(report: &Report) {
+    for d in &report.decisions {
+        let record = serde_json::to_string(d).unwrap_or_default();
+        tracing::info!(decision = %record, shadow = !report.applied, "decision");
+        println!("{}", handler::emf(d));
+    }
+    for i in &report.ignored {
+        tracing::info!(event_id = ?i.event_id, target = ?i.target, reason = %i.reason, "ignored");
+    }
+    for e in &report.publish_errors {
+        tracing::warn!(error = %e, "decision record not published");
+    }
+}
+
+/// The capacity function: placement failures, task and container instance
+/// changes, the tick.
+pub struct Capacity {
+    pub providers: Vec<String>,
+    pub options: CapacityOptions,
+    pub settings: Settings,
+    pub capacity: AwsCapacity,
+    pub state: DynamoState,
+    pub publisher: Publisher,
+}
+
+impl Capacity {
+    /// # Errors
+    /// [`InitError`] naming the variable.
+    pub async fn from_env(env: &Env) -> Result<Self, InitError> {
+        let e = CapacityEnv::from_env(env)?;
+        let sdk = aws_config().await;
+        Ok(Self {
+            providers: e.providers,
+            options: CapacityOptions { mode: e.mode, ..CapacityOptions::default() },
+            settings: Settings { shadow: e.shadow, ..Settings::default() },
+            capacity: AwsCapacity::new(
+                aws_sdk_ecs::Client::new(&sdk),
+                aws_sdk_autoscaling::Client::new(&sdk),
+                e.cluster,
+                e.instance_types,
+            ),
+            state: DynamoState::new(aws_sdk_dynamodb::Client::new(&sdk), e.table),
+            publisher: publisher(&sdk, e.event_bus.as_ref()),
+        })
+    }
+
+    /// # Errors
+    /// [`Failure`] when the event must be retried or dead-lettered.
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<CapacityReport, Failure> {
+        let now = jiff::Timestamp::now();
+        let ports = (&self.capacity, &self.state, &self.publisher);
+        match handle_capacity_event(now, &self.providers, &self.options, self.settings, ports, &event.payload).await {
+            Ok(report) => {
+                for d in &report.decisions {
+                    let record = serde_json::to_string(d).unwrap_or_default();
+                    tracing::info!(decision = %record, shadow = !report.applied, "capacity decision");
+                }
+                for i in &report.ignored {
+                    tracing::info!(event_id = ?i.event_id, target = ?i.target, reason = %i.reason, "ignored");
+                }
+                Ok(report)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, retryable = e.retryable(), "invocation failed");
+                Err(Failure(e))
+            }
+        }
+    }
+}

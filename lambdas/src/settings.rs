@@ -1,0 +1,163 @@
+//! What a function reads from its environment at cold start, validated once:
+//! a wrong value fails the init with a message naming the variable.
+
+use ecs_autopilot::config::EvaluationMode;
+use std::collections::HashMap;
+
+/// A bad or missing environment variable, or an invalid configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("environment variable {name}: {reason}")]
+    Env { name: &'static str, reason: String },
+    #[error("configuration {source_name}: {reason}")]
+    Config { source_name: String, reason: String },
+}
+
+/// Where the scaling configuration comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// A YAML or JSON file bundled with the function.
+    File(String),
+    /// Every parameter under an SSM Parameter Store path (merged).
+    ParameterPath(String),
+}
+
+/// The controller function's settings.
+#[derive(Clone, Debug)]
+pub struct ControllerEnv {
+    pub config: ConfigSource,
+    pub table: String,
+    pub shadow: bool,
+    pub event_bus: Option<String>,
+}
+
+/// The capacity function's settings.
+#[derive(Clone, Debug)]
+pub struct CapacityEnv {
+    pub cluster: String,
+    pub providers: Vec<String>,
+    pub mode: EvaluationMode,
+    pub instance_types: serde_json::Value,
+    pub table: String,
+    pub shadow: bool,
+    pub event_bus: Option<String>,
+}
+
+/// Environment variables as a map (tests pass their own).
+pub type Env = HashMap<String, String>;
+
+fn required(env: &Env, name: &'static str) -> Result<String, InitError> {
+    match env.get(name).map(|v| v.trim()) {
+        Some(v) if !v.is_empty() => Ok(v.to_owned()),
+        _ => Err(InitError::Env { name, reason: "required and not set".into() }),
+    }
+}
+
+fn optional(env: &Env, name: &str) -> Option<String> {
+    env.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn shadow(env: &Env) -> Result<bool, InitError> {
+    match optional(env, "AUTOPILOT_SHADOW").as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(InitError::Env { name: "AUTOPILOT_SHADOW", reason: format!("{other:?} is not true or false") }),
+    }
+}
+
+impl ControllerEnv {
+    /// # Errors
+    /// [`InitError::Env`] naming the variable.
+    pub fn from_env(env: &Env) -> Result<Self, InitError> {
+        let config = match (optional(env, "AUTOPILOT_CONFIG_FILE"), optional(env, "AUTOPILOT_CONFIG_PARAMETER_PATH")) {
+            (Some(file), None) => ConfigSource::File(file),
+            (None, Some(path)) if path.starts_with('/') => ConfigSource::ParameterPath(path),
+            (None, Some(path)) => {
+                return Err(InitError::Env {
+                    name: "AUTOPILOT_CONFIG_PARAMETER_PATH",
+                    reason: format!("{path:?} must start with / (an SSM parameter path)"),
+                })
+            }
+            (Some(_), Some(_)) => {
+                return Err(InitError::Env {
+                    name: "AUTOPILOT_CONFIG_FILE",
+                    reason: "set either it or AUTOPILOT_CONFIG_PARAMETER_PATH, not both".into(),
+                })
+            }
+            (None, None) => {
+                return Err(InitError::Env {
+                    name: "AUTOPILOT_CONFIG_FILE",
+                    reason: "set it (a bundled YAML/JSON file) or AUTOPILOT_CONFIG_PARAMETER_PATH".into(),
+                })
+            }
+        };
+        Ok(Self {
+            config,
+            table: required(env, "AUTOPILOT_STATE_TABLE")?,
+            shadow: shadow(env)?,
+            event_bus: optional(env, "AUTOPILOT_EVENT_BUS"),
+        })
+    }
+}
+
+impl CapacityEnv {
+    /// # Errors
+    /// [`InitError::Env`] naming the variable.
+    pub fn from_env(env: &Env) -> Result<Self, InitError> {
+        let providers: Vec<String> = required(env, "AUTOPILOT_CAPACITY_PROVIDERS")?
+            .split(',')
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect();
+        let mode = match optional(env, "AUTOPILOT_CAPACITY_MODE").as_deref() {
+            None | Some("fast") => EvaluationMode::Fast,
+            Some("aws") => EvaluationMode::Aws,
+            Some(other) => {
+                return Err(InitError::Env { name: "AUTOPILOT_CAPACITY_MODE", reason: format!("{other:?} is not fast or aws") })
+            }
+        };
+        let types_text = required(env, "AUTOPILOT_INSTANCE_TYPES")?;
+        let instance_types: serde_json::Value = serde_json::from_str(&types_text).map_err(|e| InitError::Env {
+            name: "AUTOPILOT_INSTANCE_TYPES",
+            reason: format!("not JSON ({e}); expected {{\"m6g.large\": {{\"cpu\": 2048, \"memory\": 7680}}}}"),
+        })?;
+        let Some(types) = instance_types.as_object().filter(|m| !m.is_empty()) else {
+            return Err(InitError::Env { name: "AUTOPILOT_INSTANCE_TYPES", reason: "must be a non-empty JSON object".into() });
+        };
+        for (name, t) in types {
+            let ok = ["cpu", "memory"].iter().all(|k| t.get(k).and_then(serde_json::Value::as_u64).is_some_and(|n| n > 0));
+            if !ok {
+                return Err(InitError::Env {
+                    name: "AUTOPILOT_INSTANCE_TYPES",
+                    reason: format!("{name}: needs positive whole cpu (units) and memory (MiB)"),
+                });
+            }
+        }
+        Ok(Self {
+            cluster: required(env, "AUTOPILOT_CLUSTER")?,
+            providers,
+            mode,
+            instance_types,
+            table: required(env, "AUTOPILOT_STATE_TABLE")?,
+            shadow: shadow(env)?,
+            event_bus: optional(env, "AUTOPILOT_EVENT_BUS"),
+        })
+    }
+}
+
+/// Validates configuration documents `(name, text)` as the core does.
+///
+/// # Errors
+/// [`InitError::Config`] with every problem, each naming its field.
+pub fn parse_config(documents: &[(&str, &str)]) -> Result<ecs_autopilot::config::Config, InitError> {
+    let names: Vec<&str> = documents.iter().map(|(n, _)| *n).collect();
+    let config = ecs_autopilot::config::load_documents(documents)
+        .map_err(|e| InitError::Config { source_name: names.join(", "), reason: e.to_string() })?;
+    if config.targets.is_empty() {
+        return Err(InitError::Config {
+            source_name: names.join(", "),
+            reason: "no ScalableTargets: nothing to control".into(),
+        });
+    }
+    Ok(config)
+}
