@@ -290,7 +290,8 @@ impl AwsCapacity {
 
     async fn task_definition(&self, arn: &str) -> Result<Value, PortError> {
         const OP: &str = "ecs:DescribeTaskDefinition";
-        let out = self.ecs.describe_task_definition().task_definition(arn).send().await.map_err(|e| port_error(OP, e))?;
+        let out =
+            self.ecs.describe_task_definition().task_definition(arn).send().await.map_err(|e| port_error(OP, e))?;
         let Some(td) = out.task_definition() else {
             return Err(PortError::permanent(OP, format!("{arn}: no task definition returned")));
         };

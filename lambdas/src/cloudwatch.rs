@@ -74,7 +74,10 @@ fn build_err(e: impl std::fmt::Display) -> PortError {
 }
 
 /// The CloudWatch query of one configured metric-math query.
-fn math_query(q: &ecs_autopilot::config::aws::MetricDataQuery, period_seconds: u32) -> Result<MetricDataQuery, PortError> {
+fn math_query(
+    q: &ecs_autopilot::config::aws::MetricDataQuery,
+    period_seconds: u32,
+) -> Result<MetricDataQuery, PortError> {
     let mut b = MetricDataQuery::builder().id(&q.id).return_data(q.return_data.unwrap_or(true));
     if let Some(e) = &q.expression {
         b = b.expression(e).period(period(period_seconds)?);

@@ -53,7 +53,13 @@ impl StatePort for DynamoState {
         Ok(Some(Stored { body, version }))
     }
 
-    async fn save(&self, key: &str, body: &str, expected: Option<u64>, now: Timestamp) -> Result<SaveOutcome, PortError> {
+    async fn save(
+        &self,
+        key: &str,
+        body: &str,
+        expected: Option<u64>,
+        now: Timestamp,
+    ) -> Result<SaveOutcome, PortError> {
         const OP: &str = "dynamodb:PutItem";
         let version = expected.unwrap_or(0) + 1;
         let mut put = self

@@ -63,7 +63,10 @@ impl ServicePort for EcsServices {
             desired: count(s.desired_count()),
             running: count(s.running_count()),
             pending: count(s.pending_count()),
-            primary_running: primary.map(|d| count(d.running_count())),
+            // The primary deployment's tasks matter only while another
+            // deployment exists; with one, the service's count is the same
+            // figure (and the one every ECS emulator fills in).
+            primary_running: primary.filter(|_| deployments.len() > 1).map(|d| count(d.running_count())),
             deployment_in_progress: in_progress,
         })
     }
@@ -71,7 +74,8 @@ impl ServicePort for EcsServices {
     async fn set_desired_count(&self, resource_id: &str, desired: u32) -> Result<(), PortError> {
         const OP: &str = "ecs:UpdateService";
         let (cluster, service) = split_resource_id(resource_id)?;
-        let desired = i32::try_from(desired).map_err(|_| PortError::permanent(OP, format!("{desired} is too large")))?;
+        let desired =
+            i32::try_from(desired).map_err(|_| PortError::permanent(OP, format!("{desired} is too large")))?;
         self.client
             .update_service()
             .cluster(cluster)

@@ -71,7 +71,13 @@ pub async fn load_config(source: &ConfigSource, sdk: &aws_config::SdkConfig) -> 
         ConfigSource::ParameterPath(path) => {
             let client = aws_sdk_ssm::Client::new(sdk);
             let mut documents: Vec<(String, String)> = Vec::new();
-            let mut pages = client.get_parameters_by_path().path(path).recursive(true).with_decryption(true).into_paginator().send();
+            let mut pages = client
+                .get_parameters_by_path()
+                .path(path)
+                .recursive(true)
+                .with_decryption(true)
+                .into_paginator()
+                .send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| InitError::Config {
                     source_name: path.clone(),
@@ -84,7 +90,10 @@ pub async fn load_config(source: &ConfigSource, sdk: &aws_config::SdkConfig) -> 
                 }
             }
             if documents.is_empty() {
-                return Err(InitError::Config { source_name: path.clone(), reason: "no parameters under this path".into() });
+                return Err(InitError::Config {
+                    source_name: path.clone(),
+                    reason: "no parameters under this path".into(),
+                });
             }
             documents.sort();
             let refs: Vec<(&str, &str)> = documents.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();

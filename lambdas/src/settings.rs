@@ -5,12 +5,20 @@ use ecs_autopilot::config::EvaluationMode;
 use std::collections::HashMap;
 
 /// A bad or missing environment variable, or an invalid configuration.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum InitError {
     #[error("environment variable {name}: {reason}")]
     Env { name: &'static str, reason: String },
     #[error("configuration {source_name}: {reason}")]
     Config { source_name: String, reason: String },
+}
+
+/// `main` returns this error and Rust prints it with `Debug`: the message
+/// a person reads at a failed init is the `Display` text.
+impl std::fmt::Debug for InitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// Where the scaling configuration comes from.
@@ -61,7 +69,9 @@ fn shadow(env: &Env) -> Result<bool, InitError> {
     match optional(env, "AUTOPILOT_SHADOW").as_deref() {
         None | Some("false") => Ok(false),
         Some("true") => Ok(true),
-        Some(other) => Err(InitError::Env { name: "AUTOPILOT_SHADOW", reason: format!("{other:?} is not true or false") }),
+        Some(other) => {
+            Err(InitError::Env { name: "AUTOPILOT_SHADOW", reason: format!("{other:?} is not true or false") })
+        }
     }
 }
 
@@ -113,7 +123,10 @@ impl CapacityEnv {
             None | Some("fast") => EvaluationMode::Fast,
             Some("aws") => EvaluationMode::Aws,
             Some(other) => {
-                return Err(InitError::Env { name: "AUTOPILOT_CAPACITY_MODE", reason: format!("{other:?} is not fast or aws") })
+                return Err(InitError::Env {
+                    name: "AUTOPILOT_CAPACITY_MODE",
+                    reason: format!("{other:?} is not fast or aws"),
+                })
             }
         };
         let types_text = required(env, "AUTOPILOT_INSTANCE_TYPES")?;
@@ -122,10 +135,14 @@ impl CapacityEnv {
             reason: format!("not JSON ({e}); expected {{\"m6g.large\": {{\"cpu\": 2048, \"memory\": 7680}}}}"),
         })?;
         let Some(types) = instance_types.as_object().filter(|m| !m.is_empty()) else {
-            return Err(InitError::Env { name: "AUTOPILOT_INSTANCE_TYPES", reason: "must be a non-empty JSON object".into() });
+            return Err(InitError::Env {
+                name: "AUTOPILOT_INSTANCE_TYPES",
+                reason: "must be a non-empty JSON object".into(),
+            });
         };
         for (name, t) in types {
-            let ok = ["cpu", "memory"].iter().all(|k| t.get(k).and_then(serde_json::Value::as_u64).is_some_and(|n| n > 0));
+            let ok =
+                ["cpu", "memory"].iter().all(|k| t.get(k).and_then(serde_json::Value::as_u64).is_some_and(|n| n > 0));
             if !ok {
                 return Err(InitError::Env {
                     name: "AUTOPILOT_INSTANCE_TYPES",

@@ -21,7 +21,9 @@ fn sleep() -> SharedAsyncSleep {
 }
 
 fn retry3() -> aws_smithy_types::retry::RetryConfig {
-    aws_smithy_types::retry::RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(10))
+    aws_smithy_types::retry::RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(10))
 }
 
 fn now() -> Timestamp {
@@ -86,7 +88,8 @@ mod ecs {
             .http_status(503, None)
             .output(|| UpdateServiceOutput::builder().build())
             .build();
-        let client = mock_client!(aws_sdk_ecs, RuleMode::Sequential, [&rule], |c| c.retry_config(retry3()).sleep_impl(sleep()));
+        let client =
+            mock_client!(aws_sdk_ecs, RuleMode::Sequential, [&rule], |c| c.retry_config(retry3()).sleep_impl(sleep()));
         EcsServices::new(client).set_desired_count("service/prod/api", 9).await.unwrap();
         assert_eq!(rule.num_calls(), 3);
     }
@@ -98,7 +101,8 @@ mod ecs {
             .http_status(400, Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into()))
             .times(3)
             .build();
-        let client = mock_client!(aws_sdk_ecs, RuleMode::Sequential, [&rule], |c| c.retry_config(retry3()).sleep_impl(sleep()));
+        let client =
+            mock_client!(aws_sdk_ecs, RuleMode::Sequential, [&rule], |c| c.retry_config(retry3()).sleep_impl(sleep()));
         let err = EcsServices::new(client).set_desired_count("service/prod/api", 9).await.unwrap_err();
         assert!(err.retryable, "{err}");
         assert_eq!(err.message, "ThrottlingException: Rate exceeded");
@@ -108,7 +112,8 @@ mod ecs {
     #[tokio::test]
     async fn persistent_5xx_ends_in_a_retryable_port_error() {
         let rule = mock!(Client::update_service).sequence().http_status(500, None).times(3).build();
-        let client = mock_client!(aws_sdk_ecs, RuleMode::Sequential, [&rule], |c| c.retry_config(retry3()).sleep_impl(sleep()));
+        let client =
+            mock_client!(aws_sdk_ecs, RuleMode::Sequential, [&rule], |c| c.retry_config(retry3()).sleep_impl(sleep()));
         let err = EcsServices::new(client).set_desired_count("service/prod/api", 9).await.unwrap_err();
         assert!(err.retryable, "{err}");
         assert_eq!(rule.num_calls(), 3);
@@ -179,13 +184,18 @@ mod cloudwatch {
                     .next_token("page2")
                     .build()
             });
-        let second = mock!(Client::get_metric_data).match_requests(|r| r.next_token() == Some("page2")).then_output(|| {
-            GetMetricDataOutput::builder()
-                .metric_data_results(
-                    MetricDataResult::builder().id("m0").timestamps(DateTime::from_secs(1_772_445_480)).values(70.0).build(),
-                )
-                .build()
-        });
+        let second =
+            mock!(Client::get_metric_data).match_requests(|r| r.next_token() == Some("page2")).then_output(|| {
+                GetMetricDataOutput::builder()
+                    .metric_data_results(
+                        MetricDataResult::builder()
+                            .id("m0")
+                            .timestamps(DateTime::from_secs(1_772_445_480))
+                            .values(70.0)
+                            .build(),
+                    )
+                    .build()
+            });
         let client = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&first, &second]);
         let (id, query) = cpu();
         let from = now().checked_sub(jiff::SignedDuration::from_mins(20)).unwrap();
@@ -198,7 +208,9 @@ mod cloudwatch {
     #[tokio::test]
     async fn server_errors_are_retried_then_reported_retryable() {
         let rule = mock!(Client::get_metric_data).sequence().http_status(503, None).times(3).build();
-        let client = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&rule], |c| c.retry_config(retry3()).sleep_impl(sleep()));
+        let client = mock_client!(aws_sdk_cloudwatch, RuleMode::Sequential, [&rule], |c| c
+            .retry_config(retry3())
+            .sleep_impl(sleep()));
         let err = CloudWatchMetrics::new(client).fetch(&[cpu()], now(), now()).await.unwrap_err();
         assert_eq!(rule.num_calls(), 3);
         assert!(err.retryable, "{err}");
@@ -242,7 +254,9 @@ mod dynamodb {
                     && r.item().and_then(|i| i.get("version")) == Some(&AttributeValue::N("2".into()))
                     && r.item().and_then(|i| i.get("expires_at")).is_some()
             })
-            .then_error(|| PutItemError::ConditionalCheckFailedException(ConditionalCheckFailedException::builder().build()));
+            .then_error(|| {
+                PutItemError::ConditionalCheckFailedException(ConditionalCheckFailedException::builder().build())
+            });
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&first, &second]);
         let state = DynamoState::new(client, "state");
         assert_eq!(state.save("k", "{}", None, now()).await.unwrap(), SaveOutcome::Saved { version: 1 });
@@ -270,7 +284,9 @@ mod eventbridge {
         let rejected = mock!(Client::put_events).then_output(|| {
             PutEventsOutput::builder()
                 .failed_entry_count(1)
-                .entries(PutEventsResultEntry::builder().error_code("InternalFailure").error_message("try again").build())
+                .entries(
+                    PutEventsResultEntry::builder().error_code("InternalFailure").error_message("try again").build(),
+                )
                 .build()
         });
         let client = mock_client!(aws_sdk_eventbridge, RuleMode::Sequential, [&ok, &rejected]);

@@ -1,0 +1,71 @@
+//! Environment validation at cold start: every bad value names its variable.
+
+use autopilot_lambdas::settings::{CapacityEnv, ConfigSource, ControllerEnv, Env};
+
+fn env(pairs: &[(&str, &str)]) -> Env {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+#[test]
+fn controller_settings_cases() {
+    let ok = ControllerEnv::from_env(&env(&[
+        ("AUTOPILOT_CONFIG_PARAMETER_PATH", "/autopilot/prod"),
+        ("AUTOPILOT_STATE_TABLE", "state"),
+        ("AUTOPILOT_SHADOW", "true"),
+    ]))
+    .unwrap();
+    assert_eq!(ok.config, ConfigSource::ParameterPath("/autopilot/prod".into()));
+    assert!(ok.shadow);
+    assert_eq!(ok.event_bus, None);
+    let cases: [(&str, &[(&str, &str)], &str); 5] = [
+        ("no configuration source", &[("AUTOPILOT_STATE_TABLE", "s")], "environment variable AUTOPILOT_CONFIG_FILE: set it"),
+        (
+            "two configuration sources",
+            &[("AUTOPILOT_CONFIG_FILE", "a.yaml"), ("AUTOPILOT_CONFIG_PARAMETER_PATH", "/p"), ("AUTOPILOT_STATE_TABLE", "s")],
+            "environment variable AUTOPILOT_CONFIG_FILE: set either it or AUTOPILOT_CONFIG_PARAMETER_PATH, not both",
+        ),
+        (
+            "relative parameter path",
+            &[("AUTOPILOT_CONFIG_PARAMETER_PATH", "autopilot"), ("AUTOPILOT_STATE_TABLE", "s")],
+            "environment variable AUTOPILOT_CONFIG_PARAMETER_PATH: \"autopilot\" must start with / (an SSM parameter path)",
+        ),
+        ("missing table", &[("AUTOPILOT_CONFIG_FILE", "a.yaml")], "environment variable AUTOPILOT_STATE_TABLE: required and not set"),
+        (
+            "shadow not a boolean",
+            &[("AUTOPILOT_CONFIG_FILE", "a.yaml"), ("AUTOPILOT_STATE_TABLE", "s"), ("AUTOPILOT_SHADOW", "yes")],
+            "environment variable AUTOPILOT_SHADOW: \"yes\" is not true or false",
+        ),
+    ];
+    for (name, vars, expected) in cases {
+        let err = ControllerEnv::from_env(&env(vars)).unwrap_err().to_string();
+        assert!(err.starts_with(expected), "{name}: {err}");
+    }
+}
+
+#[test]
+fn capacity_settings_cases() {
+    let base = [
+        ("AUTOPILOT_CLUSTER", "prod"),
+        ("AUTOPILOT_CAPACITY_PROVIDERS", "prod-ec2, spare"),
+        ("AUTOPILOT_STATE_TABLE", "state"),
+        ("AUTOPILOT_INSTANCE_TYPES", r#"{"m6g.large": {"cpu": 2048, "memory": 7680}}"#),
+    ];
+    let ok = CapacityEnv::from_env(&env(&base)).unwrap();
+    assert_eq!(ok.providers, ["prod-ec2", "spare"]);
+    let with = |k: &'static str, v: &'static str| {
+        let mut e = env(&base);
+        e.insert(k.to_owned(), v.to_owned());
+        CapacityEnv::from_env(&e).unwrap_err().to_string()
+    };
+    assert!(with("AUTOPILOT_INSTANCE_TYPES", "m6g.large")
+        .starts_with("environment variable AUTOPILOT_INSTANCE_TYPES: not JSON"));
+    assert_eq!(
+        with("AUTOPILOT_INSTANCE_TYPES", r#"{"m6g.large": {"cpu": 2048}}"#),
+        "environment variable AUTOPILOT_INSTANCE_TYPES: m6g.large: needs positive whole cpu (units) and memory (MiB)"
+    );
+    assert_eq!(
+        with("AUTOPILOT_CAPACITY_MODE", "slow"),
+        "environment variable AUTOPILOT_CAPACITY_MODE: \"slow\" is not fast or aws"
+    );
+    assert_eq!(with("AUTOPILOT_CLUSTER", " "), "environment variable AUTOPILOT_CLUSTER: required and not set");
+}

@@ -1,0 +1,178 @@
+//! Test support: a moto server per test on a free loopback port, SDK
+//! configuration pointing at it, and a minimal Lambda Runtime API.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A running `moto_server`, killed on drop.
+pub struct Moto {
+    child: Child,
+    pub url: String,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn moto_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("MOTO_SERVER") {
+        return PathBuf::from(path);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
+    assert!(
+        venv.exists(),
+        "moto_server not found at {}: run ./scripts/test (it installs moto into .venv) or set MOTO_SERVER",
+        venv.display()
+    );
+    venv
+}
+
+impl Moto {
+    pub fn start() -> Self {
+        let port = free_port();
+        let child = Command::new(moto_binary())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let url = format!("http://127.0.0.1:{port}");
+        // Wait for the port to accept connections (process start-up, not a
+        // timing assumption of the test itself).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not listen on {port} within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, url }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// SDK configuration for moto: fixed test credentials, no retries (moto's
+/// 500s fail fast).
+pub async fn sdk(moto: &Moto) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&moto.url)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ecs::config::Credentials::new("testing", "testing", None, None, "moto"))
+        .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+        .load()
+        .await
+}
+
+/// One request the runtime API received.
+#[derive(Debug)]
+pub struct RuntimeRequest {
+    pub method: String,
+    pub path: String,
+    pub body: String,
+    pub at: Instant,
+}
+
+/// A Lambda Runtime API on a free port that hands out `events` one by one
+/// (then holds `/next` open) and reports every request on a channel.
+pub fn runtime_api(events: Vec<serde_json::Value>) -> (String, mpsc::Receiver<RuntimeRequest>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut events = events.into_iter().enumerate();
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let tx = tx.clone();
+            // One connection at a time: the runtime client keeps one alive.
+            if serve(stream, &mut events, &tx).is_err() {
+                continue;
+            }
+        }
+    });
+    (address, rx)
+}
+
+fn serve(
+    stream: TcpStream,
+    events: &mut impl Iterator<Item = (usize, serde_json::Value)>,
+    tx: &mpsc::Sender<RuntimeRequest>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut writer = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let at = Instant::now();
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or_default().to_owned();
+        let path = parts.next().unwrap_or_default().to_owned();
+        let mut length = 0usize;
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header)?;
+            if header == "\r\n" || header.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = header.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        let body = String::from_utf8_lossy(&body).into_owned();
+        let is_next = path.ends_with("/runtime/invocation/next");
+        let _ = tx.send(RuntimeRequest { method, path, body, at });
+        if is_next {
+            let Some((n, event)) = events.next() else {
+                // No more events: leave the runtime waiting, as Lambda does
+                // between invocations; the test kills the process.
+                std::thread::park();
+                return Ok(());
+            };
+            let payload = event.to_string();
+            let deadline =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 30_000;
+            write!(
+                writer,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: req-{n}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:autopilot-controller\r\nLambda-Runtime-Trace-Id: Root=1-5759e988-bd862e3fe1be46a994272793\r\nContent-Length: {}\r\n\r\n{payload}",
+                payload.len()
+            )?;
+        } else {
+            write!(writer, "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{{\"status\":\"OK\"}}")?;
+        }
+        writer.flush()?;
+    }
+}
+
+/// Environment a Lambda function process sees (besides our own variables).
+pub fn lambda_env(runtime_api: &str, moto: &Moto) -> Vec<(String, String)> {
+    [
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api),
+        ("AWS_LAMBDA_FUNCTION_NAME", "autopilot-controller"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/22/[$LATEST]test"),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/autopilot-controller"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_ENDPOINT_URL", &moto.url),
+        ("AWS_MAX_ATTEMPTS", "1"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
