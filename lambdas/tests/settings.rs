@@ -2,6 +2,9 @@
 
 use autopilot_lambdas::settings::{CapacityEnv, ConfigSource, ControllerEnv, Env};
 
+/// (case name, variables, expected message prefix)
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 fn env(pairs: &[(&str, &str)]) -> Env {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
@@ -17,7 +20,7 @@ fn controller_settings_cases() {
     assert_eq!(ok.config, ConfigSource::ParameterPath("/autopilot/prod".into()));
     assert!(ok.shadow);
     assert_eq!(ok.event_bus, None);
-    let cases: [(&str, &[(&str, &str)], &str); 5] = [
+    let cases: [Case; 5] = [
         ("no configuration source", &[("AUTOPILOT_STATE_TABLE", "s")], "environment variable AUTOPILOT_CONFIG_FILE: set it"),
         (
             "two configuration sources",
