@@ -123,3 +123,44 @@ fn bad_templates_and_rule_files_name_the_place() {
     assert!(err.to_string().contains("r1") && err.to_string().contains("Empty arrays are not allowed"), "{err}");
     assert_eq!(rules_from_file(r#"{"r1": "{\"a\": [1]}", "r2": {"b": ["x"]}}"#).unwrap().len(), 2);
 }
+
+#[test]
+fn every_example_event_reaches_the_expected_functions() {
+    let text = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    let overrides: BTreeMap<String, String> =
+        [("ClusterArns", MANAGED), ("AlarmNamePrefix", "")].iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    let rules = rules_from_template(&text, &overrides).unwrap();
+    let targets: BTreeMap<String, Vec<String>> =
+        rules.iter().map(|r| (r.rule.name.clone(), r.targets.clone())).collect();
+    let router = Router::new(rules.into_iter().map(|r| r.rule).collect());
+    const BOTH: &[&str] = &["CapacityFunction", "ControllerFunction"];
+    const CONTROLLER: &[&str] = &["ControllerFunction"];
+    const CAPACITY: &[&str] = &["CapacityFunction"];
+    let expected: [(&str, &[&str]); 16] = [
+        ("ecs-task-state-change.json", BOTH),
+        ("ecs-container-instance-state-change.json", CAPACITY),
+        ("ecs-service-action.json", BOTH),
+        ("ecs-service-action-capacity-provider-steady-state.json", BOTH),
+        ("ecs-service-action-service-task-start-impaired.json", BOTH),
+        ("ecs-service-action-service-task-placement-failure-ec2.json", BOTH),
+        ("ecs-service-action-service-task-placement-failure-fargate-spot.json", BOTH),
+        ("ecs-deployment-state-change.json", CONTROLLER),
+        ("ecs-deployment-state-change-completed.json", CONTROLLER),
+        ("ecs-deployment-state-change-failed.json", CONTROLLER),
+        ("ecs-deployment-state-change-in-progress-rollback.json", CONTROLLER),
+        ("cloudwatch-alarm-state-change.json", CONTROLLER),
+        ("cloudwatch-alarm-state-change-metric-math.json", CONTROLLER),
+        ("scheduled-event.json", BOTH),
+        ("eventbridge-scheduler-default-payload.json", BOTH),
+        ("application-autoscaling-scaling-activity-state-change.json", &[]),
+    ];
+    let dir = root().join("tests/fixtures/events");
+    for (file, want) in expected {
+        let event = std::fs::read_to_string(dir.join(file)).unwrap();
+        let mut functions: Vec<String> =
+            router.route(&event).unwrap().iter().flat_map(|rule| targets[&rule.to_string()].clone()).collect();
+        functions.sort();
+        functions.dedup();
+        assert_eq!(functions, want, "{file}");
+    }
+}

@@ -31,14 +31,17 @@ impl From<Failure> for Diagnostic {
     }
 }
 
-/// JSON logs to stdout; level from `RUST_LOG` (default `info`).
+/// JSON logs to stdout; level from `RUST_LOG` (`error` … `trace`, default
+/// `info`; an unknown value keeps `info`).
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<tracing_subscriber::filter::LevelFilter>().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
     // A second init (tests) is harmless: the first subscriber stays.
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_current_span(false)
         .with_target(false)
         .without_time()
@@ -51,10 +54,17 @@ pub fn process_env() -> Env {
     std::env::vars().collect()
 }
 
+/// The one HTTPS client of every SDK client: hyper 1 with rustls on ring.
+#[must_use]
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+}
+
 /// Shared AWS configuration: region, credentials, `AWS_ENDPOINT_URL`, the
 /// standard retry mode (throttling and 5xx retried with backoff).
 pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http_client()).load().await
 }
 
 /// Loads and validates the scaling configuration.

@@ -1,5 +1,5 @@
 //! How to fetch each metric a policy reads: the CloudWatch `GetMetricData`
-//! query behind every [`MetricId`], resolved when the configuration loads so
+//! query behind every [`MetricId`](super::MetricId), resolved when the configuration loads so
 //! adapters never parse metric ids.
 //!
 //! Owns: the mapping from predefined metric types to CloudWatch metrics

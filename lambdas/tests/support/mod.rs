@@ -64,6 +64,7 @@ impl Drop for Moto {
 /// 500s fail fast).
 pub async fn sdk(moto: &Moto) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(autopilot_lambdas::edge::http_client())
         .endpoint_url(&moto.url)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_ecs::config::Credentials::new("testing", "testing", None, None, "moto"))
