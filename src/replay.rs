@@ -1,19 +1,22 @@
 //! Open-loop replay of recorded EventBridge events and CloudWatch metrics
 //! through the production code path: events are routed by the same rules as
-//! `infra/`, de-duplicated and ordered by the event ledger, folded into each
-//! service's view (running tasks, deployments), and the controller evaluates
-//! on every routed ECS or alarm event and on the one-minute tick.
+//! `infra/`, sent to their targets, admitted by the ledger and decided on by
+//! the very steps the Lambda handler runs ([`handler::targets_of`],
+//! [`handler::admit`], [`handler::decide`]), one stored record per target as
+//! in DynamoDB. Only the I/O differs: each service's view is folded from the
+//! events (running tasks, deployments) instead of read from ECS, and ticks
+//! come every minute of event time.
 //!
 //! Owns: the service view built from events and the replay loop. May not
 //! touch: files or the clock — events, metrics and configuration arrive as
 //! values, time comes from the events.
 
 use crate::config::{Config, MetricId};
-use crate::controller;
 use crate::decision::{Action, Decision};
 use crate::event::{self, DeploymentEventName, Detail, Parsed, TaskStatus};
-use crate::memory::{ControllerMemory, Datapoint, EventLedger, Freshness};
-use crate::policy::Observation;
+use crate::handler::{self, TargetRecord};
+use crate::memory::Datapoint;
+use crate::ports::ServiceSnapshot;
 use crate::route::Router;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -45,6 +48,39 @@ impl ServiceView {
             .values()
             .filter(|s| matches!(s, TaskStatus::Provisioning | TaskStatus::Pending | TaskStatus::Activating))
             .count() as u32
+    }
+}
+
+/// Folds an ECS event into the view of its service (what DescribeServices
+/// would answer in AWS).
+fn observe_event(view: &mut ServiceView, detail: &Detail) {
+    match detail {
+        Detail::TaskStateChange(task) => {
+            if view.tasks.is_empty() {
+                // Tasks not seen yet keep counting as the initial running tasks.
+                for k in 0..view.baseline_running {
+                    view.tasks.insert(format!("initial-{k}"), TaskStatus::Running);
+                }
+            }
+            let known = view.tasks.contains_key(&task.task_arn);
+            let placeholder = view.tasks.keys().find(|k| k.starts_with("initial-")).cloned();
+            // A task first seen RUNNING (or leaving) is one of the initial
+            // running tasks: it takes a placeholder's place.
+            let was_initial = !known
+                && !matches!(task.last_status, TaskStatus::Provisioning | TaskStatus::Pending | TaskStatus::Activating);
+            if let (true, Some(k)) = (was_initial, placeholder) {
+                view.tasks.remove(&k);
+            }
+            if task.last_status == TaskStatus::Stopped {
+                view.tasks.remove(&task.task_arn);
+            } else {
+                view.tasks.insert(task.task_arn.clone(), task.last_status.clone());
+            }
+        }
+        Detail::DeploymentStateChange(d) => {
+            view.deployment_in_progress = d.event_name == DeploymentEventName::ServiceDeploymentInProgress;
+        }
+        _ => {}
     }
 }
 
@@ -149,8 +185,8 @@ pub fn replay(
             )
         })
         .collect();
-    let mut memory = ControllerMemory::default();
-    let mut ledger = EventLedger::default();
+    // One record (memory + ledger) per target, as the Lambda stores them.
+    let mut records: BTreeMap<String, TargetRecord> = BTreeMap::new();
     let mut next_tick: Option<Timestamp> = None;
     let tick = SignedDuration::from_mins(1);
     let mut cursors: BTreeMap<(String, MetricId), usize> = BTreeMap::new();
@@ -158,7 +194,7 @@ pub fn replay(
                         service: &str,
                         trigger: String,
                         views: &mut BTreeMap<String, ServiceView>,
-                        memory: &mut ControllerMemory,
+                        records: &mut BTreeMap<String, TargetRecord>,
                         out: &mut ReplayOutput| {
         let (Some(target), Some(view)) = (config.targets.get(service), views.get_mut(service)) else { return };
         // Only the datapoints that became visible since the last evaluation:
@@ -178,17 +214,17 @@ pub fn replay(
                     .collect()
             })
             .unwrap_or_default();
-        let observation = Observation {
-            desired_count: view.desired,
-            running_count: view.running(),
-            pending_count: view.pending(),
+        let snapshot = ServiceSnapshot {
+            desired: view.desired,
+            running: view.running(),
+            pending: view.pending(),
+            primary_running: None,
             deployment_in_progress: view.deployment_in_progress,
-            metrics: visible,
-            ..Observation::default()
         };
-        let previous = memory.targets.remove(service).unwrap_or_default();
-        let (decision, next) = controller::evaluate(now, target, &observation, previous);
-        memory.targets.insert(service.to_owned(), next);
+        // The handler's own decision step (what the Lambda runs between
+        // its reads and its writes).
+        let record = records.entry(service.to_owned()).or_default();
+        let decision = handler::decide(now, target, record, &snapshot, visible);
         // Open loop on the world, closed on our own desired count.
         for a in &decision.actions {
             if let Action::SetDesiredCount { to, .. } = a {
@@ -218,7 +254,7 @@ pub fn replay(
             while t <= until {
                 let services: Vec<String> = views.keys().cloned().collect();
                 for s in services {
-                    evaluate(t, &s, "tick".into(), &mut views, &mut memory, &mut out);
+                    evaluate(t, &s, "tick".into(), &mut views, &mut records, &mut out);
                 }
                 t = t.checked_add(tick).unwrap_or(Timestamp::MAX);
             }
@@ -228,73 +264,26 @@ pub fn replay(
         let line = lines[index].number;
         // Parsed once already; a second parse keeps memory flat.
         let Ok(Parsed::Ours(e)) = event::parse_event(lines[index].text) else { continue };
-        match ledger.observe(&e, time) {
-            Freshness::Fresh => {}
-            Freshness::Duplicate => {
-                *out.ignored.entry("duplicate event id".into()).or_default() += 1;
+        // The handler's routing to targets and its ledger, per target.
+        let targets = match handler::targets_of(config, &e) {
+            Ok(targets) => targets,
+            Err(reason) => {
+                *out.ignored.entry(reason.kind().into()).or_default() += 1;
                 continue;
             }
-            Freshness::Stale { .. } => {
-                *out.ignored.entry("stale version".into()).or_default() += 1;
-                continue;
-            }
-        }
-        let service = match &e.detail {
-            Detail::TaskStateChange(task) => {
-                let cluster = event::cluster_name_from_arn(&task.cluster_arn).unwrap_or_default();
-                task.service_name().map(|name| format!("service/{cluster}/{name}"))
-            }
-            Detail::DeploymentStateChange(_) | Detail::ServiceAction(_) => {
-                e.service_arn().and_then(event::resource_id_from_service_arn)
-            }
-            _ => None,
         };
         let trigger = format!("event:{} line {line}", e.meta.id);
-        match (&e.detail, service) {
-            (Detail::TaskStateChange(task), Some(service)) if views.contains_key(&service) => {
-                if let Some(view) = views.get_mut(&service) {
-                    if view.tasks.is_empty() {
-                        // Tasks not seen yet keep counting as the initial running tasks.
-                        for k in 0..view.baseline_running {
-                            view.tasks.insert(format!("initial-{k}"), TaskStatus::Running);
-                        }
-                    }
-                    let known = view.tasks.contains_key(&task.task_arn);
-                    let placeholder = view.tasks.keys().find(|k| k.starts_with("initial-")).cloned();
-                    // A task first seen RUNNING (or leaving) is one of the
-                    // initial running tasks: it takes a placeholder's place.
-                    let was_initial = !known
-                        && !matches!(
-                            task.last_status,
-                            TaskStatus::Provisioning | TaskStatus::Pending | TaskStatus::Activating
-                        );
-                    if let (true, Some(k)) = (was_initial, placeholder) {
-                        view.tasks.remove(&k);
-                    }
-                    if task.last_status == TaskStatus::Stopped {
-                        view.tasks.remove(&task.task_arn);
-                    } else {
-                        view.tasks.insert(task.task_arn.clone(), task.last_status.clone());
-                    }
-                }
-                evaluate(time, &service, trigger, &mut views, &mut memory, &mut out);
+        for target in targets {
+            let service = target.resource_id.as_str();
+            let record = records.entry(service.to_owned()).or_default();
+            if let Err(refusal) = handler::admit(&mut record.ledger, &e, time) {
+                *out.ignored.entry(refusal.kind().into()).or_default() += 1;
+                continue;
             }
-            (Detail::DeploymentStateChange(d), Some(service)) if views.contains_key(&service) => {
-                if let Some(view) = views.get_mut(&service) {
-                    view.deployment_in_progress = d.event_name == DeploymentEventName::ServiceDeploymentInProgress;
-                }
-                evaluate(time, &service, trigger, &mut views, &mut memory, &mut out);
+            if let Some(view) = views.get_mut(service) {
+                observe_event(view, &e.detail);
             }
-            (Detail::ServiceAction(_), Some(service)) if views.contains_key(&service) => {
-                evaluate(time, &service, trigger, &mut views, &mut memory, &mut out);
-            }
-            (Detail::AlarmStateChange(_) | Detail::Scheduled(_), _) => {
-                let services: Vec<String> = views.keys().cloned().collect();
-                for s in services {
-                    evaluate(time, &s, trigger.clone(), &mut views, &mut memory, &mut out);
-                }
-            }
-            _ => *out.ignored.entry("service not configured".into()).or_default() += 1,
+            evaluate(time, service, trigger.clone(), &mut views, &mut records, &mut out);
         }
     }
     Ok(out)

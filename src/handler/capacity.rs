@@ -8,7 +8,7 @@
 use super::{encode, HandlerError, Ignored, Settings};
 use crate::capacity::{plan, CapacityAction, CapacityDecision, CapacityMemory, CapacityOptions};
 use crate::event::{self, Detail, Parsed};
-use crate::memory::{EventLedger, Freshness};
+use crate::memory::EventLedger;
 use crate::ports::{CapacityPort, DecisionPort, SaveOutcome, StatePort};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -99,16 +99,13 @@ where
                 None => (ProviderRecord::default(), None),
             };
             let mut record = previous.clone();
-            match record.ledger.observe(&event, now) {
-                Freshness::Fresh => {}
-                Freshness::Duplicate | Freshness::Stale { .. } => {
-                    report.ignored.push(Ignored {
-                        event_id: Some(event.meta.id.clone()),
-                        target: Some(provider.clone()),
-                        reason: "duplicate or stale event: already processed".to_owned(),
-                    });
-                    continue 'providers;
-                }
+            if let Err(refusal) = super::admit(&mut record.ledger, &event, now) {
+                report.ignored.push(Ignored {
+                    event_id: Some(event.meta.id.clone()),
+                    target: Some(provider.clone()),
+                    reason: refusal.to_string(),
+                });
+                continue 'providers;
             }
             let cluster = capacity.cluster(provider).await?;
             let (decision, next) = plan(now, &cluster, options, record.memory)

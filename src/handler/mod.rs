@@ -26,11 +26,12 @@ use crate::config::{Config, MetricId, MetricQuery, TargetConfig};
 use crate::controller;
 use crate::decision::{Action, Decision};
 use crate::event::{self, Detail, Event, Parsed};
-use crate::memory::{EventLedger, Freshness, TargetMemory};
+use crate::memory::{Datapoint, EventLedger, Freshness, TargetMemory};
 use crate::policy::Observation;
-use crate::ports::{DecisionPort, MetricsPort, PortError, SaveOutcome, ServicePort, StatePort};
+use crate::ports::{DecisionPort, MetricsPort, PortError, SaveOutcome, ServicePort, ServiceSnapshot, StatePort};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How a handler behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,7 +167,11 @@ where
     let targets = match targets_of(config, &event) {
         Ok(targets) => targets,
         Err(reason) => {
-            report.ignored.push(Ignored { event_id: Some(event.meta.id.clone()), target: None, reason });
+            report.ignored.push(Ignored {
+                event_id: Some(event.meta.id.clone()),
+                target: None,
+                reason: reason.to_string(),
+            });
             return Ok(report);
         }
     };
@@ -176,16 +181,51 @@ where
     Ok(report)
 }
 
-/// The configured targets an event concerns, or why none.
-fn targets_of<'c>(config: &'c Config, event: &Event) -> Result<Vec<&'c TargetConfig>, String> {
-    let configured = |id: Option<String>| -> Result<Vec<&'c TargetConfig>, String> {
-        let id = id.ok_or_else(|| "the event names no ECS service in the cluster/service form".to_owned())?;
-        config.targets.get(&id).map(|t| vec![t]).ok_or_else(|| format!("{id} is not a configured scalable target"))
+/// Why an event concerns no configured target.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NoTarget {
+    #[error("the event names no ECS service in the cluster/service form")]
+    NoService,
+    #[error("task {task} does not belong to a service (group {group:?})")]
+    NotAServiceTask { task: String, group: Option<String> },
+    #[error("{0} is not a configured scalable target")]
+    NotConfigured(String),
+    #[error("alarm {0:?} drives no configured policy")]
+    AlarmDrivesNoPolicy(String),
+    #[error("container instance events are the capacity handler's")]
+    CapacityEvent,
+}
+
+impl NoTarget {
+    /// A short kind, for counting ignored events by reason.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NoService | Self::NotAServiceTask { .. } => "not a service's event",
+            Self::NotConfigured(_) => "service not configured",
+            Self::AlarmDrivesNoPolicy(_) => "alarm drives no configured policy",
+            Self::CapacityEvent => "capacity event",
+        }
+    }
+}
+
+/// The configured targets an event concerns.
+///
+/// # Errors
+/// [`NoTarget`]: why no configured target is concerned (the event is
+/// acknowledged with it).
+pub fn targets_of<'c>(config: &'c Config, event: &Event) -> Result<Vec<&'c TargetConfig>, NoTarget> {
+    let configured = |id: Option<String>| -> Result<Vec<&'c TargetConfig>, NoTarget> {
+        let id = id.ok_or(NoTarget::NoService)?;
+        match config.targets.get(&id) {
+            Some(t) => Ok(vec![t]),
+            None => Err(NoTarget::NotConfigured(id)),
+        }
     };
     match &event.detail {
         Detail::TaskStateChange(task) => {
             let Some(name) = task.service_name() else {
-                return Err(format!("task {} does not belong to a service (group {:?})", task.task_arn, task.group));
+                return Err(NoTarget::NotAServiceTask { task: task.task_arn.clone(), group: task.group.clone() });
             };
             let cluster = event::cluster_name_from_arn(&task.cluster_arn).unwrap_or_default();
             configured(Some(format!("service/{cluster}/{name}")))
@@ -209,15 +249,13 @@ fn targets_of<'c>(config: &'c Config, event: &Event) -> Result<Vec<&'c TargetCon
                 })
                 .collect();
             if hit.is_empty() {
-                Err(format!("alarm {name:?} drives no configured policy"))
+                Err(NoTarget::AlarmDrivesNoPolicy(name.clone()))
             } else {
                 Ok(hit)
             }
         }
         Detail::Scheduled(_) => Ok(config.targets.values().collect()),
-        Detail::ContainerInstanceStateChange(_) => {
-            Err("container instance events are the capacity handler's".to_owned())
-        }
+        Detail::ContainerInstanceStateChange(_) => Err(NoTarget::CapacityEvent),
     }
 }
 
@@ -262,37 +300,16 @@ where
         };
         let mut record = previous.clone();
         if let Some(e) = event {
-            match record.ledger.observe(e, now) {
-                Freshness::Fresh => {}
-                Freshness::Duplicate => {
-                    report.ignored.push(ignored(e, target, "duplicate event id: already processed".to_owned()));
-                    return Ok(());
-                }
-                Freshness::Stale { seen, got } => {
-                    report.ignored.push(ignored(
-                        e,
-                        target,
-                        format!("stale version {got}: version {seen} already seen"),
-                    ));
-                    return Ok(());
-                }
+            if let Err(refusal) = admit(&mut record.ledger, e, now) {
+                report.ignored.push(ignored(e, target, refusal.to_string()));
+                return Ok(());
             }
         }
         let snapshot = ports.services.describe(&target.resource_id).await?;
         let from = now.checked_sub(metric_window(target)).unwrap_or(Timestamp::MIN);
         let metrics =
             if queries.is_empty() { Default::default() } else { ports.metrics.fetch(&queries, from, now).await? };
-        let observation = Observation {
-            desired_count: snapshot.desired,
-            running_count: snapshot.running,
-            pending_count: snapshot.pending,
-            primary_running_count: snapshot.primary_running,
-            deployment_in_progress: snapshot.deployment_in_progress,
-            metrics,
-            ..Observation::default()
-        };
-        let (decision, next) = controller::evaluate(now, target, &observation, record.memory);
-        record.memory = next;
+        let decision = decide(now, target, &mut record, &snapshot, metrics);
         let body = encode(&record, &key)?;
         let claimed = match ports.state.save(&key, &body, version, now).await? {
             SaveOutcome::Conflict => continue,
@@ -328,6 +345,68 @@ where
         return Ok(());
     }
     Err(HandlerError::Contention { key, attempts: settings.max_attempts.max(1) })
+}
+
+/// Why an event is refused by a ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("duplicate event id: already processed")]
+    Duplicate,
+    #[error("stale version {got}: version {seen} already seen")]
+    Stale { seen: u64, got: u64 },
+}
+
+impl Refusal {
+    /// A short kind, for counting ignored events by reason.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Duplicate => "duplicate event id",
+            Self::Stale { .. } => "stale version",
+        }
+    }
+}
+
+/// Admits an event against a ledger (spec §10.2): a processed event id or a
+/// task / container-instance version not newer than one seen is refused.
+/// The one-minute tick is not recorded: a duplicate tick re-evaluates on the
+/// same memory (cooldowns hold any repeat), and recording 1,440 ticks a day
+/// would bloat every stored item.
+///
+/// # Errors
+/// [`Refusal`]: why the event is not acted on.
+pub fn admit(ledger: &mut EventLedger, event: &Event, now: Timestamp) -> Result<(), Refusal> {
+    if matches!(event.detail, Detail::Scheduled(_)) {
+        return Ok(());
+    }
+    match ledger.observe(event, now) {
+        Freshness::Fresh => Ok(()),
+        Freshness::Duplicate => Err(Refusal::Duplicate),
+        Freshness::Stale { seen, got } => Err(Refusal::Stale { seen, got }),
+    }
+}
+
+/// Evaluates one target on what ECS and CloudWatch said: the pure part of
+/// the handler, shared with the replay harness. Updates `record.memory`.
+pub fn decide(
+    now: Timestamp,
+    target: &TargetConfig,
+    record: &mut TargetRecord,
+    snapshot: &ServiceSnapshot,
+    metrics: BTreeMap<MetricId, Vec<Datapoint>>,
+) -> Decision {
+    let observation = Observation {
+        desired_count: snapshot.desired,
+        running_count: snapshot.running,
+        pending_count: snapshot.pending,
+        primary_running_count: snapshot.primary_running,
+        deployment_in_progress: snapshot.deployment_in_progress,
+        metrics,
+        ..Observation::default()
+    };
+    let (decision, next) = controller::evaluate(now, target, &observation, std::mem::take(&mut record.memory));
+    record.memory = next;
+    decision
 }
 
 fn ignored(e: &Event, target: &TargetConfig, reason: String) -> Ignored {
