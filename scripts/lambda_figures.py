@@ -153,6 +153,9 @@ def main():
             "AWS_ENDPOINT_URL": url,
             "AUTOPILOT_CONFIG_FILE": str(config),
             "AUTOPILOT_STATE_TABLE": "state",
+            # As infra/template.yaml sets it: one CA bundle file, no scan of
+            # a certificates directory (rustls-native-certs reads both otherwise).
+            "SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt",
         }
         cold, rss = [], []
         for run in range(args.runs):

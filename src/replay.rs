@@ -132,6 +132,22 @@ pub fn replay(
     metrics: &Metrics,
     lines: &[Line<'_>],
 ) -> Result<ReplayOutput, ReplayError> {
+    replay_with_progress(config, router, initial, metrics, lines, &mut |_, _| {})
+}
+
+/// [`replay`], reporting `(events acted on so far, events to act on)` to
+/// `progress` as it goes (for a progress bar; called at most ~200 times).
+///
+/// # Errors
+/// As [`replay`].
+pub fn replay_with_progress(
+    config: &Config,
+    router: &Router,
+    initial: &BTreeMap<String, InitialState>,
+    metrics: &Metrics,
+    lines: &[Line<'_>],
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<ReplayOutput, ReplayError> {
     for (service, series) in metrics {
         let Some(target) = config.targets.get(service) else {
             return Err(ReplayError::Setup(format!(
@@ -241,7 +257,12 @@ pub fn replay(
         .map(|p| p.timestamp)
         .max()
         .and_then(|t| t.checked_add(tick).ok());
-    for stop in order.into_iter().map(Some).chain([None]) {
+    let total = order.len();
+    let report_every = (total / 200).max(1);
+    for (done, stop) in order.into_iter().map(Some).chain([None]).enumerate() {
+        if done % report_every == 0 || done == total {
+            progress(done.min(total), total);
+        }
         // One-minute ticks up to this event (or to the end of the metrics).
         let until = match stop {
             Some((time, _)) => Some(time),

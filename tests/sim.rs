@@ -106,3 +106,104 @@ fn bad_scenarios_name_the_field() {
     let err = serde_yaml_ng::from_str::<Scenario>("name: x\nduration_seconds: 1\nbogus: 1\n").unwrap_err().to_string();
     assert!(err.contains("unknown field `bogus`"), "{err}");
 }
+
+/// Tasks a simulated instance holds: CPU and memory slots of the scenario.
+fn slots(s: &Scenario) -> u32 {
+    let c = s.cluster.as_ref().unwrap();
+    (c.instance_type.cpu / c.task_cpu).min(c.instance_type.memory / c.task_memory)
+}
+
+#[test]
+fn cold_cluster_starts_from_zero_instances_through_placement_failures_spec_7_3() {
+    let s = scenario("cold-cluster");
+    let report = sim::simulate(&s).unwrap();
+    let max = s.cluster.as_ref().unwrap().max_instances;
+    for run in [&report.baseline, &report.autopilot] {
+        let first = &run.samples[0];
+        assert_eq!(
+            (first.running, first.provisioning),
+            (0, 8),
+            "{:?}: a new service on an empty cluster",
+            run.controller
+        );
+        assert!(run.score.placement_failure_minutes > 0, "{:?}: tasks waited for instances", run.controller);
+        for x in &run.samples {
+            let instances = x.instances.unwrap();
+            assert!(instances <= max, "{:?} t={}: {instances} instances > max {max}", run.controller, x.t);
+            assert!(x.running <= instances * slots(&s), "{:?} t={}: more tasks than slots", run.controller, x.t);
+        }
+        assert!(run.samples.last().unwrap().running >= 8, "{:?}: the service reaches its minimum", run.controller);
+    }
+    // Cluster auto scaling from zero launches two instances first (§7.3).
+    let baseline_first_step = report.baseline.samples.iter().map(|x| x.instances.unwrap()).find(|n| *n > 0);
+    assert_eq!(baseline_first_step, Some(2));
+    let first = &report.baseline.capacity_decisions[0];
+    assert!(
+        first.actions.contains(&ecs_autopilot::capacity::CapacityAction::SetDesiredCapacity { from: 0, to: 2 }),
+        "{first:?}"
+    );
+    assert_eq!((first.m, first.n, first.reservation_percent), (2, 0, 200.0), "CPR 200 when N = 0 (§7.2)");
+    // ecs-autopilot plans the exact instances the waiting tasks need.
+    let (a, b) = (&report.autopilot.score, &report.baseline.score);
+    assert!(
+        a.provisioning_task_seconds * 2 < b.provisioning_task_seconds,
+        "waiting task-seconds: ours {} vs AWS {}",
+        a.provisioning_task_seconds,
+        b.provisioning_task_seconds
+    );
+    assert!(a.under_provisioned_task_seconds < b.under_provisioned_task_seconds);
+}
+
+#[test]
+fn a_deployment_under_load_blocks_scale_in_and_replaces_every_task_spec_2_5() {
+    let s = scenario("deployment-under-load");
+    let deploy_at = s.deployment.unwrap().at_seconds;
+    let report = sim::simulate(&s).unwrap();
+    for run in [&report.baseline, &report.autopilot] {
+        let during: Vec<_> = run
+            .decisions
+            .iter()
+            .filter(|d| d.blocked_by.contains(&ecs_autopilot::decision::Block::DeploymentInProgress))
+            .collect();
+        for d in &run.decisions {
+            let in_deployment = d.time.as_second() - sim::engine::EPOCH_SECONDS >= i64::from(deploy_at)
+                && !during.is_empty()
+                && d.time <= during.last().unwrap().time;
+            if in_deployment {
+                assert!(d.desired >= d.current, "{:?}: scale-in during the deployment at {}", run.controller, d.time);
+            }
+        }
+        // The deployment's extra tasks needed instances beyond the initial three.
+        let peak = run.samples.iter().map(|x| x.instances.unwrap()).max().unwrap();
+        assert!(peak > 3, "{:?}: peak {peak} instances", run.controller);
+        for x in &run.samples {
+            assert!(x.running <= x.instances.unwrap() * slots(&s));
+        }
+    }
+    let (a, b) = (&report.autopilot.score, &report.baseline.score);
+    assert!(
+        a.provisioning_task_seconds < b.provisioning_task_seconds,
+        "{} vs {}",
+        a.provisioning_task_seconds,
+        b.provisioning_task_seconds
+    );
+    assert!(a.instance_hours <= b.instance_hours * 1.05, "{} vs {}", a.instance_hours, b.instance_hours);
+}
+
+#[test]
+fn scenarios_without_a_cluster_report_no_instances() {
+    let report = sim::simulate(&scenario("spike")).unwrap();
+    assert!(report.baseline.samples.iter().all(|x| x.instances.is_none() && x.provisioning == 0));
+    assert_eq!(report.autopilot.score.instance_hours, 0.0);
+}
+
+#[test]
+fn a_cluster_too_small_for_the_initial_tasks_is_named() {
+    let mut s = scenario("deployment-under-load");
+    s.cluster.as_mut().unwrap().initial_instances = 1;
+    let err = sim::simulate(&s).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "scenario cluster.initial_instances: too few instances for the 10 initial tasks (service.initial_tasks)"
+    );
+}

@@ -356,7 +356,21 @@ fn replay(path: &str, format: &str, chart: Option<&str>, decisions: Option<&str>
     };
     let scenario: Scenario = serde_path_to_error::deserialize(value)
         .map_err(|e| Failure::input(format!("{path}: {}: {}", e.path(), e.inner())))?;
-    let report = sim::simulate(&scenario).map_err(|e| Failure::input(format!("{path}: {e}")))?;
+    let mut bar = Progress::new("simulating");
+    bar.update(0, 2);
+    let baseline = sim::engine::run(&scenario, sim::ControllerKind::AwsBaseline)
+        .map_err(|e| Failure::input(format!("{path}: {e}")))?;
+    bar.update(1, 2);
+    let autopilot = sim::engine::run(&scenario, sim::ControllerKind::Autopilot)
+        .map_err(|e| Failure::input(format!("{path}: {e}")))?;
+    bar.update(2, 2);
+    let report = sim::Report {
+        scenario: scenario.name.clone(),
+        description: scenario.description.clone(),
+        duration_seconds: scenario.duration_seconds,
+        baseline,
+        autopilot,
+    };
     if let Some(out) = chart {
         let svg = sim::chart::svg(&report);
         let bytes = if out.ends_with(".png") { png(&svg)? } else { svg.into_bytes() };
@@ -366,6 +380,15 @@ fn replay(path: &str, format: &str, chart: Option<&str>, decisions: Option<&str>
         let mut lines = String::new();
         for (who, run) in [("aws-baseline", &report.baseline), ("ecs-autopilot", &report.autopilot)] {
             for d in &run.decisions {
+                let mut v =
+                    serde_json::to_value(d).map_err(|e| Failure::runtime(format!("cannot encode decision: {e}")))?;
+                v["controller"] = who.into();
+                lines.push_str(&v.to_string());
+                lines.push('\n');
+            }
+            // Capacity decisions (scenarios with a cluster) carry
+            // `capacity_provider` instead of `service`.
+            for d in &run.capacity_decisions {
                 let mut v =
                     serde_json::to_value(d).map_err(|e| Failure::runtime(format!("cannot encode decision: {e}")))?;
                 v["controller"] = who.into();
@@ -441,6 +464,32 @@ fn replay(path: &str, format: &str, chart: Option<&str>, decisions: Option<&str>
         a.seconds_above_100_percent.to_string(),
         ratio(f64::from(a.seconds_above_100_percent), f64::from(b.seconds_above_100_percent)),
     );
+    if report.baseline.samples.iter().any(|x| x.instances.is_some()) {
+        row(
+            "instance-hours",
+            format!("{:.2}", b.instance_hours),
+            format!("{:.2}", a.instance_hours),
+            ratio(a.instance_hours, b.instance_hours),
+        );
+        row(
+            "tasks waiting for an instance (task-s)",
+            b.provisioning_task_seconds.to_string(),
+            a.provisioning_task_seconds.to_string(),
+            ratio(a.provisioning_task_seconds as f64, b.provisioning_task_seconds as f64),
+        );
+        row(
+            "minutes with placement failures",
+            b.placement_failure_minutes.to_string(),
+            a.placement_failure_minutes.to_string(),
+            ratio(f64::from(a.placement_failure_minutes), f64::from(b.placement_failure_minutes)),
+        );
+        row(
+            "Auto Scaling group changes",
+            b.capacity_actions.to_string(),
+            a.capacity_actions.to_string(),
+            "".to_owned(),
+        );
+    }
     Ok(())
 }
 
@@ -509,8 +558,11 @@ fn replay_recorded(
     };
     let text = read(events)?;
     let lines: Vec<Line<'_>> = text.lines().enumerate().map(|(i, t)| Line { number: i + 1, text: t }).collect();
-    let out = replay::replay(&config, &router, &initial, &metrics, &lines)
-        .map_err(|e| Failure::input(format!("{events}: {e}")))?;
+    let mut bar = Progress::new("replaying");
+    let out = replay::replay_with_progress(&config, &router, &initial, &metrics, &lines, &mut |done, total| {
+        bar.update(done, total);
+    })
+    .map_err(|e| Failure::input(format!("{events}: {e}")))?;
     for (trigger, d) in &out.decisions {
         if format == "jsonl" {
             let mut v =
@@ -688,4 +740,35 @@ fn evaluate(
         std::fs::write(path, text).map_err(|e| Failure::runtime(format!("cannot write {path}: {e}")))?;
     }
     Ok(())
+}
+
+/// A progress line on stderr for long runs; silent when stderr is not a
+/// terminal (pipes, CI logs, tests).
+struct Progress {
+    label: &'static str,
+    enabled: bool,
+    last_percent: Option<usize>,
+}
+
+impl Progress {
+    fn new(label: &'static str) -> Self {
+        use std::io::IsTerminal;
+        Self { label, enabled: std::io::stderr().is_terminal(), last_percent: None }
+    }
+
+    fn update(&mut self, done: usize, total: usize) {
+        if !self.enabled || total == 0 {
+            return;
+        }
+        let percent = done * 100 / total;
+        if self.last_percent == Some(percent) {
+            return;
+        }
+        self.last_percent = Some(percent);
+        let filled = percent / 4;
+        eprint!("\r{} [{}{}] {percent:>3} % ({done}/{total})", self.label, "#".repeat(filled), " ".repeat(25 - filled));
+        if done >= total {
+            eprintln!();
+        }
+    }
 }

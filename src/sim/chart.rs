@@ -1,5 +1,6 @@
 //! SVG chart of a report: tasks needed, running and desired for both
-//! controllers (top), and the CPU metric each could read (bottom).
+//! controllers, and their instances when the scenario has a cluster (top),
+//! and the CPU metric each could read (bottom).
 
 use super::engine::{Report, Sample};
 use std::fmt::Write;
@@ -24,11 +25,18 @@ fn polyline(out: &mut String, points: &[(f64, f64)], color: &str, dash: bool) {
 /// Renders the report as an SVG document.
 #[must_use]
 pub fn svg(report: &Report) -> String {
-    let height = TOP + 2.0 * PANEL + GAP + 76.0;
+    let height = TOP + 2.0 * PANEL + GAP + 92.0;
     let duration = f64::from(report.duration_seconds.max(1));
     let x = |t: u32| LEFT + (WIDTH - LEFT - RIGHT) * f64::from(t) / duration;
     let all = report.baseline.samples.iter().chain(&report.autopilot.samples);
-    let max_tasks = all.clone().map(|s| s.needed.max(s.running).max(s.desired)).max().unwrap_or(1).max(1) as f64 * 1.1;
+    let max_tasks = all
+        .clone()
+        .map(|s| s.needed.max(s.running).max(s.desired).max(s.instances.unwrap_or(0)))
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64
+        * 1.1;
+    let with_instances = report.baseline.samples.iter().any(|s| s.instances.is_some());
     let y_tasks = |v: f64| TOP + PANEL - PANEL * v / max_tasks;
     let cpu_top = TOP + PANEL + GAP;
     let y_cpu = |v: f64| cpu_top + PANEL - PANEL * v.min(100.0) / 100.0;
@@ -84,19 +92,27 @@ pub fn svg(report: &Report) -> String {
     polyline(&mut out, &line(b, &|s| Some(f64::from(s.desired)), &y_tasks), "#ff9896", true);
     polyline(&mut out, &line(a, &|s| Some(f64::from(s.running)), &y_tasks), "#1f77b4", false);
     polyline(&mut out, &line(a, &|s| Some(f64::from(s.desired)), &y_tasks), "#aec7e8", true);
+    if with_instances {
+        polyline(&mut out, &line(b, &|s| s.instances.map(f64::from), &y_tasks), "#8c564b", false);
+        polyline(&mut out, &line(a, &|s| s.instances.map(f64::from), &y_tasks), "#2ca02c", false);
+    }
     polyline(&mut out, &line(b, &|s| s.metric, &y_cpu), "#d62728", false);
     polyline(&mut out, &line(a, &|s| s.metric, &y_cpu), "#1f77b4", false);
-    let legend = [
+    let mut legend = vec![
         ("#222", "tasks needed at target"),
         ("#d62728", "AWS: running / metric"),
         ("#ff9896", "AWS: desired"),
         ("#1f77b4", "ecs-autopilot: running / metric"),
         ("#aec7e8", "ecs-autopilot: desired"),
     ];
+    if with_instances {
+        legend.push(("#8c564b", "AWS: instances"));
+        legend.push(("#2ca02c", "ecs-autopilot: instances"));
+    }
     for (i, (color, text)) in legend.iter().enumerate() {
         // Two rows so long labels never overlap.
         let lx = LEFT + 300.0 * (i % 3) as f64;
-        let ly = height - 30.0 + 16.0 * (i / 3) as f64;
+        let ly = height - 46.0 + 16.0 * (i / 3) as f64;
         let _ = writeln!(out, "<line x1=\"{lx}\" y1=\"{ly}\" x2=\"{}\" y2=\"{ly}\" stroke=\"{color}\" stroke-width=\"3\"/><text x=\"{}\" y=\"{}\">{text}</text>", lx + 18.0, lx + 22.0, ly + 4.0);
     }
     out.push_str("</svg>\n");

@@ -3,6 +3,7 @@
 //! [`crate::controller::evaluate`] — whose desired count starts and stops
 //! tasks. Virtual time in whole seconds; every random draw is seeded.
 
+use super::cluster::{ServiceCounts, SimCluster};
 use super::scenario::{unit, MetricPipeline, Scenario};
 use crate::config::{self, ConfigError, MetricId, TargetConfig};
 use crate::controller;
@@ -37,6 +38,16 @@ pub struct Sample {
     pub desired: u32,
     /// Latest CPU datapoint the controller could read.
     pub metric: Option<f64>,
+    /// Instances launched (scenarios with a cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<u32>,
+    /// Tasks waiting in PROVISIONING for an instance.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub provisioning: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Scorecard of one run.
@@ -53,6 +64,18 @@ pub struct Score {
     /// Direction reversals within 15 minutes.
     pub flaps: u32,
     pub seconds_above_100_percent: u32,
+    /// Instance-hours (scenarios with a cluster).
+    #[serde(default)]
+    pub instance_hours: f64,
+    /// Minutes with tasks that could not be placed (placement failures).
+    #[serde(default)]
+    pub placement_failure_minutes: u32,
+    /// Task-seconds spent in PROVISIONING, waiting for an instance.
+    #[serde(default)]
+    pub provisioning_task_seconds: u64,
+    /// Changes of the Auto Scaling group's desired capacity.
+    #[serde(default)]
+    pub capacity_actions: u32,
 }
 
 /// One controller's run.
@@ -63,6 +86,9 @@ pub struct Run {
     pub score: Score,
     pub samples: Vec<Sample>,
     pub decisions: Vec<Decision>,
+    /// Capacity decisions that acted (scenarios with a cluster).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_decisions: Vec<crate::capacity::CapacityDecision>,
 }
 
 /// Why a scenario cannot run.
@@ -162,7 +188,7 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
     let rpt = s.service.requests_per_task;
     let mut memory = TargetMemory::default();
     let mut running = s.service.initial_tasks;
-    let mut desired = s.service.initial_tasks;
+    let mut desired = s.service.initial_desired.unwrap_or(s.service.initial_tasks);
     let mut starting: VecDeque<u32> = VecDeque::new();
     let mut bucket_sum = 0.0;
     let mut bucket_n = 0u32;
@@ -181,11 +207,99 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
     let mut running_at_spike = None;
     let mut last_direction: Option<(bool, u32)> = None;
     let mut draws = 0u64;
+    // EC2 capacity: the baseline plans as cluster auto scaling does (aws
+    // mode, one-minute metric); ecs-autopilot in fast mode every 10 s, as
+    // placement failures and PROVISIONING task events arrive.
+    let (capacity_mode, capacity_cadence) = match kind {
+        ControllerKind::AwsBaseline => (config::EvaluationMode::Aws, 60),
+        ControllerKind::Autopilot => (config::EvaluationMode::Fast, 10),
+    };
+    let mut cluster = s.cluster.as_ref().map(|m| SimCluster::new(m, capacity_mode, s.seed));
+    if let Some(c) = cluster.as_mut() {
+        // The initial running tasks sit on the initial instances.
+        for _ in 0..running {
+            if !c.place(0) {
+                return Err(SimError::Scenario {
+                    field: "cluster.initial_instances".into(),
+                    reason: format!("too few instances for the {running} initial tasks (service.initial_tasks)"),
+                });
+            }
+        }
+    }
+    let mut provisioning = 0u32;
+    let mut deploy_remaining = 0u32;
+    let start_delay = |draws: &mut u64| {
+        let (lo, hi) = s.service.task_start_seconds;
+        *draws += 1;
+        let delay = lo + ((f64::from(hi - lo + 1)) * unit(s.seed ^ draws.wrapping_mul(0xA24B_AED4_963E_E407))) as u32;
+        delay.min(hi)
+    };
+    // A desired count above the running tasks at the start: the rest start now.
+    let missing = desired.saturating_sub(running);
+    if cluster.is_some() {
+        provisioning = missing;
+    } else {
+        for _ in 0..missing {
+            let delay = start_delay(&mut draws);
+            starting.push_back(delay);
+        }
+        starting.make_contiguous().sort_unstable();
+    }
     for t in 0..s.duration_seconds {
-        // Tasks whose start time has come are RUNNING.
+        // Tasks whose start time has come are RUNNING; during a deployment
+        // each new one replaces an old one, which stops.
         while starting.front().is_some_and(|ready| *ready <= t) {
             starting.pop_front();
             running += 1;
+            if deploy_remaining > 0 {
+                deploy_remaining -= 1;
+                running -= 1;
+                if let Some(c) = cluster.as_mut() {
+                    c.release(1);
+                }
+            }
+        }
+        if s.deployment.is_some_and(|d| d.at_seconds == t) {
+            deploy_remaining = running;
+        }
+        if let (Some(d), true) = (s.deployment, deploy_remaining > 0) {
+            // New tasks within maximumPercent of the desired count.
+            let ceiling = desired * d.maximum_percent / 100;
+            let in_flight = running + starting.len() as u32 + provisioning;
+            let not_started = deploy_remaining.saturating_sub(starting.len() as u32 + provisioning);
+            let new = ceiling.saturating_sub(in_flight).min(not_started);
+            if cluster.is_some() {
+                provisioning += new;
+            } else {
+                for _ in 0..new {
+                    let delay = start_delay(&mut draws);
+                    starting.push_back(t + delay);
+                }
+                starting.make_contiguous().sort_unstable();
+            }
+        }
+        if let Some(c) = cluster.as_mut() {
+            c.advance();
+            while provisioning > 0 && c.place(t) {
+                provisioning -= 1;
+                let delay = start_delay(&mut draws);
+                starting.push_back(t + delay);
+            }
+            starting.make_contiguous().sort_unstable();
+            if provisioning > 0 && t % 60 == 0 {
+                c.placement_failed();
+            }
+            score.provisioning_task_seconds += u64::from(provisioning);
+            if t % capacity_cadence == 0 {
+                let counts = ServiceCounts {
+                    desired,
+                    running,
+                    pending: starting.len() as u32,
+                    provisioning,
+                    deployment_in_progress: deploy_remaining > 0,
+                };
+                c.plan(t, at(t), counts);
+            }
         }
         let demand = s.demand.at(t, s.seed).max(0.0);
         if Some(t) == spike {
@@ -236,7 +350,8 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
             let observation = Observation {
                 desired_count: desired,
                 running_count: running,
-                pending_count: starting.len() as u32,
+                pending_count: starting.len() as u32 + provisioning,
+                deployment_in_progress: deploy_remaining > 0,
                 metrics: [(metric_id.clone(), visible.iter().rev().take(64).copied().collect())].into_iter().collect(),
                 sample_counts: [(metric_id.clone(), counts.iter().rev().take(8).copied().collect())]
                     .into_iter()
@@ -261,23 +376,35 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
                             score.reaction_decision_seconds = Some(t - sp);
                         }
                     }
-                    let (lo, hi) = s.service.task_start_seconds;
-                    let in_flight = running + starting.len() as u32;
-                    for _ in in_flight..to {
-                        draws += 1;
-                        let delay = lo
-                            + ((f64::from(hi - lo + 1)) * unit(s.seed ^ draws.wrapping_mul(0xA24B_AED4_963E_E407)))
-                                as u32;
-                        starting.push_back(t + delay.min(hi));
+                    let in_flight = running + starting.len() as u32 + provisioning;
+                    let new = to.saturating_sub(in_flight);
+                    if cluster.is_some() {
+                        // Tasks wait in PROVISIONING until an instance has room.
+                        provisioning += new;
+                    } else {
+                        for _ in 0..new {
+                            let delay = start_delay(&mut draws);
+                            starting.push_back(t + delay);
+                        }
+                        starting.make_contiguous().sort_unstable();
                     }
-                    starting.make_contiguous().sort_unstable();
                 } else {
-                    // Scale-in: starting tasks are cancelled first, then running ones stop.
-                    let mut excess = (running + starting.len() as u32).saturating_sub(to);
+                    // Scale-in: waiting tasks are cancelled first, then
+                    // starting ones, then running ones stop.
+                    let mut excess = (running + starting.len() as u32 + provisioning).saturating_sub(to);
+                    let cancelled = excess.min(provisioning);
+                    provisioning -= cancelled;
+                    excess -= cancelled;
+                    let mut freed = 0;
                     while excess > 0 && starting.pop_back().is_some() {
                         excess -= 1;
+                        freed += 1;
                     }
-                    running -= excess.min(running);
+                    let stopped = excess.min(running);
+                    running -= stopped;
+                    if let Some(c) = cluster.as_mut() {
+                        c.release(freed + stopped);
+                    }
                 }
                 desired = to;
             }
@@ -286,10 +413,26 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
             }
         }
         if t % 10 == 0 {
-            samples.push(Sample { t, demand, needed, running, desired, metric: visible.last().map(|p| p.value) });
+            samples.push(Sample {
+                t,
+                demand,
+                needed,
+                running,
+                desired,
+                metric: visible.last().map(|p| p.value),
+                instances: cluster.as_ref().map(SimCluster::instance_count),
+                provisioning,
+            });
         }
     }
-    Ok(Run { controller: kind, metrics, score, samples, decisions })
+    let mut capacity_decisions = Vec::new();
+    if let Some(c) = cluster {
+        score.instance_hours = c.instance_seconds as f64 / 3600.0;
+        score.placement_failure_minutes = c.placement_failures;
+        score.capacity_actions = c.capacity_actions;
+        capacity_decisions = c.decisions;
+    }
+    Ok(Run { controller: kind, metrics, score, samples, decisions, capacity_decisions })
 }
 
 /// Both controllers on the same scenario.

@@ -5,6 +5,7 @@
 //! rendering to SVG text. May not touch: files or the clock (virtual time).
 
 pub mod chart;
+pub mod cluster;
 pub mod engine;
 pub mod scenario;
 

@@ -31,6 +31,56 @@ pub struct Scenario {
     /// Scheduled actions, in AWS's shape, applied to both controllers.
     #[serde(default)]
     pub scheduled_actions: Vec<serde_json::Value>,
+    /// EC2 capacity under the service (absent: tasks always find room, as
+    /// on Fargate).
+    #[serde(default)]
+    pub cluster: Option<ClusterModel>,
+    /// A rolling deployment during the run.
+    #[serde(default)]
+    pub deployment: Option<DeploymentModel>,
+}
+
+/// The Auto Scaling group and capacity provider under the service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterModel {
+    pub instance_type: crate::capacity::model::InstanceType,
+    /// CPU units and MiB of one task.
+    pub task_cpu: u32,
+    pub task_memory: u32,
+    #[serde(default = "default_zones")]
+    pub zones: Vec<String>,
+    pub initial_instances: u32,
+    #[serde(default)]
+    pub min_instances: u32,
+    pub max_instances: u32,
+    /// Seconds from a desired-capacity increase to the instance being ACTIVE
+    /// in ECS (launch, boot, agent registration): uniform in [min, max].
+    pub launch_seconds: (u32, u32),
+    /// The capacity provider's `ManagedScaling` (AWS's camelCase shape).
+    #[serde(default)]
+    pub managed_scaling: crate::capacity::model::ManagedScaling,
+    /// The service's deployment `maximumPercent`.
+    #[serde(default = "default_maximum_percent")]
+    pub maximum_percent: u32,
+}
+
+fn default_zones() -> Vec<String> {
+    vec!["a".into(), "b".into(), "c".into()]
+}
+fn default_maximum_percent() -> u32 {
+    200
+}
+
+/// A rolling deployment: from `at_seconds`, every task is replaced; new
+/// tasks start within `maximum_percent` of the desired count and an old task
+/// stops as each new one runs. Scale-in is blocked meanwhile (spec §2.5).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentModel {
+    pub at_seconds: u32,
+    #[serde(default = "default_maximum_percent")]
+    pub maximum_percent: u32,
 }
 
 fn default_seed() -> u64 {
@@ -120,6 +170,10 @@ pub struct ServiceModel {
     /// Requests per second one task serves at 100 % CPU.
     pub requests_per_task: f64,
     pub initial_tasks: u32,
+    /// Desired count at the start when it differs from the running tasks
+    /// (e.g. a new service on an empty cluster): the missing tasks start at 0.
+    #[serde(default)]
+    pub initial_desired: Option<u32>,
     /// Seconds from desired-count increase to RUNNING: uniform in [min, max].
     pub task_start_seconds: (u32, u32),
 }

@@ -1,0 +1,300 @@
+//! The EC2 side of the closed loop: an Auto Scaling group whose instances
+//! launch after a delay and register with ECS, tasks that wait in
+//! PROVISIONING until an instance has room (placement failures), and the
+//! production capacity planner ([`crate::capacity::plan`]) deciding the
+//! group's desired capacity — `aws` mode for the baseline (cluster auto
+//! scaling: the one-minute CapacityProviderReservation metric), `fast` mode
+//! for ecs-autopilot (re-planned every 10 s, as placement-failure and task
+//! events arrive).
+//!
+//! Owns: instances, slots, the group's desired count. May not touch: the
+//! service's task lifecycle (the engine's), the clock (`t` is an argument).
+
+use super::scenario::{unit, ClusterModel};
+use crate::capacity::model::{
+    AutoScalingGroup, Instance, InstanceType, Placement, Resources, ServiceState, Stage, Task,
+};
+use crate::capacity::{plan, CapacityAction, CapacityMemory, CapacityOptions, Cluster};
+use crate::config::EvaluationMode;
+use jiff::Timestamp;
+use std::collections::BTreeMap;
+
+const PROVIDER: &str = "sim-capacity";
+
+#[derive(Clone, Debug)]
+struct SimInstance {
+    id: u32,
+    zone: String,
+    /// Second at which the instance is ACTIVE in ECS.
+    ready_at: u32,
+    tasks: u32,
+    draining: bool,
+    protected: bool,
+}
+
+/// A simulated group of container instances.
+#[derive(Clone, Debug)]
+pub struct SimCluster {
+    model: ClusterModel,
+    instances: Vec<SimInstance>,
+    desired: u32,
+    next_id: u32,
+    memory: CapacityMemory,
+    options: CapacityOptions,
+    seed: u64,
+    draws: u64,
+    /// Instance-seconds of instances launched (running or launching).
+    pub instance_seconds: u64,
+    /// Minutes in which tasks could not be placed (SERVICE_TASK_PLACEMENT_FAILURE).
+    pub placement_failures: u32,
+    /// Changes of the group's desired capacity.
+    pub capacity_actions: u32,
+    /// Capacity decisions that acted (the decision log).
+    pub decisions: Vec<crate::capacity::CapacityDecision>,
+}
+
+/// The service as the planner sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct ServiceCounts {
+    pub desired: u32,
+    pub running: u32,
+    pub pending: u32,
+    pub provisioning: u32,
+    pub deployment_in_progress: bool,
+}
+
+impl SimCluster {
+    /// A group with `model.initial_instances` ACTIVE instances.
+    #[must_use]
+    pub fn new(model: &ClusterModel, mode: EvaluationMode, seed: u64) -> Self {
+        let mut c = Self {
+            model: model.clone(),
+            instances: Vec::new(),
+            desired: model.initial_instances,
+            next_id: 0,
+            memory: CapacityMemory::default(),
+            options: CapacityOptions { mode, ..CapacityOptions::default() },
+            seed,
+            draws: 0,
+            instance_seconds: 0,
+            placement_failures: 0,
+            capacity_actions: 0,
+            decisions: Vec::new(),
+        };
+        for _ in 0..model.initial_instances {
+            c.launch(0, true);
+        }
+        c
+    }
+
+    fn slots(&self) -> u32 {
+        let t = &self.model;
+        (t.instance_type.cpu / t.task_cpu.max(1)).min(t.instance_type.memory / t.task_memory.max(1))
+    }
+
+    fn launch(&mut self, t: u32, ready_now: bool) {
+        let zones = &self.model.zones;
+        // The group balances instances over zones.
+        let mut per_zone: BTreeMap<&str, usize> = zones.iter().map(|z| (z.as_str(), 0)).collect();
+        for i in &self.instances {
+            if let Some(n) = per_zone.get_mut(i.zone.as_str()) {
+                *n += 1;
+            }
+        }
+        let zone = per_zone.iter().min_by_key(|(z, n)| (**n, **z)).map_or("a", |(z, _)| z).to_owned();
+        self.draws += 1;
+        let (lo, hi) = self.model.launch_seconds;
+        let delay =
+            lo + (f64::from(hi - lo + 1) * unit(self.seed ^ self.draws.wrapping_mul(0x6A09_E667_F3BC_C909))) as u32;
+        let ready_at = if ready_now { t } else { t + delay.min(hi) };
+        self.instances.push(SimInstance {
+            id: self.next_id,
+            zone,
+            ready_at,
+            tasks: 0,
+            draining: false,
+            protected: false,
+        });
+        self.next_id += 1;
+    }
+
+    /// Instances launched (ACTIVE or launching).
+    #[must_use]
+    pub fn instance_count(&self) -> u32 {
+        self.instances.len() as u32
+    }
+
+    /// Accounts one second.
+    pub fn advance(&mut self) {
+        self.instance_seconds += u64::from(self.instance_count());
+    }
+
+    /// Places one task on an ACTIVE instance with a free slot (binpack:
+    /// the fullest first, as the scenario's service asks). `false`: no room.
+    pub fn place(&mut self, t: u32) -> bool {
+        let slots = self.slots();
+        let best = self
+            .instances
+            .iter_mut()
+            .filter(|i| i.ready_at <= t && !i.draining && i.tasks < slots)
+            .max_by_key(|i| (i.tasks, std::cmp::Reverse(i.id)));
+        match best {
+            Some(i) => {
+                i.tasks += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Frees `n` task slots, from the emptiest instances first (so that
+    /// instances empty out and can be scaled in).
+    pub fn release(&mut self, n: u32) {
+        for _ in 0..n {
+            if let Some(i) = self.instances.iter_mut().filter(|i| i.tasks > 0).min_by_key(|i| (i.tasks, i.id)) {
+                i.tasks -= 1;
+            }
+        }
+    }
+
+    /// Tasks could not be placed during this minute.
+    pub fn placement_failed(&mut self) {
+        self.placement_failures += 1;
+    }
+
+    /// The planner's view at second `t`.
+    fn view(&self, t: u32, at: Timestamp, service: ServiceCounts) -> Cluster {
+        let m = &self.model;
+        let slots = self.slots();
+        let registered = Resources { cpu: m.instance_type.cpu, memory: m.instance_type.memory, ..Resources::default() };
+        let instances = self
+            .instances
+            .iter()
+            .filter(|i| i.ready_at <= t)
+            .map(|i| Instance {
+                id: format!("ci-{}", i.id),
+                ec2_instance_id: Some(format!("i-{:05}", i.id)),
+                status: if i.draining { "DRAINING".into() } else { "ACTIVE".into() },
+                agent_connected: true,
+                free: Resources {
+                    cpu: (slots - i.tasks.min(slots)) * m.task_cpu,
+                    memory: (slots - i.tasks.min(slots)) * m.task_memory,
+                    ..Resources::default()
+                },
+                registered: registered.clone(),
+                attributes: [
+                    ("ecs.availability-zone".to_owned(), i.zone.clone()),
+                    ("ecs.instance-type".to_owned(), m.instance_type.name.clone()),
+                ]
+                .into(),
+                running_tasks: i.tasks,
+                pending_tasks: 0,
+                non_daemon_tasks: i.tasks,
+                groups: [("service:sim".to_owned(), i.tasks)].into(),
+                launched_at: Timestamp::from_second(at.as_second() - i64::from(t - i.ready_at)).ok(),
+                in_asg: true,
+                protected_from_scale_in: i.protected,
+                hypothetical: false,
+            })
+            .collect();
+        let need = Resources { cpu: m.task_cpu, memory: m.task_memory, ..Resources::default() };
+        let tasks = (0..service.provisioning)
+            .map(|k| Task {
+                id: format!("provisioning-{k}"),
+                group: "service:sim".into(),
+                need: need.clone(),
+                stage: Stage::Provisioning,
+                instance: None,
+                daemon: false,
+                placement: Placement::default(),
+                capacity_provider: Some(PROVIDER.into()),
+            })
+            .collect();
+        Cluster {
+            capacity_provider: PROVIDER.into(),
+            managed_scaling: m.managed_scaling,
+            asg: AutoScalingGroup {
+                name: "sim-asg".into(),
+                min: m.min_instances,
+                max: m.max_instances,
+                desired: self.desired,
+                zones: m.zones.clone(),
+                instance_types: vec![m.instance_type.clone()],
+            },
+            instances,
+            tasks,
+            services: vec![ServiceState {
+                name: "sim".into(),
+                group: "service:sim".into(),
+                desired: service.desired,
+                running: service.running,
+                pending: service.pending,
+                deployment_in_progress: service.deployment_in_progress,
+                maximum_percent: m.maximum_percent,
+                capacity_provider: Some(PROVIDER.into()),
+                task_need: need,
+                placement: Placement::default(),
+            }],
+        }
+    }
+
+    /// Runs the capacity planner at second `t` and applies its actions as
+    /// the Auto Scaling group and ECS would.
+    pub fn plan(&mut self, t: u32, at: Timestamp, service: ServiceCounts) {
+        let cluster = self.view(t, at, service);
+        let Ok((decision, memory)) = plan(at, &cluster, &self.options, std::mem::take(&mut self.memory)) else {
+            // Simulated tasks carry no memberOf expression: planning cannot fail.
+            return;
+        };
+        self.memory = memory;
+        let acted = !decision.actions.is_empty();
+        for action in &decision.actions {
+            match action {
+                CapacityAction::SetDesiredCapacity { to, .. } => {
+                    self.capacity_actions += 1;
+                    let to = (*to).clamp(self.model.min_instances, self.model.max_instances);
+                    while self.instance_count() < to {
+                        self.launch(t, false);
+                    }
+                    // Scale-in by desired count: the group terminates
+                    // unprotected instances without tasks (managed
+                    // termination protection keeps busy ones, spec §7.6).
+                    while self.instance_count() > to {
+                        let Some(k) = self.instances.iter().rposition(|i| i.tasks == 0 && !i.protected) else { break };
+                        self.instances.remove(k);
+                    }
+                    self.desired = to;
+                }
+                CapacityAction::ProtectFromScaleIn { ec2_instance_ids } => {
+                    for i in &mut self.instances {
+                        if ec2_instance_ids.contains(&format!("i-{:05}", i.id)) {
+                            i.protected = true;
+                        }
+                    }
+                }
+                CapacityAction::Drain { container_instances } => {
+                    for i in &mut self.instances {
+                        if container_instances.contains(&format!("ci-{}", i.id)) {
+                            i.draining = true;
+                        }
+                    }
+                }
+                CapacityAction::TerminateAndDecrement { ec2_instance_ids } => {
+                    let before = self.instance_count();
+                    self.instances.retain(|i| !(ec2_instance_ids.contains(&format!("i-{:05}", i.id)) && i.tasks == 0));
+                    self.capacity_actions += 1;
+                    self.desired = self.desired.saturating_sub(before - self.instance_count());
+                }
+            }
+        }
+        if acted {
+            self.decisions.push(decision);
+        }
+    }
+}
+
+/// The instance type as the planner needs it.
+#[must_use]
+pub fn instance_type(name: &str, cpu: u32, memory: u32) -> InstanceType {
+    InstanceType { name: name.into(), cpu, memory, gpus: 0 }
+}
