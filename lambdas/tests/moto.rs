@@ -10,16 +10,13 @@ mod support;
 use autopilot_lambdas::dynamodb::DynamoState;
 use autopilot_lambdas::ecs::EcsServices;
 use autopilot_lambdas::eventbridge::EventBridgeDecisions;
-use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-use aws_sdk_ecs::types::{ContainerDefinition, NetworkMode, PortMapping};
 use ecs_autopilot::config::MetricId;
 use ecs_autopilot::handler::{handle_event, target_key, ServicePorts, Settings, TargetRecord};
 use ecs_autopilot::memory::Datapoint;
 use ecs_autopilot::ports::memory::StaticMetrics;
 use ecs_autopilot::ports::{PortError, ServicePort, ServiceSnapshot};
-use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU32, Ordering};
-use support::Moto;
+use support::{task_event, Moto};
 
 const SERVICE: &str = "service/prod/api";
 const TABLE: &str = "autopilot-state";
@@ -38,48 +35,10 @@ Autopilot:
   Defaults: {EvaluationMode: fast}
 ";
 
-/// Cluster `prod` with service `api` (bridge networking, desired 2) and the
-/// state table.
+/// Cluster `prod` with service `api` (2 running tasks) and the state table.
 async fn world(sdk: &aws_config::SdkConfig) {
-    let ecs = aws_sdk_ecs::Client::new(sdk);
-    ecs.create_cluster().cluster_name("prod").send().await.unwrap();
-    ecs.register_task_definition()
-        .family("api")
-        .network_mode(NetworkMode::Bridge)
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("app")
-                .image("public.ecr.aws/nginx/nginx:latest")
-                .cpu(256)
-                .memory(512)
-                .port_mappings(PortMapping::builder().container_port(80).host_port(0).build())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    ecs.create_service()
-        .cluster("prod")
-        .service_name("api")
-        .task_definition("api")
-        .desired_count(2)
-        .send()
-        .await
-        .unwrap();
-    // moto runs no tasks; UpdateService copies desired to running (a known
-    // moto gap), which gives the service its two running tasks.
-    ecs.update_service().cluster("prod").service("api").desired_count(2).send().await.unwrap();
-    let ddb = aws_sdk_dynamodb::Client::new(sdk);
-    ddb.create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    support::create_api_service(sdk).await;
+    support::create_state_table(sdk, TABLE).await;
 }
 
 fn hot_metrics() -> StaticMetrics {
@@ -88,16 +47,6 @@ fn hot_metrics() -> StaticMetrics {
         .map(|k| Datapoint { timestamp: now.checked_sub(jiff::SignedDuration::from_mins(k)).unwrap(), value: 100.0 })
         .collect();
     StaticMetrics { series: [(MetricId("ECSServiceAverageCPUUtilization".into()), points)].into() }
-}
-
-fn task_event(id: &str, task: &str) -> Value {
-    let mut e: Value =
-        serde_json::from_str(include_str!("../../tests/fixtures/events/ecs-task-state-change.json")).unwrap();
-    e["id"] = json!(id);
-    e["detail"]["group"] = json!("service:api");
-    e["detail"]["clusterArn"] = json!("arn:aws:ecs:us-east-1:123456789012:cluster/prod");
-    e["detail"]["taskArn"] = json!(format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{task}"));
-    e
 }
 
 async fn desired_in_moto(sdk: &aws_config::SdkConfig) -> i32 {
@@ -121,6 +70,43 @@ async fn record_in_moto(sdk: &aws_config::SdkConfig) -> (TargetRecord, u64) {
     (serde_json::from_str(body).unwrap(), version)
 }
 
+/// moto with the world, and the controller's ports over it (metrics from
+/// the metrics port: 2 tasks at 100 % CPU).
+struct Fixture {
+    _moto: Moto,
+    sdk: aws_config::SdkConfig,
+    config: ecs_autopilot::config::Config,
+    services: Counting,
+    metrics: StaticMetrics,
+    state: DynamoState,
+    bus: EventBridgeDecisions,
+}
+
+impl Fixture {
+    async fn start() -> Self {
+        let moto = Moto::start();
+        let sdk = support::sdk(&moto).await;
+        world(&sdk).await;
+        Self {
+            config: ecs_autopilot::config::load_str(CONFIG).unwrap(),
+            services: Counting { inner: EcsServices::new(aws_sdk_ecs::Client::new(&sdk)), updates: AtomicU32::new(0) },
+            metrics: hot_metrics(),
+            state: DynamoState::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE),
+            bus: EventBridgeDecisions::new(aws_sdk_eventbridge::Client::new(&sdk), "default"),
+            sdk,
+            _moto: moto,
+        }
+    }
+
+    fn ports(&self) -> ServicePorts<'_, Counting, StaticMetrics, DynamoState, EventBridgeDecisions> {
+        ServicePorts { services: &self.services, metrics: &self.metrics, state: &self.state, decisions: &self.bus }
+    }
+
+    fn updates(&self) -> u32 {
+        self.services.updates.load(Ordering::SeqCst)
+    }
+}
+
 /// Counts `UpdateService` calls that reach moto.
 struct Counting {
     inner: EcsServices,
@@ -139,66 +125,48 @@ impl ServicePort for Counting {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn controller_scales_the_service_in_moto_records_memory_and_ignores_a_duplicate() {
-    let moto = Moto::start();
-    let sdk = support::sdk(&moto).await;
-    world(&sdk).await;
-    let config = ecs_autopilot::config::load_str(CONFIG).unwrap();
-    let services = Counting { inner: EcsServices::new(aws_sdk_ecs::Client::new(&sdk)), updates: AtomicU32::new(0) };
-    let metrics = hot_metrics();
-    let state = DynamoState::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
-    let bus = EventBridgeDecisions::new(aws_sdk_eventbridge::Client::new(&sdk), "default");
-    let ports = ServicePorts { services: &services, metrics: &metrics, state: &state, decisions: &bus };
+    let f = Fixture::start().await;
+    let (sdk, config) = (&f.sdk, &f.config);
+    let ports = f.ports();
     let now = jiff::Timestamp::now();
 
-    let report = handle_event(now, &config, Settings::default(), &ports, &task_event("e-1", "t1")).await.unwrap();
+    let report = handle_event(now, config, Settings::default(), &ports, &task_event("e-1", "t1")).await.unwrap();
     assert!(report.publish_errors.is_empty(), "{:?}", report.publish_errors);
     assert_eq!(report.decisions[0].desired, 4, "2 tasks at 100 % for a 50 % target: {:?}", report.decisions[0]);
-    assert_eq!(desired_in_moto(&sdk).await, 4);
-    let (record, version) = record_in_moto(&sdk).await;
+    assert_eq!(desired_in_moto(sdk).await, 4);
+    let (record, version) = record_in_moto(sdk).await;
     assert_eq!(version, 1);
     assert_eq!(record.memory.last_scale_out.map(|r| (r.from, r.to)), Some((2, 4)));
     assert_eq!(record.ledger.processed.front().map(|(id, _)| id.as_str()), Some("e-1"));
 
     // At-least-once delivery: the same event again changes nothing.
-    let again = handle_event(now, &config, Settings::default(), &ports, &task_event("e-1", "t1")).await.unwrap();
+    let again = handle_event(now, config, Settings::default(), &ports, &task_event("e-1", "t1")).await.unwrap();
     assert!(again.ignored[0].reason.starts_with("duplicate event id"));
-    assert_eq!(services.updates.load(Ordering::SeqCst), 1);
-    assert_eq!(record_in_moto(&sdk).await.1, 1, "no write for a duplicate");
+    assert_eq!(f.updates(), 1);
+    assert_eq!(record_in_moto(sdk).await.1, 1, "no write for a duplicate");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn shadow_mode_decides_records_and_publishes_but_leaves_the_service_alone() {
-    let moto = Moto::start();
-    let sdk = support::sdk(&moto).await;
-    world(&sdk).await;
-    let config = ecs_autopilot::config::load_str(CONFIG).unwrap();
-    let services = Counting { inner: EcsServices::new(aws_sdk_ecs::Client::new(&sdk)), updates: AtomicU32::new(0) };
-    let metrics = hot_metrics();
-    let state = DynamoState::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
-    let bus = EventBridgeDecisions::new(aws_sdk_eventbridge::Client::new(&sdk), "default");
-    let ports = ServicePorts { services: &services, metrics: &metrics, state: &state, decisions: &bus };
+    let f = Fixture::start().await;
+    let (sdk, config) = (&f.sdk, &f.config);
+    let ports = f.ports();
     let shadow = Settings { shadow: true, ..Settings::default() };
-    let report = handle_event(jiff::Timestamp::now(), &config, shadow, &ports, &task_event("e-1", "t1")).await.unwrap();
+    let report = handle_event(jiff::Timestamp::now(), config, shadow, &ports, &task_event("e-1", "t1")).await.unwrap();
     assert!(!report.applied);
     assert_eq!(report.decisions[0].desired, 4, "the decision is made and recorded");
-    assert_eq!(services.updates.load(Ordering::SeqCst), 0);
-    assert_eq!(desired_in_moto(&sdk).await, 2, "nothing applied");
-    assert_eq!(record_in_moto(&sdk).await.1, 1, "memory recorded");
+    assert_eq!(f.updates(), 0);
+    assert_eq!(desired_in_moto(sdk).await, 2, "nothing applied");
+    assert_eq!(record_in_moto(sdk).await.1, 1, "memory recorded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixteen_parallel_invocations_on_one_service_act_once_with_consistent_memory() {
-    let moto = Moto::start();
-    let sdk = support::sdk(&moto).await;
-    world(&sdk).await;
-    let config = ecs_autopilot::config::load_str(CONFIG).unwrap();
-    let services = Counting { inner: EcsServices::new(aws_sdk_ecs::Client::new(&sdk)), updates: AtomicU32::new(0) };
-    let metrics = hot_metrics();
-    let state = DynamoState::new(aws_sdk_dynamodb::Client::new(&sdk), TABLE);
-    let bus = EventBridgeDecisions::new(aws_sdk_eventbridge::Client::new(&sdk), "default");
+    let f = Fixture::start().await;
+    let (sdk, config) = (&f.sdk, &f.config);
     let now = jiff::Timestamp::now();
     let settings = Settings { max_attempts: 64, ..Settings::default() };
-    let ports = ServicePorts { services: &services, metrics: &metrics, state: &state, decisions: &bus };
+    let ports = f.ports();
     let runs = (0..16).map(|k| {
         let event = task_event(&format!("e-{k}"), &format!("t{k}"));
         let ports = &ports;
@@ -211,9 +179,9 @@ async fn sixteen_parallel_invocations_on_one_service_act_once_with_consistent_me
     for r in &results {
         assert!(r.is_ok(), "{r:?}");
     }
-    assert_eq!(services.updates.load(Ordering::SeqCst), 1, "exactly one UpdateService");
-    assert_eq!(desired_in_moto(&sdk).await, 4);
-    let (record, version) = record_in_moto(&sdk).await;
+    assert_eq!(f.updates(), 1, "exactly one UpdateService");
+    assert_eq!(desired_in_moto(sdk).await, 4);
+    let (record, version) = record_in_moto(sdk).await;
     assert_eq!(record.ledger.processed.len(), 16, "every invocation's event recorded: no lost update");
     assert_eq!(version, 16, "one successful conditional write per invocation");
 }

@@ -70,18 +70,7 @@ async fn world(sdk: &aws_config::SdkConfig) -> Vec<String> {
             .await
             .unwrap();
     }
-    use aws_sdk_dynamodb::types::*;
-    aws_sdk_dynamodb::Client::new(sdk)
-        .create_table()
-        .table_name("state")
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    support::create_state_table(sdk, "state").await;
     instance_ids
 }
 

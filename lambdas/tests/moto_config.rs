@@ -9,7 +9,8 @@ use autopilot_lambdas::settings::ConfigSource;
 use aws_sdk_ssm::types::ParameterType;
 use support::Moto;
 
-const TARGETS: &str = r#"{"ScalableTargets": [{"ResourceId": "service/prod/api", "MinCapacity": 2, "MaxCapacity": 20}]}"#;
+const TARGETS: &str =
+    r#"{"ScalableTargets": [{"ResourceId": "service/prod/api", "MinCapacity": 2, "MaxCapacity": 20}]}"#;
 const POLICIES: &str = "ScalingPolicies:\n  - PolicyName: cpu60\n    ResourceId: service/prod/api\n    PolicyType: TargetTrackingScaling\n    TargetTrackingScalingPolicyConfiguration:\n      TargetValue: 60\n      PredefinedMetricSpecification: {PredefinedMetricType: ECSServiceAverageCPUUtilization}\n";
 
 async fn put(sdk: &aws_config::SdkConfig, name: &str, value: &str) {

@@ -20,46 +20,8 @@ ScheduledActions:
 "#;
 
 async fn world(sdk: &aws_config::SdkConfig) {
-    let ecs = aws_sdk_ecs::Client::new(sdk);
-    ecs.create_cluster().cluster_name("prod").send().await.unwrap();
-    ecs.register_task_definition()
-        .family("api")
-        .network_mode(aws_sdk_ecs::types::NetworkMode::Bridge)
-        .container_definitions(
-            aws_sdk_ecs::types::ContainerDefinition::builder().name("app").image("nginx").cpu(256).memory(512).build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    ecs.create_service()
-        .cluster("prod")
-        .service_name("api")
-        .task_definition("api")
-        .desired_count(2)
-        .send()
-        .await
-        .unwrap();
-    ecs.update_service().cluster("prod").service("api").desired_count(2).send().await.unwrap();
-    use aws_sdk_dynamodb::types::*;
-    aws_sdk_dynamodb::Client::new(sdk)
-        .create_table()
-        .table_name("state")
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-}
-
-fn task_event() -> Value {
-    let mut e: Value =
-        serde_json::from_str(include_str!("../../tests/fixtures/events/ecs-task-state-change.json")).unwrap();
-    e["detail"]["group"] = json!("service:api");
-    e["detail"]["clusterArn"] = json!("arn:aws:ecs:us-east-1:123456789012:cluster/prod");
-    e
+    support::create_api_service(sdk).await;
+    support::create_state_table(sdk, "state").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,7 +34,7 @@ async fn the_controller_binary_serves_an_invocation_from_the_runtime_api() {
     let config = dir.join("autopilot.yaml");
     std::fs::write(&config, CONFIG).unwrap();
 
-    let (api, requests) = support::runtime_api(vec![task_event(), json!({"not": "an event"})]);
+    let (api, requests) = support::runtime_api(vec![support::task_event("e-1", "t1"), json!({"not": "an event"})]);
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_autopilot-controller"))
         .env_clear()

@@ -7,7 +7,7 @@
 
 use super::{encode, HandlerError, Ignored, Settings};
 use crate::capacity::{plan, CapacityAction, CapacityDecision, CapacityMemory, CapacityOptions};
-use crate::event::{self, Detail, Parsed};
+use crate::event::Detail;
 use crate::memory::EventLedger;
 use crate::ports::{CapacityPort, DecisionPort, SaveOutcome, StatePort};
 use jiff::Timestamp;
@@ -62,19 +62,10 @@ where
 {
     let (capacity, state, decisions) = ports;
     let mut report = CapacityReport { applied: !settings.shadow, ..CapacityReport::default() };
-    let event = match event::parse_event_value(event_json.clone()) {
-        Ok(Parsed::Ours(e)) => e,
-        Ok(Parsed::NotOurs { id, detail_type, source }) => {
-            report.ignored.push(Ignored {
-                event_id: Some(id),
-                target: None,
-                reason: format!("not an event the controller consumes ({source} / {detail_type})"),
-            });
-            return Ok(report);
-        }
-        Err(e) => {
-            let id = event_json.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-            report.ignored.push(Ignored { event_id: id, target: None, reason: format!("malformed event: {e}") });
+    let event = match super::parse(event_json) {
+        Ok(e) => e,
+        Err(ignored) => {
+            report.ignored.push(ignored);
             return Ok(report);
         }
     };
@@ -89,15 +80,7 @@ where
     'providers: for provider in providers {
         let key = provider_key(provider);
         for _attempt in 0..settings.max_attempts.max(1) {
-            let stored = state.load(&key).await?;
-            let (previous, version) = match &stored {
-                Some(s) => (
-                    serde_json::from_str::<ProviderRecord>(&s.body)
-                        .map_err(|e| HandlerError::CorruptMemory { key: key.clone(), reason: e.to_string() })?,
-                    Some(s.version),
-                ),
-                None => (ProviderRecord::default(), None),
-            };
+            let (previous, version) = super::load::<ProviderRecord, _>(state, &key).await?;
             let mut record = previous.clone();
             if let Err(refusal) = super::admit(&mut record.ledger, &event, now) {
                 report.ignored.push(Ignored {
@@ -127,13 +110,8 @@ where
                     }
                 }
             }
-            match serde_json::to_value(&decision) {
-                Ok(value) => {
-                    if let Err(e) = decisions.publish(CAPACITY_DETAIL_TYPE, &value).await {
-                        report.publish_errors.push(e.to_string());
-                    }
-                }
-                Err(e) => report.publish_errors.push(format!("capacity record not serialisable: {e}")),
+            if let Err(e) = super::publish(decisions, CAPACITY_DETAIL_TYPE, &decision).await {
+                report.publish_errors.push(e);
             }
             report.decisions.push(decision);
             continue 'providers;

@@ -148,19 +148,10 @@ where
     D: DecisionPort + Sync,
 {
     let mut report = Report { applied: !settings.shadow, ..Report::default() };
-    let event = match event::parse_event_value(event_json.clone()) {
-        Ok(Parsed::Ours(e)) => e,
-        Ok(Parsed::NotOurs { id, detail_type, source }) => {
-            report.ignored.push(Ignored {
-                event_id: Some(id),
-                target: None,
-                reason: format!("not an event the controller consumes ({source} / {detail_type})"),
-            });
-            return Ok(report);
-        }
-        Err(e) => {
-            let id = event_json.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-            report.ignored.push(Ignored { event_id: id, target: None, reason: format!("malformed event: {e}") });
+    let event = match parse(event_json) {
+        Ok(e) => e,
+        Err(ignored) => {
+            report.ignored.push(ignored);
             return Ok(report);
         }
     };
@@ -289,15 +280,7 @@ where
     let key = target_key(&target.resource_id);
     let queries: Vec<(MetricId, MetricQuery)> = target.queries.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     for _attempt in 0..settings.max_attempts.max(1) {
-        let stored = ports.state.load(&key).await?;
-        let (previous, version) = match &stored {
-            Some(s) => (
-                serde_json::from_str::<TargetRecord>(&s.body)
-                    .map_err(|e| HandlerError::CorruptMemory { key: key.clone(), reason: e.to_string() })?,
-                Some(s.version),
-            ),
-            None => (TargetRecord::default(), None),
-        };
+        let (previous, version) = load::<TargetRecord, _>(ports.state, &key).await?;
         let mut record = previous.clone();
         if let Some(e) = event {
             if let Err(refusal) = admit(&mut record.ledger, e, now) {
@@ -333,13 +316,8 @@ where
                 }
             }
         }
-        match serde_json::to_value(&decision) {
-            Ok(value) => {
-                if let Err(e) = ports.decisions.publish(DECISION_DETAIL_TYPE, &value).await {
-                    report.publish_errors.push(e.to_string());
-                }
-            }
-            Err(e) => report.publish_errors.push(format!("decision record not serialisable: {e}")),
+        if let Err(e) = publish(ports.decisions, DECISION_DETAIL_TYPE, &decision).await {
+            report.publish_errors.push(e);
         }
         report.decisions.push(decision);
         return Ok(());
@@ -411,6 +389,49 @@ pub fn decide(
 
 fn ignored(e: &Event, target: &TargetConfig, reason: String) -> Ignored {
     Ignored { event_id: Some(e.meta.id.clone()), target: Some(target.resource_id.clone()), reason }
+}
+
+/// Parses an event delivered to a handler; a malformed or foreign event
+/// becomes the [`Ignored`] entry it is acknowledged with.
+fn parse(event_json: &serde_json::Value) -> Result<Event, Ignored> {
+    match event::parse_event_value(event_json.clone()) {
+        Ok(Parsed::Ours(e)) => Ok(e),
+        Ok(Parsed::NotOurs { id, detail_type, source }) => Err(Ignored {
+            event_id: Some(id),
+            target: None,
+            reason: format!("not an event the controller consumes ({source} / {detail_type})"),
+        }),
+        Err(e) => Err(Ignored {
+            event_id: event_json.get("id").and_then(|v| v.as_str()).map(str::to_owned),
+            target: None,
+            reason: format!("malformed event: {e}"),
+        }),
+    }
+}
+
+/// Loads the record stored under `key` and its version (a fresh record and
+/// no version when there is none yet).
+async fn load<R, T>(state: &T, key: &str) -> Result<(R, Option<u64>), HandlerError>
+where
+    R: serde::de::DeserializeOwned + Default,
+    T: StatePort + Sync,
+{
+    match state.load(key).await? {
+        Some(s) => serde_json::from_str::<R>(&s.body)
+            .map(|r| (r, Some(s.version)))
+            .map_err(|e| HandlerError::CorruptMemory { key: key.to_owned(), reason: e.to_string() }),
+        None => Ok((R::default(), None)),
+    }
+}
+
+/// Publishes a record; a failure is reported, not fatal (the decision stands).
+async fn publish<D: DecisionPort + Sync, R: Serialize>(
+    decisions: &D,
+    detail_type: &str,
+    record: &R,
+) -> Result<(), String> {
+    let value = serde_json::to_value(record).map_err(|e| format!("record not serialisable: {e}"))?;
+    decisions.publish(detail_type, &value).await.map_err(|e| e.to_string())
 }
 
 fn encode<R: Serialize>(record: &R, key: &str) -> Result<String, HandlerError> {

@@ -73,6 +73,66 @@ pub async fn sdk(moto: &Moto) -> aws_config::SdkConfig {
         .await
 }
 
+/// The state table (partition key `pk`), on demand.
+pub async fn create_state_table(sdk: &aws_config::SdkConfig, name: &str) {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    aws_sdk_dynamodb::Client::new(sdk)
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Cluster `prod` with service `api` (bridge networking) running 2 tasks.
+pub async fn create_api_service(sdk: &aws_config::SdkConfig) {
+    use aws_sdk_ecs::types::{ContainerDefinition, NetworkMode, PortMapping};
+    let ecs = aws_sdk_ecs::Client::new(sdk);
+    ecs.create_cluster().cluster_name("prod").send().await.unwrap();
+    ecs.register_task_definition()
+        .family("api")
+        .network_mode(NetworkMode::Bridge)
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image("public.ecr.aws/nginx/nginx:latest")
+                .cpu(256)
+                .memory(512)
+                .port_mappings(PortMapping::builder().container_port(80).host_port(0).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ecs.create_service()
+        .cluster("prod")
+        .service_name("api")
+        .task_definition("api")
+        .desired_count(2)
+        .send()
+        .await
+        .unwrap();
+    // moto runs no tasks; UpdateService copies desired to running (a known
+    // moto gap), which gives the service its two running tasks.
+    ecs.update_service().cluster("prod").service("api").desired_count(2).send().await.unwrap();
+}
+
+/// The example ECS task event, for a task of service `api` in `prod`.
+pub fn task_event(id: &str, task: &str) -> serde_json::Value {
+    let mut e: serde_json::Value =
+        serde_json::from_str(include_str!("../../../tests/fixtures/events/ecs-task-state-change.json")).unwrap();
+    e["id"] = serde_json::json!(id);
+    e["detail"]["group"] = serde_json::json!("service:api");
+    e["detail"]["clusterArn"] = serde_json::json!("arn:aws:ecs:us-east-1:123456789012:cluster/prod");
+    e["detail"]["taskArn"] = serde_json::json!(format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{task}"));
+    e
+}
+
 /// One request the runtime API received.
 #[derive(Debug)]
 pub struct RuntimeRequest {
