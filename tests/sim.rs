@@ -207,3 +207,39 @@ fn a_cluster_too_small_for_the_initial_tasks_is_named() {
         "scenario cluster.initial_instances: too few instances for the 10 initial tasks (service.initial_tasks)"
     );
 }
+
+#[test]
+fn the_simulated_events_are_what_ecs_sends_and_route_through_the_deployed_rules_spec_10() {
+    use ecs_autopilot::event::{parse_event_value, Detail, Parsed};
+    use ecs_autopilot::route::{template::rules_from_template, Router};
+    let report = sim::simulate(&scenario("cold-cluster")).unwrap();
+    let template = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("infra/template.yaml")).unwrap();
+    let params = [("ClusterArns".to_owned(), "arn:aws:ecs:us-east-1:123456789012:cluster/sim".to_owned())].into();
+    let router = Router::new(rules_from_template(&template, &params).unwrap().into_iter().map(|r| r.rule).collect());
+    for run in [&report.baseline, &report.autopilot] {
+        let mut versions = std::collections::BTreeMap::new();
+        let mut failures = 0;
+        let mut last_time = None;
+        for e in &run.events {
+            let rules = router.route(&e.to_string()).unwrap();
+            let Ok(Parsed::Ours(event)) = parse_event_value(e.clone()) else { panic!("not ours: {e}") };
+            let time = event.meta.time.instant();
+            assert!(last_time.is_none_or(|t| t <= time), "events in time order");
+            last_time = Some(time);
+            match &event.detail {
+                Detail::TaskStateChange(task) => {
+                    assert_eq!(rules, ["EcsTaskStateRule"]);
+                    let seen = versions.insert(task.task_arn.clone(), task.version);
+                    assert!(seen.is_none_or(|v| v < task.version), "{}: versions only grow", task.task_arn);
+                }
+                Detail::ServiceAction(_) => {
+                    assert_eq!(rules, ["EcsServiceActionRule"]);
+                    failures += 1;
+                }
+                other => panic!("unexpected event {other:?}"),
+            }
+        }
+        assert_eq!(failures, run.score.placement_failure_minutes, "{:?}", run.controller);
+        assert!(versions.len() >= 8, "{:?}: every task has its events", run.controller);
+    }
+}

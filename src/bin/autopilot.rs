@@ -105,6 +105,10 @@ enum Command {
         /// Write both controllers' decision records (JSON Lines) here.
         #[arg(long)]
         decisions: Option<String>,
+        /// Write the EventBridge events ECS sent during the AWS baseline run
+        /// (JSON Lines of envelopes, as recorded in production) here.
+        #[arg(long, requires = "scenario")]
+        events_out: Option<String>,
     },
     /// Capacity planning for an ECS capacity provider's Auto Scaling group.
     Capacity {
@@ -230,8 +234,8 @@ fn main() -> ExitCode {
         ),
         Command::TestEventPattern { event_pattern, event } => test_event_pattern(&event_pattern, &event),
         Command::Route { rules, events, params, stats } => route(&rules, &events, &params, stats),
-        Command::Replay { scenario: Some(scenario), format, chart, decisions, .. } => {
-            replay(&scenario, &format, chart.as_deref(), decisions.as_deref())
+        Command::Replay { scenario: Some(scenario), format, chart, decisions, events_out, .. } => {
+            replay(&scenario, &format, chart.as_deref(), decisions.as_deref(), events_out.as_deref())
         }
         Command::Replay {
             scenario: None,
@@ -343,7 +347,13 @@ fn route(rules: &str, events: &str, params: &[String], stats: bool) -> Result<()
     Ok(())
 }
 
-fn replay(path: &str, format: &str, chart: Option<&str>, decisions: Option<&str>) -> Result<(), Failure> {
+fn replay(
+    path: &str,
+    format: &str,
+    chart: Option<&str>,
+    decisions: Option<&str>,
+    events_out: Option<&str>,
+) -> Result<(), Failure> {
     use ecs_autopilot::sim::{self, Scenario};
     if !matches!(format, "table" | "json") {
         return Err(Failure::input(format!("--format {format:?}: expected table or json")));
@@ -375,6 +385,14 @@ fn replay(path: &str, format: &str, chart: Option<&str>, decisions: Option<&str>
         let svg = sim::chart::svg(&report);
         let bytes = if out.ends_with(".png") { png(&svg)? } else { svg.into_bytes() };
         std::fs::write(out, bytes).map_err(|e| Failure::runtime(format!("cannot write {out}: {e}")))?;
+    }
+    if let Some(out) = events_out {
+        let mut lines = String::new();
+        for e in &report.baseline.events {
+            lines.push_str(&e.to_string());
+            lines.push('\n');
+        }
+        std::fs::write(out, lines).map_err(|e| Failure::runtime(format!("cannot write {out}: {e}")))?;
     }
     if let Some(out) = decisions {
         let mut lines = String::new();

@@ -1,7 +1,7 @@
 //! The EC2 side of the closed loop: an Auto Scaling group whose instances
 //! launch after a delay and register with ECS, tasks that wait in
 //! PROVISIONING until an instance has room (placement failures), and the
-//! production capacity planner ([`crate::capacity::plan`]) deciding the
+//! production capacity planner ([`crate::capacity::plan()`]) deciding the
 //! group's desired capacity — `aws` mode for the baseline (cluster auto
 //! scaling: the one-minute CapacityProviderReservation metric), `fast` mode
 //! for ecs-autopilot (re-planned every 10 s, as placement-failure and task

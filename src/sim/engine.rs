@@ -5,9 +5,12 @@
 
 use super::cluster::{ServiceCounts, SimCluster};
 use super::scenario::{unit, MetricPipeline, Scenario};
+use super::tasks::TaskBook;
 use crate::config::{self, ConfigError, MetricId, TargetConfig};
 use crate::controller;
 use crate::decision::{Action, Decision};
+use crate::event::Parsed;
+use crate::handler::{self, TargetRecord};
 use crate::memory::{Datapoint, TargetMemory};
 use crate::policy::Observation;
 use jiff::Timestamp;
@@ -89,6 +92,10 @@ pub struct Run {
     /// Capacity decisions that acted (scenarios with a cluster).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capacity_decisions: Vec<crate::capacity::CapacityDecision>,
+    /// The EventBridge events ECS sent during the run (task state changes,
+    /// placement failures), in order: `autopilot replay --events-out`.
+    #[serde(skip)]
+    pub events: Vec<serde_json::Value>,
 }
 
 /// Why a scenario cannot run.
@@ -176,6 +183,11 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
         });
     }
     let cfg = target_config(s, kind, metrics)?;
+    // The configuration as the handler routes by (one target).
+    let single = config::Config {
+        targets: [(cfg.resource_id.clone(), cfg.clone())].into_iter().collect(),
+        warnings: Vec::new(),
+    };
     let metric_id = cfg.metric_ids().into_iter().next().unwrap_or(MetricId(String::new()));
     let period = metrics.period_seconds;
     // Evaluation cadence: AWS evaluates alarms every minute (every 10 s for
@@ -187,9 +199,12 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
     let target = s.target_cpu_percent;
     let rpt = s.service.requests_per_task;
     let mut memory = TargetMemory::default();
-    let mut running = s.service.initial_tasks;
     let mut desired = s.service.initial_desired.unwrap_or(s.service.initial_tasks);
-    let mut starting: VecDeque<u32> = VecDeque::new();
+    let prefix = match kind {
+        ControllerKind::AwsBaseline => "aws",
+        ControllerKind::Autopilot => "autopilot",
+    };
+    let mut book = TaskBook::new("sim", &s.name, s.service.initial_tasks, prefix);
     let mut bucket_sum = 0.0;
     let mut bucket_n = 0u32;
     let mut bucket_tasks = 0.0;
@@ -200,6 +215,7 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
     let mut score = Score::default();
     let mut samples = Vec::new();
     let mut decisions = Vec::new();
+    let mut events = Vec::new();
     let spike = match s.demand {
         super::scenario::Demand::Step { at_seconds, factor, .. } if factor > 1.0 => Some(at_seconds),
         _ => None,
@@ -208,25 +224,31 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
     let mut last_direction: Option<(bool, u32)> = None;
     let mut draws = 0u64;
     // EC2 capacity: the baseline plans as cluster auto scaling does (aws
-    // mode, one-minute metric); ecs-autopilot in fast mode every 10 s, as
-    // placement failures and PROVISIONING task events arrive.
-    let (capacity_mode, capacity_cadence) = match kind {
-        ControllerKind::AwsBaseline => (config::EvaluationMode::Aws, 60),
-        ControllerKind::Autopilot => (config::EvaluationMode::Fast, 10),
+    // mode, on the one-minute metric); ecs-autopilot in fast mode on the
+    // events the capacity function receives (placement failures, task state
+    // changes) and on the one-minute tick.
+    let capacity_mode = match kind {
+        ControllerKind::AwsBaseline => config::EvaluationMode::Aws,
+        ControllerKind::Autopilot => config::EvaluationMode::Fast,
     };
     let mut cluster = s.cluster.as_ref().map(|m| SimCluster::new(m, capacity_mode, s.seed));
     if let Some(c) = cluster.as_mut() {
         // The initial running tasks sit on the initial instances.
-        for _ in 0..running {
+        for _ in 0..book.running_count() {
             if !c.place(0) {
                 return Err(SimError::Scenario {
                     field: "cluster.initial_instances".into(),
-                    reason: format!("too few instances for the {running} initial tasks (service.initial_tasks)"),
+                    reason: format!(
+                        "too few instances for the {} initial tasks (service.initial_tasks)",
+                        s.service.initial_tasks
+                    ),
                 });
             }
         }
     }
-    let mut provisioning = 0u32;
+    // The handler's ledgers: one for the service, one for the provider.
+    let mut service_ledger = TargetRecord::default();
+    let mut capacity_ledger = crate::memory::EventLedger::default();
     let mut deploy_remaining = 0u32;
     let start_delay = |draws: &mut u64| {
         let (lo, hi) = s.service.task_start_seconds;
@@ -235,72 +257,85 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
         delay.min(hi)
     };
     // A desired count above the running tasks at the start: the rest start now.
-    let missing = desired.saturating_sub(running);
-    if cluster.is_some() {
-        provisioning = missing;
-    } else {
-        for _ in 0..missing {
-            let delay = start_delay(&mut draws);
-            starting.push_back(delay);
-        }
-        starting.make_contiguous().sort_unstable();
-    }
+    let missing = desired.saturating_sub(book.running_count());
+    book.create(missing, 0, at(0), cluster.is_some(), &mut || start_delay(&mut draws));
+    let mut placement_reported_at: Option<u32> = None;
     for t in 0..s.duration_seconds {
+        let now = at(t);
         // Tasks whose start time has come are RUNNING; during a deployment
         // each new one replaces an old one, which stops.
-        while starting.front().is_some_and(|ready| *ready <= t) {
-            starting.pop_front();
-            running += 1;
-            if deploy_remaining > 0 {
-                deploy_remaining -= 1;
-                running -= 1;
-                if let Some(c) = cluster.as_mut() {
-                    c.release(1);
-                }
+        let started = book.start_due(t, now);
+        let replaced = started.min(deploy_remaining);
+        if replaced > 0 {
+            deploy_remaining -= replaced;
+            book.stop_running(replaced, true, now);
+            if let Some(c) = cluster.as_mut() {
+                c.release(replaced);
             }
         }
         if s.deployment.is_some_and(|d| d.at_seconds == t) {
-            deploy_remaining = running;
+            deploy_remaining = book.running_count();
         }
         if let (Some(d), true) = (s.deployment, deploy_remaining > 0) {
             // New tasks within maximumPercent of the desired count.
             let ceiling = desired * d.maximum_percent / 100;
-            let in_flight = running + starting.len() as u32 + provisioning;
-            let not_started = deploy_remaining.saturating_sub(starting.len() as u32 + provisioning);
-            let new = ceiling.saturating_sub(in_flight).min(not_started);
-            if cluster.is_some() {
-                provisioning += new;
-            } else {
-                for _ in 0..new {
-                    let delay = start_delay(&mut draws);
-                    starting.push_back(t + delay);
-                }
-                starting.make_contiguous().sort_unstable();
-            }
+            let not_started = deploy_remaining.saturating_sub(book.starting_count() + book.provisioning_count());
+            let new = ceiling.saturating_sub(book.in_flight()).min(not_started);
+            book.create(new, t, now, cluster.is_some(), &mut || start_delay(&mut draws));
         }
+        let mut plan_now = t % 60 == 0;
         if let Some(c) = cluster.as_mut() {
             c.advance();
-            while provisioning > 0 && c.place(t) {
-                provisioning -= 1;
+            while book.provisioning_count() > 0 && c.place(t) {
                 let delay = start_delay(&mut draws);
-                starting.push_back(t + delay);
+                book.place(t, now, delay);
             }
-            starting.make_contiguous().sort_unstable();
-            if provisioning > 0 && t % 60 == 0 {
-                c.placement_failed();
+            if book.provisioning_count() > 0 {
+                // ECS reports the failure as a service event, at most once
+                // a minute here; the minute counts in the scorecard.
+                if placement_reported_at.is_none_or(|last| t >= last + 60) {
+                    c.placement_failed();
+                    book.placement_failure(now, "RESOURCE:CPU");
+                    placement_reported_at = Some(t);
+                }
             }
-            score.provisioning_task_seconds += u64::from(provisioning);
-            if t % capacity_cadence == 0 {
+            score.provisioning_task_seconds += u64::from(book.provisioning_count());
+        }
+        // Events reach the controller as EventBridge delivers them: parsed,
+        // sent to their target and admitted by the ledger, as the Lambda
+        // handlers do. The baseline ignores them (AWS scales on metrics).
+        let mut service_event = false;
+        for event in book.pending_events.drain(..) {
+            if kind == ControllerKind::Autopilot {
+                if let Ok(Parsed::Ours(e)) = crate::event::parse_event_value(event.clone()) {
+                    let for_service = handler::targets_of(&single, &e).is_ok_and(|ts| !ts.is_empty());
+                    if for_service && handler::admit(&mut service_ledger.ledger, &e, now).is_ok() {
+                        service_event = true;
+                    }
+                    if handler::admit(&mut capacity_ledger, &e, now).is_ok() {
+                        plan_now = true;
+                    }
+                }
+            }
+            events.push(event);
+        }
+        if let Some(c) = cluster.as_mut() {
+            let replan = match kind {
+                ControllerKind::AwsBaseline => t % 60 == 0,
+                ControllerKind::Autopilot => plan_now,
+            };
+            if replan {
                 let counts = ServiceCounts {
                     desired,
-                    running,
-                    pending: starting.len() as u32,
-                    provisioning,
+                    running: book.running_count(),
+                    pending: book.starting_count(),
+                    provisioning: book.provisioning_count(),
                     deployment_in_progress: deploy_remaining > 0,
                 };
-                c.plan(t, at(t), counts);
+                c.plan(t, now, counts);
             }
         }
+        let running = book.running_count();
         let demand = s.demand.at(t, s.seed).max(0.0);
         if Some(t) == spike {
             running_at_spike = Some(running);
@@ -346,11 +381,11 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
                 counts.push(c);
             }
         }
-        if t % cadence == 0 {
+        if t % cadence == 0 || service_event {
             let observation = Observation {
                 desired_count: desired,
                 running_count: running,
-                pending_count: starting.len() as u32 + provisioning,
+                pending_count: book.starting_count() + book.provisioning_count(),
                 deployment_in_progress: deploy_remaining > 0,
                 metrics: [(metric_id.clone(), visible.iter().rev().take(64).copied().collect())].into_iter().collect(),
                 sample_counts: [(metric_id.clone(), counts.iter().rev().take(8).copied().collect())]
@@ -358,7 +393,7 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
                     .collect(),
                 ..Observation::default()
             };
-            let (decision, next) = controller::evaluate(at(t), &cfg, &observation, std::mem::take(&mut memory));
+            let (decision, next) = controller::evaluate(now, &cfg, &observation, std::mem::take(&mut memory));
             memory = next;
             for action in &decision.actions {
                 let Action::SetDesiredCount { from, to } = *action else { continue };
@@ -376,32 +411,18 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
                             score.reaction_decision_seconds = Some(t - sp);
                         }
                     }
-                    let in_flight = running + starting.len() as u32 + provisioning;
-                    let new = to.saturating_sub(in_flight);
-                    if cluster.is_some() {
-                        // Tasks wait in PROVISIONING until an instance has room.
-                        provisioning += new;
-                    } else {
-                        for _ in 0..new {
-                            let delay = start_delay(&mut draws);
-                            starting.push_back(t + delay);
-                        }
-                        starting.make_contiguous().sort_unstable();
-                    }
+                    // With EC2 capacity, new tasks wait in PROVISIONING
+                    // until an instance has room.
+                    let new = to.saturating_sub(book.in_flight());
+                    book.create(new, t, now, cluster.is_some(), &mut || start_delay(&mut draws));
                 } else {
                     // Scale-in: waiting tasks are cancelled first, then
                     // starting ones, then running ones stop.
-                    let mut excess = (running + starting.len() as u32 + provisioning).saturating_sub(to);
-                    let cancelled = excess.min(provisioning);
-                    provisioning -= cancelled;
-                    excess -= cancelled;
-                    let mut freed = 0;
-                    while excess > 0 && starting.pop_back().is_some() {
-                        excess -= 1;
-                        freed += 1;
-                    }
-                    let stopped = excess.min(running);
-                    running -= stopped;
+                    let mut excess = book.in_flight().saturating_sub(to);
+                    excess -= book.cancel_provisioning(excess, now);
+                    let freed = book.cancel_starting(excess, now);
+                    excess -= freed;
+                    let stopped = book.stop_running(excess, false, now);
                     if let Some(c) = cluster.as_mut() {
                         c.release(freed + stopped);
                     }
@@ -417,14 +438,16 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
                 t,
                 demand,
                 needed,
-                running,
+                running: book.running_count(),
                 desired,
                 metric: visible.last().map(|p| p.value),
                 instances: cluster.as_ref().map(SimCluster::instance_count),
-                provisioning,
+                provisioning: book.provisioning_count(),
             });
         }
     }
+    // Events of the last second (decisions taken in it) are kept too.
+    events.append(&mut book.pending_events);
     let mut capacity_decisions = Vec::new();
     if let Some(c) = cluster {
         score.instance_hours = c.instance_seconds as f64 / 3600.0;
@@ -432,7 +455,7 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
         score.capacity_actions = c.capacity_actions;
         capacity_decisions = c.decisions;
     }
-    Ok(Run { controller: kind, metrics, score, samples, decisions, capacity_decisions })
+    Ok(Run { controller: kind, metrics, score, samples, decisions, capacity_decisions, events })
 }
 
 /// Both controllers on the same scenario.

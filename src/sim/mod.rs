@@ -8,6 +8,7 @@ pub mod chart;
 pub mod cluster;
 pub mod engine;
 pub mod scenario;
+pub mod tasks;
 
 pub use engine::{simulate, ControllerKind, Report, Run, Score, SimError};
 pub use scenario::Scenario;
