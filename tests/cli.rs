@@ -278,3 +278,42 @@ fn replay_writes_svg_and_png_charts() {
         assert!(text(&out.stderr).contains("`png` feature"), "{}", text(&out.stderr));
     }
 }
+
+#[test]
+fn a_cluster_scenario_prints_capacity_rows_and_exports_routable_events() {
+    let dir = tempdir();
+    let events = dir.join("events.jsonl");
+    let decisions = dir.join("decisions.jsonl");
+    let out = autopilot(&[
+        "replay",
+        "--scenario",
+        "examples/scenarios/cold-cluster.yaml",
+        "--events-out",
+        events.to_str().unwrap(),
+        "--decisions",
+        decisions.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.contains("instance-hours") && table.contains("minutes with placement failures"), "{table}");
+    assert!(text(&out.stderr).is_empty(), "no progress line when stderr is not a terminal");
+    let log = std::fs::read_to_string(&decisions).unwrap();
+    assert!(log.lines().any(|l| l.contains("\"capacity_provider\"")), "capacity decisions are in the log");
+    let out = autopilot(&[
+        "route",
+        "--rules",
+        "infra/template.yaml",
+        "--param",
+        "ClusterArns=arn:aws:ecs:us-east-1:123456789012:cluster/sim",
+        "--stats",
+        events.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let routed = text(&out.stdout);
+    assert!(
+        routed.lines().filter(|l| l.contains("\"rules\":[]")).count() == 0,
+        "every simulated event routes: {routed}"
+    );
+    let stats = text(&out.stderr);
+    assert!(!stats.contains("\"EcsServiceActionRule\":0") && !stats.contains("\"EcsTaskStateRule\":0"), "{stats}");
+}

@@ -14,6 +14,9 @@ use jiff::Timestamp;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
+#[path = "autopilot/replay.rs"]
+mod replay;
+
 #[derive(Parser)]
 #[command(
     name = "autopilot",
@@ -235,7 +238,7 @@ fn main() -> ExitCode {
         Command::TestEventPattern { event_pattern, event } => test_event_pattern(&event_pattern, &event),
         Command::Route { rules, events, params, stats } => route(&rules, &events, &params, stats),
         Command::Replay { scenario: Some(scenario), format, chart, decisions, events_out, .. } => {
-            replay(&scenario, &format, chart.as_deref(), decisions.as_deref(), events_out.as_deref())
+            replay::scenario(&scenario, &format, chart.as_deref(), decisions.as_deref(), events_out.as_deref())
         }
         Command::Replay {
             scenario: None,
@@ -248,7 +251,7 @@ fn main() -> ExitCode {
             params,
             format,
             ..
-        } => replay_recorded(
+        } => replay::recorded(
             &events,
             &configs,
             metrics.as_deref(),
@@ -347,192 +350,6 @@ fn route(rules: &str, events: &str, params: &[String], stats: bool) -> Result<()
     Ok(())
 }
 
-fn replay(
-    path: &str,
-    format: &str,
-    chart: Option<&str>,
-    decisions: Option<&str>,
-    events_out: Option<&str>,
-) -> Result<(), Failure> {
-    use ecs_autopilot::sim::{self, Scenario};
-    if !matches!(format, "table" | "json") {
-        return Err(Failure::input(format!("--format {format:?}: expected table or json")));
-    }
-    let text = read(path)?;
-    let value: serde_json::Value = if text.trim_start().starts_with('{') {
-        serde_json::from_str(&text).map_err(|e| Failure::input(format!("{path}: not valid JSON: {e}")))?
-    } else {
-        serde_yaml_ng::from_str(&text).map_err(|e| Failure::input(format!("{path}: not valid YAML: {e}")))?
-    };
-    let scenario: Scenario = serde_path_to_error::deserialize(value)
-        .map_err(|e| Failure::input(format!("{path}: {}: {}", e.path(), e.inner())))?;
-    let mut bar = Progress::new("simulating");
-    bar.update(0, 2);
-    let baseline = sim::engine::run(&scenario, sim::ControllerKind::AwsBaseline)
-        .map_err(|e| Failure::input(format!("{path}: {e}")))?;
-    bar.update(1, 2);
-    let autopilot = sim::engine::run(&scenario, sim::ControllerKind::Autopilot)
-        .map_err(|e| Failure::input(format!("{path}: {e}")))?;
-    bar.update(2, 2);
-    let report = sim::Report {
-        scenario: scenario.name.clone(),
-        description: scenario.description.clone(),
-        duration_seconds: scenario.duration_seconds,
-        baseline,
-        autopilot,
-    };
-    if let Some(out) = chart {
-        let svg = sim::chart::svg(&report);
-        let bytes = if out.ends_with(".png") { png(&svg)? } else { svg.into_bytes() };
-        std::fs::write(out, bytes).map_err(|e| Failure::runtime(format!("cannot write {out}: {e}")))?;
-    }
-    if let Some(out) = events_out {
-        let mut lines = String::new();
-        for e in &report.baseline.events {
-            lines.push_str(&e.to_string());
-            lines.push('\n');
-        }
-        std::fs::write(out, lines).map_err(|e| Failure::runtime(format!("cannot write {out}: {e}")))?;
-    }
-    if let Some(out) = decisions {
-        let mut lines = String::new();
-        for (who, run) in [("aws-baseline", &report.baseline), ("ecs-autopilot", &report.autopilot)] {
-            for d in &run.decisions {
-                let mut v =
-                    serde_json::to_value(d).map_err(|e| Failure::runtime(format!("cannot encode decision: {e}")))?;
-                v["controller"] = who.into();
-                lines.push_str(&v.to_string());
-                lines.push('\n');
-            }
-            // Capacity decisions (scenarios with a cluster) carry
-            // `capacity_provider` instead of `service`.
-            for d in &run.capacity_decisions {
-                let mut v =
-                    serde_json::to_value(d).map_err(|e| Failure::runtime(format!("cannot encode decision: {e}")))?;
-                v["controller"] = who.into();
-                lines.push_str(&v.to_string());
-                lines.push('\n');
-            }
-        }
-        std::fs::write(out, lines).map_err(|e| Failure::runtime(format!("cannot write {out}: {e}")))?;
-    }
-    if format == "json" {
-        let summary = serde_json::json!({
-            "scenario": report.scenario,
-            "baseline": {"metrics": report.baseline.metrics, "score": report.baseline.score},
-            "autopilot": {"metrics": report.autopilot.metrics, "score": report.autopilot.score},
-        });
-        println!("{}", serde_json::to_string_pretty(&summary).map_err(|e| Failure::runtime(e.to_string()))?);
-        return Ok(());
-    }
-    let (b, a) = (&report.baseline.score, &report.autopilot.score);
-    let opt = |v: Option<u32>| v.map_or("-".to_owned(), |s| format!("{s} s"));
-    let ratio = |ours: f64, theirs: f64| if theirs > 0.0 { format!("{:.2}", ours / theirs) } else { "-".to_owned() };
-    println!("scenario: {}  ({} s simulated)", report.scenario, report.duration_seconds);
-    println!(
-        "metrics: AWS {} s period + {} s delay; ecs-autopilot {} s period + {} s delay",
-        report.baseline.metrics.period_seconds,
-        report.baseline.metrics.delay_seconds,
-        report.autopilot.metrics.period_seconds,
-        report.autopilot.metrics.delay_seconds
-    );
-    println!("{:<42} {:>14} {:>14} {:>8}", "", "AWS baseline", "ecs-autopilot", "ratio");
-    let row =
-        |name: &str, theirs: String, ours: String, r: String| println!("{name:<42} {theirs:>14} {ours:>14} {r:>8}");
-    row(
-        "spike -> first scale-out decision",
-        opt(b.reaction_decision_seconds),
-        opt(a.reaction_decision_seconds),
-        ratio(f64::from(a.reaction_decision_seconds.unwrap_or(0)), f64::from(b.reaction_decision_seconds.unwrap_or(0))),
-    );
-    row(
-        "spike -> new tasks running",
-        opt(b.reaction_running_seconds),
-        opt(a.reaction_running_seconds),
-        ratio(f64::from(a.reaction_running_seconds.unwrap_or(0)), f64::from(b.reaction_running_seconds.unwrap_or(0))),
-    );
-    row(
-        "under-provisioned task-seconds",
-        b.under_provisioned_task_seconds.to_string(),
-        a.under_provisioned_task_seconds.to_string(),
-        ratio(a.under_provisioned_task_seconds as f64, b.under_provisioned_task_seconds as f64),
-    );
-    row(
-        "over-provisioned task-seconds",
-        b.over_provisioned_task_seconds.to_string(),
-        a.over_provisioned_task_seconds.to_string(),
-        ratio(a.over_provisioned_task_seconds as f64, b.over_provisioned_task_seconds as f64),
-    );
-    row(
-        "task-hours",
-        format!("{:.2}", b.task_hours),
-        format!("{:.2}", a.task_hours),
-        ratio(a.task_hours, b.task_hours),
-    );
-    row(
-        "scaling actions",
-        b.scaling_actions.to_string(),
-        a.scaling_actions.to_string(),
-        ratio(f64::from(a.scaling_actions), f64::from(b.scaling_actions)),
-    );
-    row("flaps (reversals within 15 min)", b.flaps.to_string(), a.flaps.to_string(), "".to_owned());
-    row(
-        "seconds above 100 % utilization",
-        b.seconds_above_100_percent.to_string(),
-        a.seconds_above_100_percent.to_string(),
-        ratio(f64::from(a.seconds_above_100_percent), f64::from(b.seconds_above_100_percent)),
-    );
-    if report.baseline.samples.iter().any(|x| x.instances.is_some()) {
-        row(
-            "instance-hours",
-            format!("{:.2}", b.instance_hours),
-            format!("{:.2}", a.instance_hours),
-            ratio(a.instance_hours, b.instance_hours),
-        );
-        row(
-            "tasks waiting for an instance (task-s)",
-            b.provisioning_task_seconds.to_string(),
-            a.provisioning_task_seconds.to_string(),
-            ratio(a.provisioning_task_seconds as f64, b.provisioning_task_seconds as f64),
-        );
-        row(
-            "minutes with placement failures",
-            b.placement_failure_minutes.to_string(),
-            a.placement_failure_minutes.to_string(),
-            ratio(f64::from(a.placement_failure_minutes), f64::from(b.placement_failure_minutes)),
-        );
-        row(
-            "Auto Scaling group changes",
-            b.capacity_actions.to_string(),
-            a.capacity_actions.to_string(),
-            "".to_owned(),
-        );
-    }
-    Ok(())
-}
-
-/// Rasterises the chart (system fonts for its labels).
-#[cfg(feature = "png")]
-fn png(svg: &str) -> Result<Vec<u8>, Failure> {
-    use resvg::{tiny_skia, usvg};
-    let mut options = usvg::Options::default();
-    options.fontdb_mut().load_system_fonts();
-    let tree =
-        usvg::Tree::from_str(svg, &options).map_err(|e| Failure::runtime(format!("cannot render chart: {e}")))?;
-    let size = tree.size().to_int_size();
-    let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height())
-        .ok_or_else(|| Failure::runtime("cannot allocate the chart image"))?;
-    resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
-    pixmap.encode_png().map_err(|e| Failure::runtime(format!("cannot encode PNG: {e}")))
-}
-
-#[cfg(not(feature = "png"))]
-fn png(_: &str) -> Result<Vec<u8>, Failure> {
-    Err(Failure::input(
-        "PNG charts need the `png` feature: cargo run --release --features png -- replay …; or write an .svg chart",
-    ))
-}
-
 fn yaml_or_json(path: &str) -> Result<serde_json::Value, Failure> {
     let text = read(path)?;
     if text.trim_start().starts_with('{') {
@@ -540,73 +357,6 @@ fn yaml_or_json(path: &str) -> Result<serde_json::Value, Failure> {
     } else {
         serde_yaml_ng::from_str(&text).map_err(|e| Failure::input(format!("{path}: not valid YAML: {e}")))
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn replay_recorded(
-    events: &str,
-    configs: &[String],
-    metrics: Option<&str>,
-    metric_map: Option<&str>,
-    initial: Option<&str>,
-    rules: &str,
-    params: &[String],
-    format: &str,
-) -> Result<(), Failure> {
-    use ecs_autopilot::replay::{self, Line, MetricMapping};
-    if !matches!(format, "table" | "jsonl") {
-        return Err(Failure::input(format!("--format {format:?}: expected table or jsonl for --events")));
-    }
-    let config = load_config(configs)?;
-    let router = load_rules(rules, params)?;
-    let metrics = match (metrics, metric_map) {
-        (Some(m), Some(map)) => {
-            let mapping: std::collections::BTreeMap<String, MetricMapping> =
-                serde_path_to_error::deserialize(yaml_or_json(map)?)
-                    .map_err(|e| Failure::input(format!("{map}: {}: {}", e.path(), e.inner())))?;
-            replay::metrics_from_get_metric_data(&yaml_or_json(m)?, &mapping)
-                .map_err(|e| Failure::input(format!("{m}: {e}")))?
-        }
-        _ => Default::default(),
-    };
-    let initial: std::collections::BTreeMap<String, replay::InitialState> = match initial {
-        Some(path) => serde_path_to_error::deserialize(yaml_or_json(path)?)
-            .map_err(|e| Failure::input(format!("{path}: {}: {}", e.path(), e.inner())))?,
-        None => Default::default(),
-    };
-    let text = read(events)?;
-    let lines: Vec<Line<'_>> = text.lines().enumerate().map(|(i, t)| Line { number: i + 1, text: t }).collect();
-    let mut bar = Progress::new("replaying");
-    let out = replay::replay_with_progress(&config, &router, &initial, &metrics, &lines, &mut |done, total| {
-        bar.update(done, total);
-    })
-    .map_err(|e| Failure::input(format!("{events}: {e}")))?;
-    for (trigger, d) in &out.decisions {
-        if format == "jsonl" {
-            let mut v =
-                serde_json::to_value(d).map_err(|e| Failure::runtime(format!("cannot encode decision: {e}")))?;
-            v["trigger"] = trigger.clone().into();
-            println!("{v}");
-        } else if !d.actions.is_empty() || d.reason != ecs_autopilot::decision::Reason::NoChange {
-            println!(
-                "{}  {:<28} {:>3} -> {:<3} {:<26} {}",
-                d.time,
-                d.service,
-                d.current,
-                d.desired,
-                serde_json::to_string(&d.reason).unwrap_or_default(),
-                trigger
-            );
-        }
-    }
-    let ignored: Vec<String> = out.ignored.iter().map(|(k, v)| format!("{v} {k}")).collect();
-    eprintln!(
-        "{} event(s), {} evaluation(s); ignored: {}",
-        out.events,
-        out.decisions.len(),
-        if ignored.is_empty() { "none".to_owned() } else { ignored.join(", ") }
-    );
-    Ok(())
 }
 
 fn capacity_plan(
@@ -758,35 +508,4 @@ fn evaluate(
         std::fs::write(path, text).map_err(|e| Failure::runtime(format!("cannot write {path}: {e}")))?;
     }
     Ok(())
-}
-
-/// A progress line on stderr for long runs; silent when stderr is not a
-/// terminal (pipes, CI logs, tests).
-struct Progress {
-    label: &'static str,
-    enabled: bool,
-    last_percent: Option<usize>,
-}
-
-impl Progress {
-    fn new(label: &'static str) -> Self {
-        use std::io::IsTerminal;
-        Self { label, enabled: std::io::stderr().is_terminal(), last_percent: None }
-    }
-
-    fn update(&mut self, done: usize, total: usize) {
-        if !self.enabled || total == 0 {
-            return;
-        }
-        let percent = done * 100 / total;
-        if self.last_percent == Some(percent) {
-            return;
-        }
-        self.last_percent = Some(percent);
-        let filled = percent / 4;
-        eprint!("\r{} [{}{}] {percent:>3} % ({done}/{total})", self.label, "#".repeat(filled), " ".repeat(25 - filled));
-        if done >= total {
-            eprintln!();
-        }
-    }
 }
