@@ -317,3 +317,17 @@ fn a_cluster_scenario_prints_capacity_rows_and_exports_routable_events() {
     let stats = text(&out.stderr);
     assert!(!stats.contains("\"EcsServiceActionRule\":0") && !stats.contains("\"EcsTaskStateRule\":0"), "{stats}");
 }
+
+#[test]
+fn csv_demand_is_read_next_to_the_scenario_and_a_bad_row_is_named() {
+    let out = autopilot(&["replay", "--scenario", "examples/scenarios/recorded-demand.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let dir = tempdir();
+    let scenario = std::fs::read_to_string("examples/scenarios/recorded-demand.yaml").unwrap();
+    std::fs::write(dir.join("recorded-demand.yaml"), scenario).unwrap();
+    std::fs::write(dir.join("recorded-demand.csv"), "second,rps\n0,100\n60,lots\n").unwrap();
+    let out = autopilot(&["replay", "--scenario", dir.join("recorded-demand.yaml").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("recorded-demand.csv: line 3: \"60,lots\" is not a whole second and a number"), "{err}");
+}

@@ -85,13 +85,20 @@ fn every_example_scenario_runs() {
     let mut n = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        let s: Scenario = serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap())
+        if path.extension().is_none_or(|x| x != "yaml") {
+            continue; // demand data (CSV)
+        }
+        let mut s: Scenario = serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if let sim::scenario::Demand::Csv { path: csv } = &s.demand {
+            let text = std::fs::read_to_string(path.parent().unwrap().join(csv)).unwrap();
+            s.demand = sim::scenario::Demand::Points { points: sim::scenario::csv_points(&text).unwrap() };
+        }
         let report = sim::simulate(&s).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(report.baseline.samples.len() as u32 >= s.duration_seconds / 10);
         n += 1;
     }
-    assert!(n >= 5);
+    assert!(n >= 8, "{n} scenarios");
 }
 
 #[test]
@@ -241,5 +248,37 @@ fn the_simulated_events_are_what_ecs_sends_and_route_through_the_deployed_rules_
         }
         assert_eq!(failures, run.score.placement_failure_minutes, "{:?}", run.controller);
         assert!(versions.len() >= 8, "{:?}: every task has its events", run.controller);
+    }
+}
+
+#[test]
+fn csv_demand_rows_are_read_or_named_by_line() {
+    use ecs_autopilot::sim::scenario::csv_points;
+    assert_eq!(csv_points("second,rps\n0,100\n60,250.5\n").unwrap(), [(0, 100.0), (60, 250.5)]);
+    assert_eq!(csv_points("0,1\n60,x\n").unwrap_err(), "line 2: \"60,x\" is not a whole second and a number");
+    assert_eq!(csv_points("0,1\n0,2\n").unwrap_err(), "line 2: seconds must ascend");
+    assert_eq!(csv_points("0,1,2\n").unwrap_err(), "line 1: expected two columns: second,requests_per_second");
+    assert_eq!(csv_points("0,-5\n").unwrap_err(), "line 1: requests per second must be a non-negative number");
+    assert_eq!(csv_points("header,row\n").unwrap_err(), "no rows");
+    let mut s = scenario("spike");
+    s.demand = ecs_autopilot::sim::scenario::Demand::Csv { path: "x.csv".into() };
+    assert!(sim::simulate(&s).unwrap_err().to_string().starts_with("scenario demand.path: x.csv"));
+}
+
+#[test]
+fn tasks_serve_traffic_only_after_their_health_checks_spec_9_2() {
+    let quick = sim::simulate(&scenario("spike")).unwrap();
+    let mut s = scenario("spike");
+    s.service.healthy_after_seconds = 40;
+    let checked = sim::simulate(&s).unwrap();
+    for (a, b) in [(&quick.autopilot, &checked.autopilot), (&quick.baseline, &checked.baseline)] {
+        assert!(
+            b.score.under_provisioned_task_seconds > a.score.under_provisioned_task_seconds,
+            "{:?}: new tasks count only once healthy ({} vs {})",
+            a.controller,
+            b.score.under_provisioned_task_seconds,
+            a.score.under_provisioned_task_seconds
+        );
+        assert_eq!(a.score.task_hours > 0.0, b.score.task_hours > 0.0);
     }
 }

@@ -182,6 +182,12 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
             reason: "requests_per_task must be positive and task_start_seconds (min, max) ordered".into(),
         });
     }
+    if let super::scenario::Demand::Csv { path } = &s.demand {
+        return Err(SimError::Scenario {
+            field: "demand.path".into(),
+            reason: format!("{path}: CSV demand must be read into points first (the CLI does)"),
+        });
+    }
     let cfg = target_config(s, kind, metrics)?;
     // The configuration as the handler routes by (one target).
     let single = config::Config {
@@ -336,6 +342,8 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
             }
         }
         let running = book.running_count();
+        // Traffic reaches only tasks that passed their health checks.
+        let serving = book.serving_count(t, s.service.healthy_after_seconds);
         let demand = s.demand.at(t, s.seed).max(0.0);
         if Some(t) == spike {
             running_at_spike = Some(running);
@@ -346,16 +354,18 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
             }
         }
         let needed = ((demand / (rpt * target / 100.0)).ceil() as u32).clamp(s.min_tasks, s.max_tasks);
-        score.under_provisioned_task_seconds += u64::from(needed.saturating_sub(running));
+        score.under_provisioned_task_seconds += u64::from(needed.saturating_sub(serving));
         score.over_provisioned_task_seconds += u64::from(running.saturating_sub(needed));
         score.task_hours += f64::from(running) / 3600.0;
-        if demand > f64::from(running) * rpt {
+        if demand > f64::from(serving) * rpt {
             score.seconds_above_100_percent += 1;
         }
         // ECS publishes CPU only while tasks run (spec §3.9); task-level CPU
-        // caps at 100 % (§11.1).
+        // caps at 100 % (§11.1); tasks not yet healthy idle, so the service
+        // average is the serving tasks' CPU spread over all running ones.
         if running > 0 {
-            bucket_sum += (demand / (f64::from(running) * rpt) * 100.0).min(100.0);
+            let busy = if serving > 0 { (demand / (f64::from(serving) * rpt) * 100.0).min(100.0) } else { 0.0 };
+            bucket_sum += busy * f64::from(serving) / f64::from(running);
             bucket_n += 1;
             bucket_tasks += f64::from(running);
         }

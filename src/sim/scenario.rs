@@ -104,6 +104,46 @@ pub enum Demand {
     Noise { base: f64, spread: f64, every_seconds: u32 },
     /// `(second, requests/s)` points, linearly interpolated.
     Points { points: Vec<(u32, f64)> },
+    /// A CSV file of `second,requests_per_second` rows (a header row is
+    /// allowed), relative to the scenario file; the CLI reads it into
+    /// `points` ([`csv_points`]) before the run.
+    Csv { path: String },
+}
+
+/// Parses CSV demand: `second,requests_per_second` per row, seconds
+/// ascending, an optional header row.
+///
+/// # Errors
+/// The 1-based line and what is wrong with it.
+pub fn csv_points(text: &str) -> Result<Vec<(u32, f64)>, String> {
+    let mut points: Vec<(u32, f64)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut cells = line.split(',').map(str::trim);
+        let (Some(a), Some(b), None) = (cells.next(), cells.next(), cells.next()) else {
+            return Err(format!("line {}: expected two columns: second,requests_per_second", i + 1));
+        };
+        let (Ok(second), Ok(rate)) = (a.parse::<u32>(), b.parse::<f64>()) else {
+            if points.is_empty() && i == 0 {
+                continue; // the header row
+            }
+            return Err(format!("line {}: {line:?} is not a whole second and a number", i + 1));
+        };
+        if !rate.is_finite() || rate < 0.0 {
+            return Err(format!("line {}: requests per second must be a non-negative number", i + 1));
+        }
+        if points.last().is_some_and(|(last, _)| *last >= second) {
+            return Err(format!("line {}: seconds must ascend", i + 1));
+        }
+        points.push((second, rate));
+    }
+    if points.is_empty() {
+        return Err("no rows".into());
+    }
+    Ok(points)
 }
 
 impl Demand {
@@ -149,6 +189,8 @@ impl Demand {
                 }
                 points.last().map_or(0.0, |p| p.1)
             }
+            // Read into `Points` before a run (the engine refuses it).
+            Self::Csv { .. } => 0.0,
         }
     }
 }
@@ -176,6 +218,11 @@ pub struct ServiceModel {
     pub initial_desired: Option<u32>,
     /// Seconds from desired-count increase to RUNNING: uniform in [min, max].
     pub task_start_seconds: (u32, u32),
+    /// Seconds after RUNNING before a task passes its health checks and
+    /// receives traffic (spec §9.2: 40 s without health checks; the load
+    /// balancer's checks otherwise). Default 0: traffic at once.
+    #[serde(default)]
+    pub healthy_after_seconds: u32,
 }
 
 /// How CPU utilization reaches the controller.

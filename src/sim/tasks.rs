@@ -26,11 +26,13 @@ pub struct TaskBook {
     pub provisioning: VecDeque<u64>,
     /// Placed, RUNNING at the given second; ordered by that second.
     pub starting: VecDeque<(u32, u64)>,
-    /// RUNNING, oldest first.
-    pub running: VecDeque<u64>,
+    /// RUNNING, oldest first, with the second each became RUNNING.
+    pub running: VecDeque<(u64, u32)>,
     /// Events not yet handed to the controller.
     pub pending_events: Vec<Value>,
     prefix: String,
+    /// Ids up to this one are the initial tasks (healthy from the start).
+    initial: u64,
 }
 
 impl TaskBook {
@@ -47,10 +49,12 @@ impl TaskBook {
             running: VecDeque::new(),
             pending_events: Vec::new(),
             prefix: prefix.into(),
+            initial: u64::from(initial),
         };
         for _ in 0..initial {
             let id = book.new_id();
-            book.running.push_back(id);
+            // Initial tasks have long passed their health checks.
+            book.running.push_back((id, 0));
         }
         book
     }
@@ -73,6 +77,16 @@ impl TaskBook {
     #[must_use]
     pub fn provisioning_count(&self) -> u32 {
         self.provisioning.len() as u32
+    }
+
+    /// RUNNING tasks that passed their health checks (`healthy_after`
+    /// seconds after RUNNING; initial tasks always).
+    #[must_use]
+    pub fn serving_count(&self, t: u32, healthy_after: u32) -> u32 {
+        if healthy_after == 0 {
+            return self.running_count();
+        }
+        self.running.iter().filter(|(id, since)| *id <= self.initial || t >= since + healthy_after).count() as u32
     }
 
     /// RUNNING, starting and waiting tasks.
@@ -160,7 +174,7 @@ impl TaskBook {
         while self.starting.front().is_some_and(|(ready, _)| *ready <= t) {
             if let Some((_, id)) = self.starting.pop_front() {
                 self.task_event(at, id, "RUNNING");
-                self.running.push_back(id);
+                self.running.push_back((id, t));
                 started += 1;
             }
         }
@@ -195,7 +209,7 @@ impl TaskBook {
         let mut done = 0;
         while done < n {
             let next = if oldest { self.running.pop_front() } else { self.running.pop_back() };
-            let Some(id) = next else { break };
+            let Some((id, _)) = next else { break };
             self.task_event(at, id, "STOPPED");
             done += 1;
         }

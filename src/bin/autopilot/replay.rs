@@ -21,8 +21,14 @@ pub(super) fn scenario(
     } else {
         serde_yaml_ng::from_str(&text).map_err(|e| Failure::input(format!("{path}: not valid YAML: {e}")))?
     };
-    let scenario: Scenario = serde_path_to_error::deserialize(value)
+    let mut scenario: Scenario = serde_path_to_error::deserialize(value)
         .map_err(|e| Failure::input(format!("{path}: {}: {}", e.path(), e.inner())))?;
+    if let sim::scenario::Demand::Csv { path: csv } = &scenario.demand {
+        let file = std::path::Path::new(path).parent().unwrap_or(std::path::Path::new(".")).join(csv);
+        let file = file.to_string_lossy().into_owned();
+        let points = sim::scenario::csv_points(&read(&file)?).map_err(|e| Failure::input(format!("{file}: {e}")))?;
+        scenario.demand = sim::scenario::Demand::Points { points };
+    }
     let mut bar = Progress::new("simulating");
     bar.update(0, 2);
     let baseline = sim::engine::run(&scenario, sim::ControllerKind::AwsBaseline)
