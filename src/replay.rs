@@ -205,7 +205,10 @@ pub fn replay_with_progress(
     let mut records: BTreeMap<String, TargetRecord> = BTreeMap::new();
     let mut next_tick: Option<Timestamp> = None;
     let tick = SignedDuration::from_mins(1);
-    let mut cursors: BTreeMap<(String, MetricId), usize> = BTreeMap::new();
+    // Per service, how far each of its metric series (in `metrics` order)
+    // has been read.
+    let mut cursors: BTreeMap<&str, Vec<usize>> =
+        metrics.iter().map(|(service, m)| (service.as_str(), vec![0; m.len()])).collect();
     let mut evaluate = |now: Timestamp,
                         service: &str,
                         trigger: String,
@@ -216,20 +219,19 @@ pub fn replay_with_progress(
         // Only the datapoints that became visible since the last evaluation:
         // controller memory keeps what the alarms need, so a week-long
         // replay stays linear.
-        let visible: BTreeMap<MetricId, Vec<Datapoint>> = metrics
-            .get(service)
-            .map(|m| {
-                m.iter()
-                    .map(|(id, points)| {
-                        let key = (service.to_owned(), id.clone());
-                        let from = cursors.get(&key).copied().unwrap_or(0);
-                        let to = from + points[from..].partition_point(|p| p.timestamp <= now);
-                        cursors.insert(key, to);
-                        (id.clone(), points[from..to].to_vec())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let visible: BTreeMap<MetricId, Vec<Datapoint>> = match (metrics.get(service), cursors.get_mut(service)) {
+            (Some(m), Some(read)) => m
+                .iter()
+                .zip(read.iter_mut())
+                .map(|((id, points), from)| {
+                    let to = *from + points[*from..].partition_point(|p| p.timestamp <= now);
+                    let new = points[*from..to].to_vec();
+                    *from = to;
+                    (id.clone(), new)
+                })
+                .collect(),
+            _ => BTreeMap::new(),
+        };
         let snapshot = ServiceSnapshot {
             desired: view.desired,
             running: view.running(),
@@ -239,7 +241,10 @@ pub fn replay_with_progress(
         };
         // The handler's own decision step (what the Lambda runs between
         // its reads and its writes).
-        let record = records.entry(service.to_owned()).or_default();
+        if !records.contains_key(service) {
+            records.insert(service.to_owned(), TargetRecord::default());
+        }
+        let Some(record) = records.get_mut(service) else { return };
         let decision = handler::decide(now, target, record, &snapshot, visible);
         // Open loop on the world, closed on our own desired count.
         for a in &decision.actions {
