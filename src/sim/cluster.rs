@@ -11,9 +11,7 @@
 //! service's task lifecycle (the engine's), the clock (`t` is an argument).
 
 use super::scenario::{unit, ClusterModel};
-use crate::capacity::model::{
-    AutoScalingGroup, Instance, InstanceType, Placement, Resources, ServiceState, Stage, Task,
-};
+use crate::capacity::model::{AutoScalingGroup, Instance, Placement, Resources, ServiceState, Stage, Task};
 use crate::capacity::{plan, CapacityAction, CapacityMemory, CapacityOptions, Cluster};
 use crate::config::EvaluationMode;
 use jiff::Timestamp;
@@ -291,10 +289,4 @@ impl SimCluster {
             self.decisions.push(decision);
         }
     }
-}
-
-/// The instance type as the planner needs it.
-#[must_use]
-pub fn instance_type(name: &str, cpu: u32, memory: u32) -> InstanceType {
-    InstanceType { name: name.into(), cpu, memory, gpus: 0 }
 }
