@@ -19,6 +19,7 @@ pub mod json;
 pub mod pattern;
 pub mod reference;
 pub mod scan;
+mod skip;
 pub mod template;
 pub mod value;
 

@@ -11,16 +11,73 @@
 //! text (or into a buffer of unescaped strings), so all storage is reused
 //! from one event to the next.
 
-use super::json::{scan_number, scan_string, MAX_DEPTH};
+use super::json::{scan_string, MAX_DEPTH};
+use super::skip::{number_end, skip_value, skip_ws, string_end};
 use super::value::{exact_number, Leaf};
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 
 #[derive(Clone, Debug, Default)]
 struct Node {
-    children: FxHashMap<Box<str>, u32>,
+    children: Children,
     /// Id of the path ending at this node, when a rule references it.
     leaf: Option<u32>,
+}
+
+/// A node's children by segment. Most nodes have a handful, which a
+/// length-first linear scan finds faster than hashing the key; many
+/// children get a hash index as well.
+#[derive(Clone, Debug, Default)]
+struct Children {
+    list: Vec<(Box<str>, u32)>,
+    index: Option<FxHashMap<Box<str>, u32>>,
+    /// Bit `b` set when some child's name starts with byte `b`: most keys
+    /// of an event are rejected by this one test.
+    first_bytes: [u64; 4],
+}
+
+impl Children {
+    /// Beyond this many children a lookup hashes.
+    const LINEAR: usize = 8;
+
+    fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Whether a child's name, or the first segment of a dotted key, can
+    /// start like `key`.
+    #[inline]
+    fn may_start(&self, key: &str) -> bool {
+        match key.as_bytes().first() {
+            Some(b) => self.first_bytes[usize::from(b >> 6)] & (1 << (b & 63)) != 0,
+            None => !self.list.is_empty(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, segment: &str) -> Option<u32> {
+        if !self.may_start(segment) {
+            return None;
+        }
+        if let Some(index) = &self.index {
+            return index.get(segment).copied();
+        }
+        self.list.iter().find(|(name, _)| name.len() == segment.len() && **name == *segment).map(|(_, id)| *id)
+    }
+
+    fn insert(&mut self, segment: &str, id: u32) {
+        match segment.as_bytes().first() {
+            Some(b) => self.first_bytes[usize::from(b >> 6)] |= 1 << (b & 63),
+            // An empty segment can begin any dotted key (`".a"`).
+            None => self.first_bytes = [u64::MAX; 4],
+        }
+        self.list.push((segment.into(), id));
+        if let Some(index) = &mut self.index {
+            index.insert(segment.into(), id);
+        } else if self.list.len() > Self::LINEAR {
+            self.index = Some(self.list.iter().cloned().collect());
+        }
+    }
 }
 
 /// The paths rules reference, as a trie of segments.
@@ -42,11 +99,11 @@ impl PathTable {
         let mut node = 0usize;
         for segment in path.split('.') {
             node = match self.nodes[node].children.get(segment) {
-                Some(child) => *child as usize,
+                Some(child) => child as usize,
                 None => {
                     let child = self.nodes.len();
                     self.nodes.push(Node::default());
-                    self.nodes[node].children.insert(segment.into(), child as u32);
+                    self.nodes[node].children.insert(segment, child as u32);
                     child
                 }
             };
@@ -76,15 +133,18 @@ impl PathTable {
     }
 
     /// The node reached from `node` by an event key (dots walk segments).
+    #[inline]
     fn step(&self, node: u32, key: &str) -> Option<u32> {
         let children = &self.nodes[node as usize].children;
-        if children.is_empty() {
+        // Segments never contain a dot, so a key with one cannot match
+        // directly and only the walk below can find it.
+        if let Some(child) = children.get(key) {
+            return Some(child);
+        }
+        if !children.may_start(key) || !key.contains('.') {
             return None;
         }
-        if !key.contains('.') {
-            return children.get(key).copied();
-        }
-        key.split('.').try_fold(node, |n, segment| self.nodes[n as usize].children.get(segment).copied())
+        key.split('.').try_fold(node, |n, segment| self.nodes[n as usize].children.get(segment))
     }
 }
 
@@ -173,7 +233,11 @@ pub fn flatten(text: &str, table: &PathTable, out: &mut Fields) -> Result<(), Sc
     if s.peek() != Some(b'{') {
         return Err(s.error("an event must be a JSON object"));
     }
-    s.object(0, Some(0))?;
+    if table.nodes[0].children.is_empty() {
+        s.pos = skip_value(s.bytes, s.pos, 0)?;
+    } else {
+        s.object(0, 0)?;
+    }
     s.ws();
     if s.pos != s.bytes.len() {
         return Err(s.error("unexpected characters after the event"));
@@ -202,9 +266,7 @@ impl<'a> Scanner<'a, '_, '_> {
 
     #[inline]
     fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
-            self.pos += 1;
-        }
+        self.pos = skip_ws(self.bytes, self.pos);
     }
 
     /// The end of the string at `self.pos` and whether it has escapes;
@@ -238,8 +300,8 @@ impl<'a> Scanner<'a, '_, '_> {
         }
     }
 
-    /// An object whose trie node is `node` (`None`: nothing below is referenced).
-    fn object(&mut self, depth: usize, node: Option<u32>) -> Result<(), ScanError> {
+    /// An object whose trie node `node` has children (members to look up).
+    fn object(&mut self, depth: usize, node: u32) -> Result<(), ScanError> {
         if depth > MAX_DEPTH {
             return Err(self.error("nesting deeper than 1100 levels"));
         }
@@ -254,16 +316,8 @@ impl<'a> Scanner<'a, '_, '_> {
             if self.peek() != Some(b'"') {
                 return Err(self.error("expected a member name"));
             }
-            let child = match node {
-                Some(n) => {
-                    let key = self.key()?;
-                    self.table.step(n, &key)
-                }
-                None => {
-                    self.pos = self.string_end()?.0 + 1;
-                    None
-                }
-            };
+            let key = self.key()?;
+            let child = self.table.step(node, &key);
             self.expect_colon()?;
             match child {
                 Some(c) => self.value(depth + 1, c)?,
@@ -284,10 +338,8 @@ impl<'a> Scanner<'a, '_, '_> {
     /// A value at trie node `node` (referenced or on the way to one).
     fn value(&mut self, depth: usize, node: u32) -> Result<(), ScanError> {
         match self.peek() {
-            Some(b'{') => {
-                let deeper = (!self.table.nodes[node as usize].children.is_empty()).then_some(node);
-                self.object(depth, deeper)
-            }
+            Some(b'{') if !self.table.nodes[node as usize].children.is_empty() => self.object(depth, node),
+            Some(b'{') => self.skip(depth),
             Some(b'[') => {
                 if depth > MAX_DEPTH {
                     return Err(self.error("nesting deeper than 1100 levels"));
@@ -362,7 +414,7 @@ impl<'a> Scanner<'a, '_, '_> {
                 Ok(Stored::Null)
             }
             Some(b'-' | b'0'..=b'9') => {
-                let end = scan_number(self.bytes, self.pos).ok_or_else(|| self.error("invalid number"))?;
+                let end = number_end(self.bytes, self.pos).ok_or_else(|| self.error("invalid number"))?;
                 let value = fast_exact_number(&self.text[self.pos..end]);
                 let start = self.pos as u32;
                 self.pos = end;
@@ -373,80 +425,16 @@ impl<'a> Scanner<'a, '_, '_> {
     }
 
     /// Skips one value, validating it.
+    #[inline]
     fn skip(&mut self, depth: usize) -> Result<(), ScanError> {
-        if depth > MAX_DEPTH {
-            return Err(self.error("nesting deeper than 1100 levels"));
+        // Most skipped members are strings: no need for the container walk.
+        if self.peek() == Some(b'"') && depth <= MAX_DEPTH {
+            self.pos = self.string_end()?.0 + 1;
+        } else {
+            self.pos = skip_value(self.bytes, self.pos, depth)?;
         }
-        match self.peek() {
-            Some(b'{') => self.object(depth, None),
-            Some(b'[') => {
-                self.pos += 1;
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.ws();
-                    self.skip(depth + 1)?;
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.pos += 1,
-                        Some(b']') => {
-                            self.pos += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(self.error("expected ',' or ']'")),
-                    }
-                }
-            }
-            Some(b'"') => {
-                self.pos = self.string_end()?.0 + 1;
-                Ok(())
-            }
-            Some(b'-' | b'0'..=b'9') => {
-                self.pos = scan_number(self.bytes, self.pos).ok_or_else(|| self.error("invalid number"))?;
-                Ok(())
-            }
-            _ => self.scalar().map(|_| ()),
-        }
+        Ok(())
     }
-}
-
-/// The end (closing quote) of the string whose opening quote is at `start`,
-/// and whether it has escapes; rejects control characters and bad escapes.
-#[inline]
-fn string_end(bytes: &[u8], start: usize) -> Result<(usize, bool), ScanError> {
-    let body = start + 1;
-    // Most strings are short: a plain scan finds the end without escapes.
-    let short_end = (body + 16).min(bytes.len());
-    if let Some(at) = bytes[body..short_end].iter().position(|b| *b == b'"' || *b == b'\\' || *b < 0x20) {
-        let i = body + at;
-        if bytes[i] == b'"' {
-            return Ok((i, false));
-        }
-    }
-    let mut i = body;
-    let mut escaped = false;
-    loop {
-        let Some(at) = memchr::memchr2(b'"', b'\\', &bytes[i..]) else {
-            return Err(ScanError { offset: bytes.len(), message: "unterminated string" });
-        };
-        i += at;
-        if bytes[i] == b'"' {
-            break;
-        }
-        escaped = true;
-        match bytes.get(i + 1) {
-            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
-            Some(b'u') if bytes.get(i + 2..i + 6).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) => i += 6,
-            _ => return Err(ScanError { offset: i, message: "invalid escape in string" }),
-        }
-    }
-    if bytes[body..i].iter().any(|b| *b < 0x20) {
-        return Err(ScanError { offset: body, message: "control character in string" });
-    }
-    Ok((i, escaped))
 }
 
 /// [`exact_number`] with a fast path: a finite decimal of at most 15
@@ -489,6 +477,16 @@ mod tests {
         assert_eq!(fields.trail(0), &[(0, 0)]);
         assert_eq!(fields.trail(1), &[(0, 1)]);
         assert!(fields.trail(2).is_empty());
+    }
+
+    #[test]
+    fn empty_segments_and_dotted_keys_still_match_after_the_first_byte_filter() {
+        let mut table = PathTable::default();
+        let empty_then_a = table.intern(".a");
+        let plain = table.intern("b");
+        let found = leaves(r#"{".a": 1, "": {"a": 2}, "c": 3, "b": 4, "b.": 5}"#, &table);
+        assert_eq!(found.iter().filter(|(p, _)| *p == empty_then_a).count(), 2);
+        assert_eq!(found.iter().filter(|(p, _)| *p == plain).count(), 1);
     }
 
     #[test]

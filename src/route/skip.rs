@@ -1,0 +1,455 @@
+//! The fast lane of event scanning: finding where a string, a number or a
+//! whole unreferenced value ends, while still validating it as JSON.
+//!
+//! Owns: byte-level JSON grammar for parts of an event no rule looks at. May
+//! not touch: paths, fields or matching (that is [`super::scan`]).
+//!
+//! Why it exists: on real events most bytes belong to values no rule
+//! references (a GeoJSON feature's coordinates are three quarters of a
+//! citylots2 event), so this loop sets the router's speed. It looks at eight
+//! bytes at a time (SWAR: plain `u64` arithmetic, no `unsafe`, no
+//! platform intrinsics) to find the end of digit runs and strings, and walks
+//! nested containers with a bit stack instead of recursion.
+
+use super::json::MAX_DEPTH;
+use super::scan::ScanError;
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+fn error(offset: usize, message: &'static str) -> ScanError {
+    ScanError { offset, message }
+}
+
+/// The eight bytes at `i`, little-endian (byte `i` is the lowest).
+#[inline(always)]
+fn word(bytes: &[u8], i: usize) -> Option<u64> {
+    bytes.get(i..)?.first_chunk::<8>().map(|w| u64::from_le_bytes(*w))
+}
+
+/// High bit set in each byte of `w` that is not an ASCII digit.
+#[inline(always)]
+fn non_digits(w: u64) -> u64 {
+    let t = w ^ (u64::from(b'0') * ONES);
+    // A byte is a digit when `t < 10`; adding 0x76 to its low seven bits sets
+    // the high bit from 10 up, and never carries into the next byte.
+    (((t & !HIGHS) + 0x76 * ONES) | t) & HIGHS
+}
+
+/// High bit set on the first byte of `w` that ends a plain run of string
+/// characters (`"`, `\` or a control character); bytes above it may be
+/// flagged too, so only the lowest flag is meaningful.
+#[inline(always)]
+fn string_stops(w: u64) -> u64 {
+    let quote = w ^ (u64::from(b'"') * ONES);
+    let backslash = w ^ (u64::from(b'\\') * ONES);
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v;
+    (zero(quote) | zero(backslash) | (w.wrapping_sub(0x20 * ONES) & !w)) & HIGHS
+}
+
+/// The index after the run of ASCII digits starting at `i`.
+#[inline(always)]
+pub(crate) fn digits_end(bytes: &[u8], i: usize) -> usize {
+    // Two words in line cover the digits of any double; longer runs and
+    // the last bytes of the text take the loop.
+    if let Some(w) = word(bytes, i) {
+        let stops = non_digits(w);
+        if stops != 0 {
+            return i + (stops.trailing_zeros() / 8) as usize;
+        }
+        if let Some(w) = word(bytes, i + 8) {
+            let stops = non_digits(w);
+            if stops != 0 {
+                return i + 8 + (stops.trailing_zeros() / 8) as usize;
+            }
+        }
+    }
+    digits_end_slow(bytes, i)
+}
+
+/// [`digits_end`] for long runs and the last seven bytes.
+#[inline(never)]
+fn digits_end_slow(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(w) = word(bytes, i) {
+        let stops = non_digits(w);
+        if stops != 0 {
+            return i + (stops.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    i
+}
+
+/// The index after the JSON number starting at `start` (RFC 8259 grammar:
+/// no leading zeros, digits after `.` and after the exponent), or `None`.
+#[inline(always)]
+pub(crate) fn number_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + usize::from(bytes.get(start) == Some(&b'-'));
+    i = match bytes.get(i)? {
+        b'0' => i + 1,
+        b'1'..=b'9' => digits_end(bytes, i + 1),
+        _ => return None,
+    };
+    if bytes.get(i) == Some(&b'.') {
+        let end = digits_end(bytes, i + 1);
+        if end == i + 1 {
+            return None;
+        }
+        i = end;
+    }
+    if let Some(b'e' | b'E') = bytes.get(i) {
+        return exponent_end(bytes, i + 1);
+    }
+    Some(i)
+}
+
+/// The index after an exponent's optional sign and digits.
+#[inline(never)]
+fn exponent_end(bytes: &[u8], mut i: usize) -> Option<usize> {
+    if let Some(b'+' | b'-') = bytes.get(i) {
+        i += 1;
+    }
+    let end = digits_end(bytes, i);
+    (end > i).then_some(end)
+}
+
+/// The closing quote of the string whose opening quote is at `start`, and
+/// whether the string has escapes. Rejects control characters, invalid
+/// escapes and a missing closing quote. The text is already UTF-8 (`&str`).
+#[inline(always)]
+pub(crate) fn string_end(bytes: &[u8], start: usize) -> Result<(usize, bool), ScanError> {
+    let mut i = start + 1;
+    // Member names are often a few bytes: look at those one by one before
+    // paying for the word masks.
+    for _ in 0..4 {
+        match bytes.get(i) {
+            Some(b'"') => return Ok((i, false)),
+            Some(b) if *b >= 0x20 && *b != b'\\' => i += 1,
+            _ => return string_end_after_stop(bytes, i, false),
+        }
+    }
+    while let Some(w) = word(bytes, i) {
+        let stops = string_stops(w);
+        if stops != 0 {
+            let stop = i + (stops.trailing_zeros() / 8) as usize;
+            if bytes[stop] == b'"' {
+                return Ok((stop, false));
+            }
+            return string_end_after_stop(bytes, stop, false);
+        }
+        i += 8;
+    }
+    string_end_after_stop(bytes, i, false)
+}
+
+/// [`string_end`] from a backslash, a control character or the last seven
+/// bytes: the rare paths, kept out of line so the common one stays small.
+#[inline(never)]
+fn string_end_after_stop(bytes: &[u8], mut i: usize, mut escaped: bool) -> Result<(usize, bool), ScanError> {
+    loop {
+        let stop = match word(bytes, i) {
+            Some(w) => {
+                let stops = string_stops(w);
+                if stops == 0 {
+                    i += 8;
+                    continue;
+                }
+                i + (stops.trailing_zeros() / 8) as usize
+            }
+            None => match bytes[i.min(bytes.len())..].iter().position(|b| matches!(b, b'"' | b'\\' | 0..=0x1f)) {
+                Some(at) => i + at,
+                None => return Err(error(bytes.len(), "unterminated string")),
+            },
+        };
+        match bytes[stop] {
+            b'"' => return Ok((stop, escaped)),
+            b'\\' => {
+                escaped = true;
+                i = match bytes.get(stop + 1) {
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => stop + 2,
+                    Some(b'u')
+                        if bytes.get(stop + 2..stop + 6).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
+                    {
+                        stop + 6
+                    }
+                    _ => return Err(error(stop, "invalid escape in string")),
+                };
+            }
+            _ => return Err(error(stop, "control character in string")),
+        }
+    }
+}
+
+/// The first index at or after `i` that is not JSON whitespace.
+#[inline(always)]
+pub(crate) fn skip_ws(bytes: &[u8], i: usize) -> usize {
+    // Events are mostly minified: one comparison settles the common case.
+    match bytes.get(i) {
+        Some(b) if *b > b' ' => i,
+        _ => skip_ws_slow(bytes, i),
+    }
+}
+
+#[inline(never)]
+fn skip_ws_slow(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// After an object's `{` or `,` (whitespace skipped): the member name, the
+/// colon and the whitespace before the member's value.
+#[inline(always)]
+fn member_name(bytes: &[u8], i: usize) -> Result<usize, ScanError> {
+    if bytes.get(i) != Some(&b'"') {
+        return Err(error(i, "expected a member name"));
+    }
+    let i = skip_ws(bytes, string_end(bytes, i)?.0 + 1);
+    if bytes.get(i) != Some(&b':') {
+        return Err(error(i, "expected ':'"));
+    }
+    Ok(skip_ws(bytes, i + 1))
+}
+
+/// Saves a full word of the container bit stack (beyond 64 open levels).
+#[cold]
+fn spill(spilled: &mut Vec<u64>, word: u64) {
+    spilled.push(word);
+}
+
+/// Restores the word saved by [`spill`].
+#[cold]
+fn unspill(spilled: &mut Vec<u64>) -> u64 {
+    spilled.pop().unwrap_or_default()
+}
+
+/// Skips the value starting at `start` (no leading whitespace), nested
+/// `depth` levels deep in the event, validating it; returns the index after
+/// it. Error messages and offsets are those of the full scanner.
+pub(crate) fn skip_value(bytes: &[u8], start: usize, depth: usize) -> Result<usize, ScanError> {
+    if depth > MAX_DEPTH {
+        return Err(error(start, "nesting deeper than 1100 levels"));
+    }
+    // Open containers, innermost in bit 0 of `objects` (set: an object);
+    // words beyond 64 levels spill into a vector, which allocates only then.
+    let mut objects = 0u64;
+    let mut open = 0usize;
+    let mut spilled = Vec::new();
+    let mut i = start;
+    'value: loop {
+        match bytes.get(i) {
+            Some(b'-' | b'0'..=b'9') => i = number_end(bytes, i).ok_or_else(|| error(i, "invalid number"))?,
+            Some(b'"') => i = string_end(bytes, i)?.0 + 1,
+            Some(&b @ (b'{' | b'[')) => {
+                let object = b == b'{';
+                i = skip_ws(bytes, i + 1);
+                if bytes.get(i) == Some(if object { &b'}' } else { &b']' }) {
+                    i += 1;
+                } else {
+                    if open % 64 == 0 && open > 0 {
+                        spill(&mut spilled, objects);
+                    }
+                    objects = (objects << 1) | u64::from(object);
+                    open += 1;
+                    if depth + open > MAX_DEPTH {
+                        return Err(error(i, "nesting deeper than 1100 levels"));
+                    }
+                    if object {
+                        i = member_name(bytes, i)?;
+                    }
+                    continue 'value;
+                }
+            }
+            Some(b't') if bytes[i..].starts_with(b"true") => i += 4,
+            Some(b'f') if bytes[i..].starts_with(b"false") => i += 5,
+            Some(b'n') if bytes[i..].starts_with(b"null") => i += 4,
+            _ => return Err(error(i, "expected a JSON value")),
+        }
+        // After a value: close containers until one continues.
+        while open > 0 {
+            i = skip_ws(bytes, i);
+            let in_object = objects & 1 != 0;
+            match (bytes.get(i), in_object) {
+                (Some(b','), true) => {
+                    i = member_name(bytes, skip_ws(bytes, i + 1))?;
+                    continue 'value;
+                }
+                (Some(b','), false) => {
+                    i = skip_ws(bytes, i + 1);
+                    continue 'value;
+                }
+                (Some(b'}'), true) | (Some(b']'), false) => {
+                    i += 1;
+                    objects >>= 1;
+                    open -= 1;
+                    if open % 64 == 0 && open > 0 {
+                        objects = unspill(&mut spilled);
+                    }
+                }
+                (_, true) => return Err(error(i, "expected ',' or '}'")),
+                (_, false) => return Err(error(i, "expected ',' or ']'")),
+            }
+        }
+        return Ok(i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain byte-at-a-time definitions the word tricks must agree with.
+    fn slow_digits_end(bytes: &[u8], mut i: usize) -> usize {
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        i
+    }
+
+    #[test]
+    fn word_tricks_agree_with_byte_definitions_for_every_byte_at_every_lane() {
+        for lane in 0..8 {
+            for b in 0..=255u8 {
+                let mut bytes = [b'7'; 12];
+                bytes[lane] = b;
+                assert_eq!(digits_end(&bytes, 0), slow_digits_end(&bytes, 0), "byte {b:#x} at {lane}");
+                let mut text = vec![b'"'];
+                text.extend_from_slice(&[b'a'; 12]);
+                text[1 + lane] = b;
+                text.push(b'"');
+                let got = string_end(&text, 0);
+                match b {
+                    b'"' => assert_eq!(got, Ok((1 + lane, false))),
+                    b'\\' => assert!(got.is_err() || got.unwrap().1, "{b:#x}"),
+                    0..=0x1f => assert_eq!(got, Err(error(1 + lane, "control character in string"))),
+                    _ => assert_eq!(got, Ok((text.len() - 1, false)), "byte {b:#x} at {lane}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn strings_end_at_the_first_unescaped_quote_across_words_and_tails() {
+        for (text, end) in [
+            (r#""""#, Ok((1, false))),
+            (r#""abc""#, Ok((4, false))),
+            (r#""0123456789abcdefghij""#, Ok((21, false))),
+            (r#""a\"b\\""#, Ok((7, true))),
+            (r#""\u00e9 long enough to need words\n""#, Ok((35, true))),
+            (r#""é and more than eight bytes""#, Ok((29, false))),
+            (r#""abc"#, Err(error(4, "unterminated string"))),
+            (r#""abcdefghijklmnop"#, Err(error(17, "unterminated string"))),
+            (r#""a\x""#, Err(error(2, "invalid escape in string"))),
+            (r#""a\u12g4 padding padding""#, Err(error(2, "invalid escape in string"))),
+            ("\"abcdefghij\tk\"", Err(error(11, "control character in string"))),
+        ] {
+            assert_eq!(string_end(text.as_bytes(), 0), end, "{text}");
+        }
+    }
+
+    #[test]
+    fn numbers_follow_the_json_grammar() {
+        for (text, end) in [
+            ("0", Some(1)),
+            ("-0", Some(2)),
+            ("-122.39222422079885,", Some(19)),
+            ("37.80020321792917}", Some(17)),
+            ("1e5", Some(3)),
+            ("1.5E-3 ", Some(6)),
+            ("12345678901234567890123", Some(23)),
+            ("01", Some(1)),
+            ("-", None),
+            ("1.", None),
+            ("1.e3", None),
+            ("1e", None),
+            ("1e+", None),
+            (".5", None),
+            ("-x", None),
+        ] {
+            assert_eq!(number_end(text.as_bytes(), 0), end, "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The window and the part-by-part loops agree with the plain
+        /// grammar of `json::scan_number` wherever the number sits.
+        #[test]
+        fn number_end_agrees_with_the_reference_grammar(
+            body in "[-0-9.eE+x,]{0,30}",
+            pad in 0usize..10,
+        ) {
+            let text = format!("{}{body}", " ".repeat(pad));
+            proptest::prop_assert_eq!(
+                number_end(text.as_bytes(), pad),
+                super::super::json::scan_number(text.as_bytes(), pad),
+                "{:?}", text
+            );
+        }
+
+        #[test]
+        fn long_numbers_agree_with_the_reference_grammar(
+            int in "-?[0-9]{1,30}", fraction in "(\\.[0-9]{0,30})?", exponent in "([eE][-+]?[0-9]{0,3})?", tail in "[,}\\]x]?",
+        ) {
+            let text = format!("{int}{fraction}{exponent}{tail}");
+            proptest::prop_assert_eq!(
+                number_end(text.as_bytes(), 0),
+                super::super::json::scan_number(text.as_bytes(), 0),
+                "{:?}", text
+            );
+        }
+    }
+
+    #[test]
+    fn skips_nested_values_and_rejects_every_malformation_with_its_offset() {
+        let ok = r#"[[{"x":-122.4,"y":37.8,"z":0},{"x" : 1e3 , "y":[true,false,null,{}],"z":[]}]] tail"#;
+        assert_eq!(skip_value(ok.as_bytes(), 0, 1), Ok(ok.len() - 5));
+        for (text, offset, message) in [
+            ("[1,]", 3, "expected a JSON value"),
+            ("[1 2]", 3, "expected ',' or ']'"),
+            (r#"{"a":1,}"#, 7, "expected a member name"),
+            (r#"{"a" 1}"#, 5, "expected ':'"),
+            (r#"{"a":1]"#, 6, "expected ',' or '}'"),
+            ("[tru]", 1, "expected a JSON value"),
+            ("[01]", 2, "expected ',' or ']'"),
+            ("[-]", 1, "invalid number"),
+            ("[[", 2, "expected a JSON value"),
+            (r#"{"a":"#, 5, "expected a JSON value"),
+        ] {
+            assert_eq!(skip_value(text.as_bytes(), 0, 1), Err(error(offset, message)), "{text}");
+        }
+    }
+
+    #[test]
+    fn containers_deeper_than_one_word_of_the_bit_stack_close_in_order() {
+        let levels = 200;
+        let mut text = String::new();
+        for level in 0..levels {
+            text.push_str(if level % 3 == 0 { r#"{"k":"# } else { "[" });
+        }
+        text.push('1');
+        let closers: String = (0..levels).rev().map(|level| if level % 3 == 0 { '}' } else { ']' }).collect();
+        let good = format!("{text}{closers}");
+        assert_eq!(skip_value(good.as_bytes(), 0, 1), Ok(good.len()));
+        // Swap one closer at each depth around the word boundaries.
+        for wrong_at in [0, 1, 63, 64, 65, 127, 128, 199] {
+            let mut bad: Vec<char> = closers.chars().collect();
+            bad[wrong_at] = if bad[wrong_at] == '}' { ']' } else { '}' };
+            let bad = format!("{text}{}", bad.into_iter().collect::<String>());
+            let offset = text.len() + wrong_at;
+            let got = skip_value(bad.as_bytes(), 0, 1).unwrap_err();
+            assert_eq!(got.offset, offset, "closer {wrong_at}");
+        }
+    }
+
+    #[test]
+    fn nesting_limit_counts_the_levels_above_the_skipped_value() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(skip_value(deep(MAX_DEPTH - 1).as_bytes(), 0, 1).is_ok());
+        let too_deep = deep(MAX_DEPTH);
+        assert_eq!(skip_value(too_deep.as_bytes(), 0, 2), Err(error(MAX_DEPTH - 1, "nesting deeper than 1100 levels")));
+    }
+}
