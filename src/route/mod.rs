@@ -15,6 +15,7 @@
 //! Matching cost depends on the event's referenced fields and the matchers
 //! on those paths, not on the number of rules.
 
+mod classes;
 pub mod json;
 pub mod pattern;
 pub mod reference;

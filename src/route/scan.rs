@@ -11,8 +11,9 @@
 //! text (or into a buffer of unescaped strings), so all storage is reused
 //! from one event to the next.
 
+use super::classes::Classes;
 use super::json::{scan_string, MAX_DEPTH};
-use super::skip::{number_end, skip_value, skip_ws, string_end};
+use super::skip::{skip_ws, Text};
 use super::value::{exact_number, Leaf};
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
@@ -29,8 +30,8 @@ struct Node {
 /// children get a hash index as well.
 #[derive(Clone, Debug, Default)]
 struct Children {
-    list: Vec<(Box<str>, u32)>,
-    index: Option<FxHashMap<Box<str>, u32>>,
+    list: Vec<(Box<[u8]>, u32)>,
+    index: Option<FxHashMap<Box<[u8]>, u32>>,
     /// Bit `b` set when some child's name starts with byte `b`: most keys
     /// of an event are rejected by this one test.
     first_bytes: [u64; 4],
@@ -46,27 +47,31 @@ impl Children {
 
     /// Whether a child's name, or the first segment of a dotted key, can
     /// start like `key`.
-    #[inline]
-    fn may_start(&self, key: &str) -> bool {
-        match key.as_bytes().first() {
+    #[inline(always)]
+    fn may_start(&self, key: &[u8]) -> bool {
+        match key.first() {
             Some(b) => self.first_bytes[usize::from(b >> 6)] & (1 << (b & 63)) != 0,
             None => !self.list.is_empty(),
         }
     }
 
-    #[inline]
-    fn get(&self, segment: &str) -> Option<u32> {
+    #[inline(always)]
+    fn get(&self, segment: &[u8]) -> Option<u32> {
         if !self.may_start(segment) {
             return None;
         }
+        self.find(segment)
+    }
+
+    fn find(&self, segment: &[u8]) -> Option<u32> {
         if let Some(index) = &self.index {
             return index.get(segment).copied();
         }
         self.list.iter().find(|(name, _)| name.len() == segment.len() && **name == *segment).map(|(_, id)| *id)
     }
 
-    fn insert(&mut self, segment: &str, id: u32) {
-        match segment.as_bytes().first() {
+    fn insert(&mut self, segment: &[u8], id: u32) {
+        match segment.first() {
             Some(b) => self.first_bytes[usize::from(b >> 6)] |= 1 << (b & 63),
             // An empty segment can begin any dotted key (`".a"`).
             None => self.first_bytes = [u64::MAX; 4],
@@ -98,12 +103,12 @@ impl PathTable {
     pub fn intern(&mut self, path: &str) -> u32 {
         let mut node = 0usize;
         for segment in path.split('.') {
-            node = match self.nodes[node].children.get(segment) {
+            node = match self.nodes[node].children.get(segment.as_bytes()) {
                 Some(child) => child as usize,
                 None => {
                     let child = self.nodes.len();
                     self.nodes.push(Node::default());
-                    self.nodes[node].children.insert(segment, child as u32);
+                    self.nodes[node].children.insert(segment.as_bytes(), child as u32);
                     child
                 }
             };
@@ -134,17 +139,17 @@ impl PathTable {
 
     /// The node reached from `node` by an event key (dots walk segments).
     #[inline]
-    fn step(&self, node: u32, key: &str) -> Option<u32> {
+    fn step(&self, node: u32, key: &[u8]) -> Option<u32> {
         let children = &self.nodes[node as usize].children;
         // Segments never contain a dot, so a key with one cannot match
         // directly and only the walk below can find it.
         if let Some(child) = children.get(key) {
             return Some(child);
         }
-        if !children.may_start(key) || !key.contains('.') {
+        if !children.may_start(key) || !key.contains(&b'.') {
             return None;
         }
-        key.split('.').try_fold(node, |n, segment| self.nodes[n as usize].children.get(segment))
+        key.split(|b| *b == b'.').try_fold(node, |n, segment| self.nodes[n as usize].children.get(segment))
     }
 }
 
@@ -188,6 +193,7 @@ pub struct Fields {
     pub trails: Vec<(u32, u32)>,
     pub unescaped: String,
     stack: Vec<(u32, u32)>,
+    classes: Classes,
 }
 
 impl Fields {
@@ -228,25 +234,18 @@ pub fn flatten(text: &str, table: &PathTable, out: &mut Fields) -> Result<(), Sc
     out.trails.clear();
     out.unescaped.clear();
     out.stack.clear();
-    let mut s = Scanner { bytes: text.as_bytes(), text, pos: 0, table, out, next_array: 0 };
-    s.ws();
-    if s.peek() != Some(b'{') {
-        return Err(s.error("an event must be a JSON object"));
-    }
-    if table.nodes[0].children.is_empty() {
-        s.pos = skip_value(s.bytes, s.pos, 0)?;
-    } else {
-        s.object(0, 0)?;
-    }
-    s.ws();
-    if s.pos != s.bytes.len() {
-        return Err(s.error("unexpected characters after the event"));
-    }
-    Ok(())
+    let mut classes = std::mem::take(&mut out.classes);
+    classes.compute(text.as_bytes());
+    let fast = Text::new(text.as_bytes(), &classes);
+    let mut s = Scanner { bytes: text.as_bytes(), fast, text, pos: 0, table, out, next_array: 0 };
+    let result = s.event();
+    out.classes = classes;
+    result
 }
 
 struct Scanner<'a, 'o, 't> {
     bytes: &'a [u8],
+    fast: Text<'a>,
     text: &'a str,
     pos: usize,
     table: &'t PathTable,
@@ -255,6 +254,24 @@ struct Scanner<'a, 'o, 't> {
 }
 
 impl<'a> Scanner<'a, '_, '_> {
+    /// The whole event: one object and nothing after it.
+    fn event(&mut self) -> Result<(), ScanError> {
+        self.ws();
+        if self.peek() != Some(b'{') {
+            return Err(self.error("an event must be a JSON object"));
+        }
+        if self.table.nodes[0].children.is_empty() {
+            self.pos = self.fast.skip_value(self.pos, 0)?;
+        } else {
+            self.object(0, 0)?;
+        }
+        self.ws();
+        if self.pos != self.bytes.len() {
+            return Err(self.error("unexpected characters after the event"));
+        }
+        Ok(())
+    }
+
     fn error(&self, message: &'static str) -> ScanError {
         ScanError { offset: self.pos, message }
     }
@@ -273,64 +290,66 @@ impl<'a> Scanner<'a, '_, '_> {
     /// rejects control characters and invalid escapes.
     #[inline]
     fn string_end(&self) -> Result<(usize, bool), ScanError> {
-        string_end(self.bytes, self.pos)
+        self.fast.string_end(self.pos)
     }
 
-    /// A member name: borrowed when it has no escapes.
-    fn key(&mut self) -> Result<Cow<'a, str>, ScanError> {
-        let (end, escaped) = self.string_end()?;
-        let start = self.pos + 1;
-        self.pos = end + 1;
-        let (bytes, text) = (self.bytes, self.text);
-        if escaped {
-            scan_string(bytes, start - 1).map(|(s, _)| s).map_err(|(at, m)| ScanError { offset: at, message: m })
-        } else {
-            Ok(Cow::Borrowed(&text[start..end]))
-        }
-    }
-
-    fn expect_colon(&mut self) -> Result<(), ScanError> {
-        self.ws();
-        if self.peek() == Some(b':') {
-            self.pos += 1;
-            self.ws();
-            Ok(())
-        } else {
-            Err(self.error("expected ':'"))
-        }
+    fn fail(&mut self, at: usize, message: &'static str) -> ScanError {
+        self.pos = at;
+        self.error(message)
     }
 
     /// An object whose trie node `node` has children (members to look up).
+    /// Works on a local position: only referenced values go through `self`.
     fn object(&mut self, depth: usize, node: u32) -> Result<(), ScanError> {
         if depth > MAX_DEPTH {
             return Err(self.error("nesting deeper than 1100 levels"));
         }
-        self.pos += 1;
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
+        let (bytes, table) = (self.bytes, self.table);
+        let children = &table.nodes[node as usize].children;
+        let mut pos = skip_ws(bytes, self.pos + 1);
+        if bytes.get(pos) == Some(&b'}') {
+            self.pos = pos + 1;
             return Ok(());
         }
         loop {
-            self.ws();
-            if self.peek() != Some(b'"') {
-                return Err(self.error("expected a member name"));
+            if bytes.get(pos) != Some(&b'"') {
+                return Err(self.fail(pos, "expected a member name"));
             }
-            let key = self.key()?;
-            let child = self.table.step(node, &key);
-            self.expect_colon()?;
-            match child {
-                Some(c) => self.value(depth + 1, c)?,
-                None => self.skip(depth + 1)?,
+            let (end, escaped) = self.fast.string_end(pos)?;
+            let child = if escaped {
+                let (key, _) = scan_string(bytes, pos).map_err(|(at, message)| ScanError { offset: at, message })?;
+                table.step(node, key.as_bytes())
+            } else {
+                let key = &bytes[pos + 1..end];
+                if children.may_start(key) {
+                    table.step(node, key)
+                } else {
+                    None
+                }
+            };
+            pos = skip_ws(bytes, end + 1);
+            if bytes.get(pos) != Some(&b':') {
+                return Err(self.fail(pos, "expected ':'"));
             }
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
+            pos = skip_ws(bytes, pos + 1);
+            pos = match child {
+                Some(c) => {
+                    self.pos = pos;
+                    self.value(depth + 1, c)?;
+                    self.pos
+                }
+                // Most skipped members are strings: no need for the walk.
+                None if bytes.get(pos) == Some(&b'"') && depth < MAX_DEPTH => self.fast.string_end(pos)?.0 + 1,
+                None => self.fast.skip_value(pos, depth + 1)?,
+            };
+            pos = skip_ws(bytes, pos);
+            match bytes.get(pos) {
+                Some(b',') => pos = skip_ws(bytes, pos + 1),
                 Some(b'}') => {
-                    self.pos += 1;
+                    self.pos = pos + 1;
                     return Ok(());
                 }
-                _ => return Err(self.error("expected ',' or '}'")),
+                _ => return Err(self.fail(pos, "expected ',' or '}'")),
             }
         }
     }
@@ -414,7 +433,7 @@ impl<'a> Scanner<'a, '_, '_> {
                 Ok(Stored::Null)
             }
             Some(b'-' | b'0'..=b'9') => {
-                let end = number_end(self.bytes, self.pos).ok_or_else(|| self.error("invalid number"))?;
+                let end = self.fast.number_end(self.pos).ok_or_else(|| self.error("invalid number"))?;
                 let value = fast_exact_number(&self.text[self.pos..end]);
                 let start = self.pos as u32;
                 self.pos = end;
@@ -425,13 +444,13 @@ impl<'a> Scanner<'a, '_, '_> {
     }
 
     /// Skips one value, validating it.
-    #[inline]
+    #[inline(always)]
     fn skip(&mut self, depth: usize) -> Result<(), ScanError> {
         // Most skipped members are strings: no need for the container walk.
         if self.peek() == Some(b'"') && depth <= MAX_DEPTH {
             self.pos = self.string_end()?.0 + 1;
         } else {
-            self.pos = skip_value(self.bytes, self.pos, depth)?;
+            self.pos = self.fast.skip_value(self.pos, depth)?;
         }
         Ok(())
     }
