@@ -6,6 +6,11 @@
 //! Reproduce: `cargo bench --bench citylots2` (generates
 //! `target/citylots2-synth.jsonl`, ~192 MB, with python3 on first run).
 //! Under `cargo test --all-targets` it only checks the first 20,000 events.
+//!
+//! Each set gets one warm-up pass and then `CITYLOTS2_PASSES` (default 5)
+//! timed passes; the best and the median pass are printed. The machine is
+//! shared, so other tenants only ever slow a pass down: the best pass is the
+//! closest to what the code can do, the median shows the spread.
 
 use ecs_autopilot::route::json::Json;
 use ecs_autopilot::route::{compile, Router, Rule, Scratch};
@@ -97,8 +102,11 @@ fn main() {
         let only: Vec<&str> = only.split(',').collect();
         runs.retain(|(name, _)| only.contains(&name.as_str()));
     }
-    println!("| rule set | rules | events/s (ours) | Event Ruler steady mean | ratio | counts |");
-    println!("|---|---|---|---|---|---|");
+    let timed: usize = std::env::var("CITYLOTS2_PASSES").ok().and_then(|p| p.parse().ok()).unwrap_or(5).max(1);
+    println!(
+        "| rule set | rules | events/s, best pass | median pass | Event Ruler steady mean | ratio best | ratio median | counts |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let mut all_ok = true;
     for (name, members) in &runs {
         let mut compiled = Vec::new();
@@ -111,8 +119,8 @@ fn main() {
         let mut scratch = Scratch::default();
         let mut matched = Vec::new();
         let mut counts = vec![0u64; router.rule_names().len()];
-        let passes = if full { 2 } else { 1 };
-        let mut rate = 0.0;
+        let passes = if full { 1 + timed } else { 1 };
+        let mut rates = Vec::new();
         for pass in 0..passes {
             counts.iter_mut().for_each(|c| *c = 0);
             let start = Instant::now();
@@ -122,10 +130,15 @@ fn main() {
                     counts[*i] += 1;
                 }
             }
-            if pass == passes - 1 {
-                rate = lines.len() as f64 / start.elapsed().as_secs_f64();
+            if pass > 0 {
+                rates.push(lines.len() as f64 / start.elapsed().as_secs_f64());
             }
         }
+        rates.sort_by(f64::total_cmp);
+        let (best, median) = match rates.as_slice() {
+            [] => (0.0, 0.0),
+            all => (all[all.len() - 1], all[all.len() / 2]),
+        };
         let want: Vec<u64> = members
             .iter()
             .flat_map(|set| {
@@ -139,9 +152,9 @@ fn main() {
         all_ok &= ok;
         let ruler = RULER.iter().find(|(n, _)| n == name).map_or(0.0, |r| r.1);
         let (ours, ratio) = if full {
-            (format!("{rate:.0}"), format!("{:.1}×", rate / ruler))
+            (format!("{best:.0} | {median:.0}"), format!("{:.1}× | {:.1}×", best / ruler, median / ruler))
         } else {
-            ("(test build)".to_owned(), "-".to_owned())
+            ("(test build) | -".to_owned(), "- | -".to_owned())
         };
         println!(
             "| {name} | {} | {ours} | {ruler:.0} | {ratio} | {} |",

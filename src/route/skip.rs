@@ -112,21 +112,32 @@ impl<'a> Text<'a> {
     /// After an object's `{` or `,` (whitespace skipped): the member name,
     /// the colon and the whitespace before the member's value.
     #[inline(always)]
-    fn member_name(&self, i: usize) -> Result<usize, ScanError> {
+    fn member_name(&self, mut i: usize) -> Result<usize, ScanError> {
+        // Whitespace is looked for only when the expected byte is not there:
+        // minified events then pay one comparison per token.
         let bytes = self.bytes;
         if bytes.get(i) != Some(&b'"') {
-            return Err(error(i, "expected a member name"));
+            i = skip_ws(bytes, i);
+            if bytes.get(i) != Some(&b'"') {
+                return Err(error(i, "expected a member name"));
+            }
         }
-        let i = skip_ws(bytes, self.string_end(i)?.0 + 1);
+        i = self.string_end(i)?.0 + 1;
         if bytes.get(i) != Some(&b':') {
-            return Err(error(i, "expected ':'"));
+            i = skip_ws(bytes, i);
+            if bytes.get(i) != Some(&b':') {
+                return Err(error(i, "expected ':'"));
+            }
         }
-        Ok(skip_ws(bytes, i + 1))
+        // Whitespace before the value is the value loop's business.
+        Ok(i + 1)
     }
 
     /// Skips the value starting at `start` (no leading whitespace), nested
     /// `depth` levels deep in the event, validating it; returns the index after
-    /// it. Error messages and offsets are those of the full scanner.
+    /// it. Error messages and offsets are those of the full scanner. Inside
+    /// containers whitespace is handled where a token was expected and
+    /// something else was found, so minified text never looks for it.
     pub(crate) fn skip_value(&self, start: usize, depth: usize) -> Result<usize, ScanError> {
         let bytes = self.bytes;
         if depth > MAX_DEPTH {
@@ -162,6 +173,10 @@ impl<'a> Text<'a> {
                         continue 'value;
                     }
                 }
+                Some(b' ' | b'\t' | b'\n' | b'\r') if open > 0 => {
+                    i = skip_ws(bytes, i);
+                    continue 'value;
+                }
                 Some(b't') if bytes[i..].starts_with(b"true") => i += 4,
                 Some(b'f') if bytes[i..].starts_with(b"false") => i += 5,
                 Some(b'n') if bytes[i..].starts_with(b"null") => i += 4,
@@ -169,17 +184,17 @@ impl<'a> Text<'a> {
             }
             // After a value: close containers until one continues.
             while open > 0 {
-                i = skip_ws(bytes, i);
                 let in_object = objects & 1 != 0;
                 match (bytes.get(i), in_object) {
                     (Some(b','), true) => {
-                        i = self.member_name(skip_ws(bytes, i + 1))?;
+                        i = self.member_name(i + 1)?;
                         continue 'value;
                     }
                     (Some(b','), false) => {
-                        i = skip_ws(bytes, i + 1);
+                        i += 1;
                         continue 'value;
                     }
+                    (Some(b' ' | b'\t' | b'\n' | b'\r'), _) => i = skip_ws(bytes, i),
                     (Some(b'}'), true) | (Some(b']'), false) => {
                         i += 1;
                         objects >>= 1;
@@ -355,6 +370,21 @@ mod tests {
             ("[-]", 1, "invalid number"),
             ("[[", 2, "expected a JSON value"),
             (r#"{"a":"#, 5, "expected a JSON value"),
+        ] {
+            assert_eq!(skip_value(text.as_bytes(), 0, 1), Err(error(offset, message)), "{text}");
+        }
+    }
+
+    #[test]
+    fn whitespace_anywhere_between_tokens_is_skipped_and_errors_keep_their_offsets() {
+        let spaced = "[ { \"x\" : -1.5 , \"y\" :\t[ 1 ,2\n] } ,\r\n{ } , [ ] , true ] tail";
+        assert_eq!(skip_value(spaced.as_bytes(), 0, 1), Ok(spaced.len() - 5));
+        for (text, offset, message) in [
+            ("[1 , ]", 5, "expected a JSON value"),
+            ("[ 1  2]", 5, "expected ',' or ']'"),
+            (r#"{ "a" : 1 , }"#, 12, "expected a member name"),
+            (r#"{ "a"  1}"#, 7, "expected ':'"),
+            (r#"{"a" : 1 ]"#, 9, "expected ',' or '}'"),
         ] {
             assert_eq!(skip_value(text.as_bytes(), 0, 1), Err(error(offset, message)), "{text}");
         }
