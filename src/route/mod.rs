@@ -8,7 +8,9 @@
 //! pattern JSON ─compile─► Pattern (conjunctions of leaf conditions)
 //! rules ──Router::new──► per path: exact-string hash → conditions,
 //!                        other matchers → conditions; conditions → conjunctions
-//! event ─scan (only referenced paths)─► fields ─► satisfied conditions
+//! event ─classes (digits, string stops; 16 bytes at a time)─►
+//!       ─scan (only referenced paths; the rest skipped but validated)─►
+//!       fields ─► satisfied conditions
 //!       ─► candidate conjunctions ─► absence + array-consistency check ─► rule names
 //! ```
 //!

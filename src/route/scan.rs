@@ -5,7 +5,11 @@
 //! (spec event-patterns §3).
 //!
 //! Referenced paths form a trie keyed by path segment, so a member is looked
-//! up by its own key (one hash of a short string), never by its full path.
+//! up by its own key, never by its full path: a bitmap of the children's
+//! first bytes rejects most keys in one test, a few children are compared
+//! directly and many are hashed. Unreferenced values go to the validating
+//! skipper (module `skip`), which finds number and string ends from the
+//! event's byte classes (module `classes`).
 //! A dotted event key (`"a.b"`) walks several segments, which is exactly the
 //! dot-joining rule of spec §1.4. Fields are stored as offsets into the event
 //! text (or into a buffer of unescaped strings), so all storage is reused
