@@ -83,6 +83,14 @@ pub struct Router {
 /// Reusable per-event working memory (one per thread).
 #[derive(Debug, Default)]
 pub struct Scratch {
+    fields: Fields,
+    work: Work,
+}
+
+/// The matching half of [`Scratch`]: kept apart from the fields so both can
+/// be borrowed at once without moving either.
+#[derive(Debug, Default)]
+struct Work {
     epoch: u32,
     hit_epoch: Vec<u32>,
     hits: Vec<Vec<u32>>,
@@ -92,7 +100,6 @@ pub struct Scratch {
     path_epoch: Vec<u32>,
     rule_epoch: Vec<u32>,
     chosen: Vec<u32>,
-    fields: Fields,
 }
 
 impl Router {
@@ -176,13 +183,11 @@ impl Router {
     /// # Errors
     /// [`ScanError`] if the event is not a JSON object.
     pub fn route_indexes(&self, event: &str, scratch: &mut Scratch, out: &mut Vec<usize>) -> Result<(), ScanError> {
-        let mut fields = std::mem::take(&mut scratch.fields);
-        let result = scan::flatten(event, &self.table, &mut fields);
-        if result.is_ok() {
-            self.match_fields(event, &fields, scratch, out);
-        }
-        scratch.fields = fields;
-        result
+        out.clear();
+        let Scratch { fields, work } = scratch;
+        scan::flatten(event, &self.table, fields)?;
+        self.match_fields(event, fields, work, out);
+        Ok(())
     }
 
     /// Routes one event and returns the names of the matching rules.
@@ -195,7 +200,7 @@ impl Router {
         Ok(out.into_iter().map(|i| self.names[i].as_str()).collect())
     }
 
-    fn match_fields(&self, event: &str, fields: &Fields, s: &mut Scratch, out: &mut Vec<usize>) {
+    fn match_fields(&self, event: &str, fields: &Fields, s: &mut Work, out: &mut Vec<usize>) {
         out.clear();
         s.epoch = s.epoch.wrapping_add(1);
         if s.epoch == 0 {
@@ -269,7 +274,7 @@ impl Router {
         out.sort_unstable();
     }
 
-    fn conjunction_holds(&self, conj: &Conj, fields: &Fields, s: &mut Scratch) -> bool {
+    fn conjunction_holds(&self, conj: &Conj, fields: &Fields, s: &mut Work) -> bool {
         let epoch = s.epoch;
         let mut any_trail = false;
         for &c in &conj.conds {

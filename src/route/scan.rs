@@ -17,7 +17,7 @@
 
 use super::classes::Classes;
 use super::json::{scan_string, MAX_DEPTH};
-use super::skip::{skip_ws, Text};
+use super::skip::{expect_after_ws, skip_ws, Text};
 use super::value::{exact_number, Leaf};
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
@@ -316,9 +316,8 @@ impl<'a> Scanner<'a, '_, '_> {
             return Ok(());
         }
         loop {
-            if bytes.get(pos) != Some(&b'"') {
-                return Err(self.fail(pos, "expected a member name"));
-            }
+            // Whitespace is looked for only where the expected byte is not.
+            pos = expect_after_ws(bytes, pos, b'"').map_err(|at| self.fail(at, "expected a member name"))?;
             let (end, escaped) = self.fast.string_end(pos)?;
             let child = if escaped {
                 let (key, _) = scan_string(bytes, pos).map_err(|(at, message)| ScanError { offset: at, message })?;
@@ -331,10 +330,7 @@ impl<'a> Scanner<'a, '_, '_> {
                     None
                 }
             };
-            pos = skip_ws(bytes, end + 1);
-            if bytes.get(pos) != Some(&b':') {
-                return Err(self.fail(pos, "expected ':'"));
-            }
+            pos = expect_after_ws(bytes, end + 1, b':').map_err(|at| self.fail(at, "expected ':'"))?;
             pos = skip_ws(bytes, pos + 1);
             pos = match child {
                 Some(c) => {
@@ -346,14 +342,19 @@ impl<'a> Scanner<'a, '_, '_> {
                 None if bytes.get(pos) == Some(&b'"') && depth < MAX_DEPTH => self.fast.string_end(pos)?.0 + 1,
                 None => self.fast.skip_value(pos, depth + 1)?,
             };
-            pos = skip_ws(bytes, pos);
-            match bytes.get(pos) {
-                Some(b',') => pos = skip_ws(bytes, pos + 1),
-                Some(b'}') => {
-                    self.pos = pos + 1;
-                    return Ok(());
+            loop {
+                match bytes.get(pos) {
+                    Some(b',') => {
+                        pos += 1;
+                        break;
+                    }
+                    Some(b'}') => {
+                        self.pos = pos + 1;
+                        return Ok(());
+                    }
+                    Some(b' ' | b'\t' | b'\n' | b'\r') => pos = skip_ws(bytes, pos),
+                    _ => return Err(self.fail(pos, "expected ',' or '}'")),
                 }
-                _ => return Err(self.fail(pos, "expected ',' or '}'")),
             }
         }
     }

@@ -148,27 +148,42 @@ impl<'a> Text<'a> {
         let mut objects = 0u64;
         let mut open = 0usize;
         let mut spilled = Vec::new();
+        // Levels this value may still open before the nesting limit.
+        let room = MAX_DEPTH - depth;
         let mut i = start;
         'value: loop {
             match bytes.get(i) {
                 Some(b'-' | b'0'..=b'9') => i = self.number_end(i).ok_or_else(|| error(i, "invalid number"))?,
                 Some(b'"') => i = self.string_end(i)?.0 + 1,
-                Some(&b @ (b'{' | b'[')) => {
-                    let object = b == b'{';
+                Some(b'{') => {
                     i = skip_ws(bytes, i + 1);
-                    if bytes.get(i) == Some(if object { &b'}' } else { &b']' }) {
+                    if bytes.get(i) == Some(&b'}') {
                         i += 1;
                     } else {
                         if open % 64 == 0 && open > 0 {
                             spill(&mut spilled, objects);
                         }
-                        objects = (objects << 1) | u64::from(object);
+                        objects = (objects << 1) | 1;
                         open += 1;
-                        if depth + open > MAX_DEPTH {
+                        if open > room {
                             return Err(error(i, "nesting deeper than 1100 levels"));
                         }
-                        if object {
-                            i = self.member_name(i)?;
+                        i = self.member_name(i)?;
+                        continue 'value;
+                    }
+                }
+                Some(b'[') => {
+                    i = skip_ws(bytes, i + 1);
+                    if bytes.get(i) == Some(&b']') {
+                        i += 1;
+                    } else {
+                        if open % 64 == 0 && open > 0 {
+                            spill(&mut spilled, objects);
+                        }
+                        objects <<= 1;
+                        open += 1;
+                        if open > room {
+                            return Err(error(i, "nesting deeper than 1100 levels"));
                         }
                         continue 'value;
                     }
@@ -209,6 +224,21 @@ impl<'a> Text<'a> {
             }
             return Ok(i);
         }
+    }
+}
+
+/// Where `want` is: at `i`, or after whitespace at `i`; otherwise the first
+/// byte that is not whitespace (for the error offset).
+#[inline(always)]
+pub(crate) fn expect_after_ws(bytes: &[u8], i: usize, want: u8) -> Result<usize, usize> {
+    if bytes.get(i) == Some(&want) {
+        return Ok(i);
+    }
+    let i = skip_ws(bytes, i);
+    if bytes.get(i) == Some(&want) {
+        Ok(i)
+    } else {
+        Err(i)
     }
 }
 
