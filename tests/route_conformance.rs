@@ -89,3 +89,21 @@ fn edge_case_file_agrees_with_router_and_reference() {
     assert!(cases.len() >= 100);
     assert!(failures.is_empty(), "{} of {} disagree:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
+
+#[test]
+fn a_malformed_event_reports_its_offset_and_leaves_no_stale_matches() {
+    use ecs_autopilot::route::{Router, Scratch};
+    let router = Router::from_patterns([("a", r#"{"detail": {"n": [1]}}"#)]).unwrap();
+    let (mut scratch, mut matched) = (Scratch::default(), Vec::new());
+    router.route_indexes(r#"{"detail": {"n": 1, "skip": [{"x": -1.5e3}]}}"#, &mut scratch, &mut matched).unwrap();
+    assert_eq!(matched, [0]);
+    // The same scratch and output, then an event broken inside a skipped value.
+    let error = router
+        .route_indexes(r#"{"detail": {"n": 1, "skip": [{"x": -1.5e}]}}"#, &mut scratch, &mut matched)
+        .unwrap_err();
+    assert_eq!((error.offset, error.message), (35, "invalid number"));
+    assert!(matched.is_empty(), "matches of the previous event must not survive an error");
+    // And the scratch still works afterwards.
+    router.route_indexes(r#"{"detail": {"n": 1}}"#, &mut scratch, &mut matched).unwrap();
+    assert_eq!(matched, [0]);
+}
