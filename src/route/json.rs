@@ -345,8 +345,13 @@ pub(crate) fn scan_string(
     }
 }
 
+/// The four hex digits of a `\u` escape. Exactly hex digits: `from_str_radix`
+/// alone would also take a sign (`\u+0a0`), which JSON does not allow.
 fn hex4(bytes: &[u8], at: usize) -> Option<u32> {
     let digits = bytes.get(at..at + 4)?;
+    if !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
     u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
 }
 
@@ -393,5 +398,13 @@ mod tests {
         assert!(Json::parse("1.").is_err());
         assert!(Json::parse("\"a\\x\"").is_err());
         assert!(Json::parse("{} x").is_err());
+    }
+
+    #[test]
+    fn unicode_escapes_take_exactly_four_hex_digits() {
+        assert_eq!(Json::parse(r#""\u00e9""#).unwrap(), Json::String("é".into()));
+        for bad in [r#""\u+0a0""#, r#""\u-0a0""#, r#""\u0g00""#, r#""\u12""#] {
+            assert!(Json::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -356,6 +356,32 @@ mod tests {
         }
     }
 
+    /// JSON values of every kind, nested, with optional whitespace.
+    fn json_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let ws = || prop_oneof![Just(""), Just(" "), Just("\n\t")];
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("false".to_owned()),
+            "-?(0|[1-9][0-9]{0,20})(\\.[0-9]{1,20})?([eE][-+]?[0-9]{1,3})?",
+            "\"([a-zé ]|\\\\[nt\"\\\\/]|\\\\u00[0-9a-f]{2}){0,70}\"",
+        ];
+        leaf.prop_recursive(4, 40, 6, move |inner| {
+            prop_oneof![
+                (proptest::collection::vec((inner.clone(), ws()), 0..6), ws()).prop_map(|(items, w)| {
+                    let body: Vec<String> = items.into_iter().map(|(v, w)| format!("{w}{v}{w}")).collect();
+                    format!("[{w}{}]", body.join(","))
+                }),
+                (proptest::collection::vec(("[a-z]{0,3}", inner, ws()), 0..6)).prop_map(|members| {
+                    let body: Vec<String> =
+                        members.into_iter().map(|(k, v, w)| format!("{w}\"{k}\"{w}:{w}{v}{w}")).collect();
+                    format!("{{{}}}", body.join(","))
+                }),
+            ]
+        })
+    }
+
     proptest::proptest! {
         /// The class lookups agree with the plain grammar of
         /// `json::scan_number` wherever the number sits.
@@ -370,6 +396,47 @@ mod tests {
                 super::super::json::scan_number(text.as_bytes(), pad),
                 "{:?}", text
             );
+        }
+
+        /// On JSON-like noise, the skipper accepts exactly the texts the
+        /// recursive reference parser (`json::Json`) accepts, never panics,
+        /// and its errors point inside the text.
+        #[test]
+        fn skipper_accepts_exactly_what_the_reference_parser_accepts(
+            text in "[\\[\\]{}\",:0-9.eE+\\-a-z\\\\ \t\u{1}é]{1,40}",
+        ) {
+            let reference = super::super::json::Json::parse(&text).is_ok();
+            let ours = skip_value(text.as_bytes(), 0, 1);
+            if let Err(e) = &ours {
+                proptest::prop_assert!(e.offset <= text.len());
+            }
+            // A value followed only by whitespace is what `Json::parse` accepts.
+            let whole = ours.is_ok_and(|end| skip_ws(text.as_bytes(), end) == text.len());
+            let leading_ws = text.starts_with([' ', '\t']);
+            if !leading_ws {
+                proptest::prop_assert_eq!(whole, reference, "{:?}", text);
+            }
+        }
+
+        /// Valid JSON values, then the same with one byte changed: the
+        /// skipper and the reference parser agree on every one.
+        #[test]
+        fn skipper_agrees_with_the_reference_parser_on_valid_and_damaged_json(
+            text in json_text(),
+            at in 0usize..1000,
+            byte in proptest::sample::select(b"{}[],:\" \\x0-.eE+".to_vec()),
+        ) {
+            let whole = |t: &[u8]| skip_value(t, 0, 1).is_ok_and(|end| skip_ws(t, end) == t.len());
+            proptest::prop_assert!(whole(text.as_bytes()), "{:?}", text);
+            let mut damaged = text.clone().into_bytes();
+            let at = at % damaged.len();
+            damaged[at] = byte;
+            if let Ok(damaged) = String::from_utf8(damaged) {
+                if !damaged.starts_with([' ', '\t', '\n']) {
+                    let reference = super::super::json::Json::parse(&damaged).is_ok();
+                    proptest::prop_assert_eq!(whole(damaged.as_bytes()), reference, "{:?}", damaged);
+                }
+            }
         }
 
         #[test]
