@@ -172,6 +172,9 @@ impl<'a> Text<'a> {
                         continue 'value;
                     }
                 }
+                // The same steps as `{` without a member name. The two arms
+                // stay apart so neither computes its closer at run time: one
+                // of them runs for every container (about 3 % of the walk).
                 Some(b'[') => {
                     i = skip_ws(bytes, i + 1);
                     if bytes.get(i) == Some(&b']') {
