@@ -338,9 +338,7 @@ impl<'a> Scanner<'a, '_, '_> {
                     self.value(depth + 1, c)?;
                     self.pos
                 }
-                // Most skipped members are strings: no need for the walk.
-                None if bytes.get(pos) == Some(&b'"') && depth < MAX_DEPTH => self.fast.string_end(pos)?.0 + 1,
-                None => self.fast.skip_value(pos, depth + 1)?,
+                None => self.fast.skip(pos, depth + 1)?,
             };
             loop {
                 match bytes.get(pos) {
@@ -451,12 +449,7 @@ impl<'a> Scanner<'a, '_, '_> {
     /// Skips one value, validating it.
     #[inline(always)]
     fn skip(&mut self, depth: usize) -> Result<(), ScanError> {
-        // Most skipped members are strings: no need for the container walk.
-        if self.peek() == Some(b'"') && depth <= MAX_DEPTH {
-            self.pos = self.string_end()?.0 + 1;
-        } else {
-            self.pos = self.fast.skip_value(self.pos, depth)?;
-        }
+        self.pos = self.fast.skip(self.pos, depth)?;
         Ok(())
     }
 }

@@ -133,6 +133,17 @@ impl<'a> Text<'a> {
         Ok(i + 1)
     }
 
+    /// [`Self::skip_value`] with a short cut for strings, which most skipped
+    /// members are: no container walk to set up.
+    #[inline(always)]
+    pub(crate) fn skip(&self, start: usize, depth: usize) -> Result<usize, ScanError> {
+        if self.bytes.get(start) == Some(&b'"') && depth <= MAX_DEPTH {
+            Ok(self.string_end(start)?.0 + 1)
+        } else {
+            self.skip_value(start, depth)
+        }
+    }
+
     /// Skips the value starting at `start` (no leading whitespace), nested
     /// `depth` levels deep in the event, validating it; returns the index after
     /// it. Error messages and offsets are those of the full scanner. Inside
