@@ -22,6 +22,7 @@ pub mod json;
 pub mod pattern;
 pub mod reference;
 pub mod scan;
+mod shape;
 mod skip;
 pub mod template;
 pub mod value;

@@ -17,6 +17,7 @@
 
 use super::classes::Classes;
 use super::json::{scan_string, MAX_DEPTH};
+use super::shape::Shape;
 use super::skip::{expect_after_ws, skip_ws, Text};
 use super::value::{exact_number, Leaf};
 use rustc_hash::FxHashMap;
@@ -198,6 +199,8 @@ pub struct Fields {
     pub unescaped: String,
     stack: Vec<(u32, u32)>,
     classes: Classes,
+    /// The layout of the last flat object skipped (a guess for the next).
+    shape: Shape,
 }
 
 impl Fields {
@@ -265,7 +268,7 @@ impl<'a> Scanner<'a, '_, '_> {
             return Err(self.error("an event must be a JSON object"));
         }
         if self.table.nodes[0].children.is_empty() {
-            self.pos = self.fast.skip_value(self.pos, 0)?;
+            self.pos = self.fast.skip_value(self.pos, 0, &mut self.out.shape)?;
         } else {
             self.object(0, 0)?;
         }
@@ -338,7 +341,7 @@ impl<'a> Scanner<'a, '_, '_> {
                     self.value(depth + 1, c)?;
                     self.pos
                 }
-                None => self.fast.skip(pos, depth + 1)?,
+                None => self.fast.skip(pos, depth + 1, &mut self.out.shape)?,
             };
             loop {
                 match bytes.get(pos) {
@@ -449,7 +452,7 @@ impl<'a> Scanner<'a, '_, '_> {
     /// Skips one value, validating it.
     #[inline(always)]
     fn skip(&mut self, depth: usize) -> Result<(), ScanError> {
-        self.pos = self.fast.skip(self.pos, depth)?;
+        self.pos = self.fast.skip(self.pos, depth, &mut self.out.shape)?;
         Ok(())
     }
 }

@@ -14,6 +14,7 @@
 use super::classes::{digits_end, next_stop, Classes};
 use super::json::MAX_DEPTH;
 use super::scan::ScanError;
+use super::shape::Shape;
 
 fn error(offset: usize, message: &'static str) -> ScanError {
     ScanError { offset, message }
@@ -136,11 +137,11 @@ impl<'a> Text<'a> {
     /// [`Self::skip_value`] with a short cut for strings, which most skipped
     /// members are: no container walk to set up.
     #[inline(always)]
-    pub(crate) fn skip(&self, start: usize, depth: usize) -> Result<usize, ScanError> {
+    pub(crate) fn skip(&self, start: usize, depth: usize, shape: &mut Shape) -> Result<usize, ScanError> {
         if self.bytes.get(start) == Some(&b'"') && depth <= MAX_DEPTH {
             Ok(self.string_end(start)?.0 + 1)
         } else {
-            self.skip_value(start, depth)
+            self.skip_value(start, depth, shape)
         }
     }
 
@@ -149,13 +150,20 @@ impl<'a> Text<'a> {
     /// it. Error messages and offsets are those of the full scanner. Inside
     /// containers whitespace is handled where a token was expected and
     /// something else was found, so minified text never looks for it.
-    pub(crate) fn skip_value(&self, start: usize, depth: usize) -> Result<usize, ScanError> {
+    /// Flat objects that repeat the layout in `shape` are matched as a
+    /// whole (module `shape`); `shape` learns the layout of the others.
+    pub(crate) fn skip_value(&self, start: usize, depth: usize, shape: &mut Shape) -> Result<usize, ScanError> {
         let bytes = self.bytes;
         if depth > MAX_DEPTH {
-            return Err(error(start, "nesting deeper than 1100 levels"));
+            return Err(error(start, NESTING));
+        }
+        if !matches!(bytes.get(start), Some(b'{' | b'[')) {
+            return self.scalar_end(start);
         }
         // Open containers, innermost in bit 0 of `objects` (set: an object);
         // words beyond 64 levels spill into a vector, which allocates only then.
+        // The walk starts on a container, so `open` is positive inside the
+        // loop until the last closer returns.
         let mut objects = 0u64;
         let mut open = 0usize;
         let mut spilled = Vec::new();
@@ -163,81 +171,143 @@ impl<'a> Text<'a> {
         let room = MAX_DEPTH - depth;
         let mut i = start;
         'value: loop {
-            match bytes.get(i) {
-                Some(b'-' | b'0'..=b'9') => i = self.number_end(i).ok_or_else(|| error(i, "invalid number"))?,
-                Some(b'"') => i = self.string_end(i)?.0 + 1,
-                Some(b'{') => {
-                    i = skip_ws(bytes, i + 1);
-                    if bytes.get(i) == Some(&b'}') {
-                        i += 1;
-                    } else {
-                        if open % 64 == 0 && open > 0 {
-                            spill(&mut spilled, objects);
+            // The branches are ordered by how often skipped data needs them
+            // (arrays of records, then scalars); a jump table costs more here.
+            let byte = bytes.get(i).copied().unwrap_or(0);
+            if byte == b'{' {
+                // A flat object in an array is a single value to this walk,
+                // when its level is within the nesting limit: arrays are
+                // where objects repeat a layout.
+                let in_array = open > 0 && objects & 1 == 0;
+                match (in_array && open < room).then(|| self.flat_object_end(i, shape)).flatten() {
+                    Some(end) => i = end,
+                    None => {
+                        i = skip_ws(bytes, i + 1);
+                        if bytes.get(i) == Some(&b'}') {
+                            i += 1;
+                            if open == 0 {
+                                return Ok(i);
+                            }
+                        } else {
+                            if open % 64 == 0 && open > 0 {
+                                spill(&mut spilled, objects);
+                            }
+                            objects = (objects << 1) | 1;
+                            open += 1;
+                            if open > room {
+                                return Err(error(i, NESTING));
+                            }
+                            i = self.member_name(i)?;
+                            continue 'value;
                         }
-                        objects = (objects << 1) | 1;
-                        open += 1;
-                        if open > room {
-                            return Err(error(i, "nesting deeper than 1100 levels"));
-                        }
-                        i = self.member_name(i)?;
-                        continue 'value;
                     }
                 }
-                // The same steps as `{` without a member name. The two arms
-                // stay apart so neither computes its closer at run time: one
-                // of them runs for every container (about 3 % of the walk).
-                Some(b'[') => {
-                    i = skip_ws(bytes, i + 1);
-                    if bytes.get(i) == Some(&b']') {
-                        i += 1;
-                    } else {
-                        if open % 64 == 0 && open > 0 {
-                            spill(&mut spilled, objects);
-                        }
-                        objects <<= 1;
-                        open += 1;
-                        if open > room {
-                            return Err(error(i, "nesting deeper than 1100 levels"));
-                        }
-                        continue 'value;
+            } else if byte.wrapping_sub(b'0') < 10 || byte == b'-' {
+                i = self.number_end(i).ok_or_else(|| error(i, "invalid number"))?;
+            } else if byte == b'"' {
+                i = self.string_end(i)?.0 + 1;
+            // The same steps as `{` without a member name. The two arms stay
+            // apart so neither computes its closer at run time: one of them
+            // runs for every container (about 3 % of the walk).
+            } else if byte == b'[' {
+                i = skip_ws(bytes, i + 1);
+                if bytes.get(i) == Some(&b']') {
+                    i += 1;
+                    if open == 0 {
+                        return Ok(i);
                     }
-                }
-                Some(b' ' | b'\t' | b'\n' | b'\r') if open > 0 => {
-                    i = skip_ws(bytes, i);
+                } else {
+                    if open % 64 == 0 && open > 0 {
+                        spill(&mut spilled, objects);
+                    }
+                    objects <<= 1;
+                    open += 1;
+                    if open > room {
+                        return Err(error(i, NESTING));
+                    }
                     continue 'value;
                 }
-                Some(b't') if bytes[i..].starts_with(b"true") => i += 4,
-                Some(b'f') if bytes[i..].starts_with(b"false") => i += 5,
-                Some(b'n') if bytes[i..].starts_with(b"null") => i += 4,
-                _ => return Err(error(i, "expected a JSON value")),
+            } else if is_ws(byte) {
+                i = skip_ws(bytes, i);
+                continue 'value;
+            } else {
+                i = self.literal_end(i)?;
             }
-            // After a value: close containers until one continues.
-            while open > 0 {
-                let in_object = objects & 1 != 0;
-                match (bytes.get(i), in_object) {
-                    (Some(b','), true) => {
+            // After a value, inside at least one container: close containers
+            // until one continues.
+            loop {
+                let byte = bytes.get(i).copied().unwrap_or(0);
+                if objects & 1 != 0 {
+                    if byte == b',' {
                         i = self.member_name(i + 1)?;
                         continue 'value;
                     }
-                    (Some(b','), false) => {
+                    if byte != b'}' {
+                        i = after_value_ws(bytes, i, b'}', "expected ',' or '}'")?;
+                        continue;
+                    }
+                } else {
+                    if byte == b',' {
                         i += 1;
                         continue 'value;
                     }
-                    (Some(b' ' | b'\t' | b'\n' | b'\r'), _) => i = skip_ws(bytes, i),
-                    (Some(b'}'), true) | (Some(b']'), false) => {
-                        i += 1;
-                        objects >>= 1;
-                        open -= 1;
-                        if open % 64 == 0 && open > 0 {
-                            objects = unspill(&mut spilled);
-                        }
+                    if byte != b']' {
+                        i = after_value_ws(bytes, i, b']', "expected ',' or ']'")?;
+                        continue;
                     }
-                    (_, true) => return Err(error(i, "expected ',' or '}'")),
-                    (_, false) => return Err(error(i, "expected ',' or ']'")),
+                }
+                i += 1;
+                objects >>= 1;
+                open -= 1;
+                if open == 0 {
+                    return Ok(i);
+                }
+                if open % 64 == 0 {
+                    objects = unspill(&mut spilled);
                 }
             }
-            return Ok(i);
         }
+    }
+
+    /// The end of a value that is not a container (the walk's first value).
+    fn scalar_end(&self, i: usize) -> Result<usize, ScanError> {
+        match self.bytes.get(i) {
+            Some(b'"') => Ok(self.string_end(i)?.0 + 1),
+            Some(b'-' | b'0'..=b'9') => self.number_end(i).ok_or_else(|| error(i, "invalid number")),
+            _ => self.literal_end(i),
+        }
+    }
+
+    /// The end of `true`, `false` or `null` at `i`; anything else is not a
+    /// JSON value.
+    #[inline(never)]
+    pub(crate) fn literal_end(&self, i: usize) -> Result<usize, ScanError> {
+        let rest = self.bytes.get(i..).unwrap_or_default();
+        for literal in [&b"true"[..], b"false", b"null"] {
+            if rest.starts_with(literal) {
+                return Ok(i + literal.len());
+            }
+        }
+        Err(error(i, "expected a JSON value"))
+    }
+}
+
+const NESTING: &str = "nesting deeper than 1100 levels";
+
+/// JSON whitespace.
+#[inline(always)]
+fn is_ws(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// After a value, where neither `,` nor `closer` is at `i`: the index of
+/// the next token if whitespace comes first, else the error `message`.
+#[cold]
+fn after_value_ws(bytes: &[u8], i: usize, closer: u8, message: &'static str) -> Result<usize, ScanError> {
+    let next = skip_ws(bytes, i);
+    match bytes.get(next) {
+        Some(b) if next > i && (*b == b',' || *b == closer) => Ok(next),
+        _ => Err(error(next, message)),
     }
 }
 
@@ -306,7 +376,7 @@ mod tests {
     }
 
     fn skip_value(text: &[u8], start: usize, depth: usize) -> Result<usize, ScanError> {
-        with(text, |t| t.skip_value(start, depth))
+        with(text, |t| t.skip_value(start, depth, &mut Shape::default()))
     }
 
     #[test]
