@@ -15,7 +15,6 @@
 //! text (or into a buffer of unescaped strings), so all storage is reused
 //! from one event to the next.
 
-use super::classes::Classes;
 use super::json::{scan_string, MAX_DEPTH};
 use super::shape::Shape;
 use super::skip::{expect_after_ws, skip_ws, Text};
@@ -198,7 +197,6 @@ pub struct Fields {
     pub trails: Vec<(u32, u32)>,
     pub unescaped: String,
     stack: Vec<(u32, u32)>,
-    classes: Classes,
     /// The layout of the last flat object skipped (a guess for the next).
     shape: Shape,
 }
@@ -241,13 +239,9 @@ pub fn flatten(text: &str, table: &PathTable, out: &mut Fields) -> Result<(), Sc
     out.trails.clear();
     out.unescaped.clear();
     out.stack.clear();
-    let mut classes = std::mem::take(&mut out.classes);
-    classes.compute(text.as_bytes());
-    let fast = Text::new(text.as_bytes(), &classes);
+    let fast = Text::new(text.as_bytes());
     let mut s = Scanner { bytes: text.as_bytes(), fast, text, pos: 0, table, out, next_array: 0 };
-    let result = s.event();
-    out.classes = classes;
-    result
+    s.event()
 }
 
 struct Scanner<'a, 'o, 't> {

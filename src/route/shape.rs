@@ -148,13 +148,10 @@ impl Text<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::classes::Classes;
     use super::*;
 
     fn with<R>(text: &[u8], f: impl FnOnce(Text<'_>) -> R) -> R {
-        let mut classes = Classes::default();
-        classes.compute(text);
-        f(Text::new(text, &classes))
+        f(Text::new(text))
     }
 
     #[test]
@@ -269,9 +266,7 @@ mod tests {
         ) {
             let mut shape = Shape::default();
             let skip = |t: &[u8], shape: &mut Shape| {
-                let mut classes = Classes::default();
-                classes.compute(t);
-                Text::new(t, &classes).skip_value(0, 1, shape)
+                Text::new(t).skip_value(0, 1, shape)
             };
             // The layout of `earlier` is the first guess for `text`.
             proptest::prop_assert_eq!(skip(earlier.as_bytes(), &mut shape), Ok(earlier.len()));

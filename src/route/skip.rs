@@ -11,7 +11,7 @@
 //! sixteen bytes at a time), and nested containers are walked with a bit
 //! stack instead of recursion.
 
-use super::classes::{digits_end, next_stop, Classes};
+use super::classes::{digits_end, next_stop};
 use super::json::MAX_DEPTH;
 use super::scan::ScanError;
 use super::shape::Shape;
@@ -25,14 +25,11 @@ fn error(offset: usize, message: &'static str) -> ScanError {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Text<'a> {
     pub bytes: &'a [u8],
-    pub digits: &'a [u64],
-    pub stops: &'a [u64],
 }
 
 impl<'a> Text<'a> {
-    pub(crate) fn new(bytes: &'a [u8], classes: &'a Classes) -> Self {
-        let (digits, stops) = classes.words();
-        Self { bytes, digits, stops }
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes }
     }
 
     /// The index after the JSON number starting at `start` (RFC 8259
@@ -44,11 +41,11 @@ impl<'a> Text<'a> {
         let mut i = start + usize::from(bytes.get(start) == Some(&b'-'));
         i = match bytes.get(i)? {
             b'0' => i + 1,
-            b'1'..=b'9' => digits_end(self.digits, i + 1),
+            b'1'..=b'9' => digits_end(self.bytes, i + 1),
             _ => return None,
         };
         if bytes.get(i) == Some(&b'.') {
-            let end = digits_end(self.digits, i + 1);
+            let end = digits_end(self.bytes, i + 1);
             if end == i + 1 {
                 return None;
             }
@@ -66,7 +63,7 @@ impl<'a> Text<'a> {
         if let Some(b'+' | b'-') = self.bytes.get(i) {
             i += 1;
         }
-        let end = digits_end(self.digits, i);
+        let end = digits_end(self.bytes, i);
         (end > i).then_some(end)
     }
 
@@ -76,7 +73,7 @@ impl<'a> Text<'a> {
     /// UTF-8 (`&str`).
     #[inline(always)]
     pub(crate) fn string_end(&self, start: usize) -> Result<(usize, bool), ScanError> {
-        let stop = next_stop(self.stops, start + 1);
+        let stop = next_stop(self.bytes, start + 1);
         if self.bytes.get(stop) == Some(&b'"') {
             return Ok((stop, false));
         }
@@ -102,7 +99,7 @@ impl<'a> Text<'a> {
                         }
                         _ => return Err(error(stop, "invalid escape in string")),
                     };
-                    stop = next_stop(self.stops, next);
+                    stop = next_stop(self.bytes, next);
                 }
                 Some(_) => return Err(error(stop, "control character in string")),
                 None => return Err(error(bytes.len(), "unterminated string")),
@@ -362,9 +359,7 @@ mod tests {
 
     /// Runs `f` on `text` with its byte classes.
     fn with<R>(text: &[u8], f: impl FnOnce(Text<'_>) -> R) -> R {
-        let mut classes = Classes::default();
-        classes.compute(text);
-        f(Text::new(text, &classes))
+        f(Text::new(text))
     }
 
     fn string_end(text: &[u8], start: usize) -> Result<(usize, bool), ScanError> {
