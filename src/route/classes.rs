@@ -20,13 +20,21 @@ use wide::u8x16;
 /// the text's end.
 #[inline(always)]
 fn chunk(bytes: &[u8], i: usize) -> u8x16 {
+    match sixteen(bytes, i) {
+        Some(window) => u8x16::new(*window),
+        None => tail(bytes, i),
+    }
+}
+
+/// The sixteen bytes from `i`, if the text has them.
+#[inline(always)]
+pub fn sixteen(bytes: &[u8], i: usize) -> Option<&[u8; 16]> {
     // One comparison: `i + 16 <= len` without overflow.
     if i < bytes.len().saturating_sub(15) {
-        if let Some(window) = bytes[i..i + 16].first_chunk::<16>() {
-            return u8x16::new(*window);
-        }
+        bytes[i..i + 16].first_chunk::<16>()
+    } else {
+        None
     }
-    tail(bytes, i)
 }
 
 /// [`chunk`] within sixteen bytes of the end.

@@ -18,6 +18,7 @@
 //! were themselves validated as JSON (when they were recorded) and every
 //! value is still validated one by one.
 
+use super::classes::sixteen;
 use super::skip::{skip_ws, Text};
 
 /// At most this many members are remembered; longer objects are walked in
@@ -45,8 +46,8 @@ impl Piece {
     /// Whether the text at `i` starts with this piece.
     #[inline(always)]
     fn is_at(&self, text: &[u8], i: usize) -> bool {
-        match text.get(i..i.saturating_add(16)).and_then(|window| <[u8; 16]>::try_from(window).ok()) {
-            Some(window) => (u128::from_le_bytes(window) ^ self.bytes) & self.mask == 0,
+        match sixteen(text, i) {
+            Some(window) => (u128::from_le_bytes(*window) ^ self.bytes) & self.mask == 0,
             // Within 16 bytes of the end: compare byte by byte.
             None => text.get(i..i + self.len) == self.bytes.to_le_bytes().get(..self.len),
         }
@@ -74,6 +75,22 @@ impl Text<'_> {
             }
         }
         self.record_shape(start, shape)
+    }
+
+    /// [`Self::flat_object_end`] for an array element, then the elements
+    /// after it while they follow the same layout: the end of the last one
+    /// matched. Kept out of line so this loop has the registers to itself.
+    #[inline(never)]
+    pub(crate) fn flat_elements_end(&self, start: usize, shape: &mut Shape) -> Option<usize> {
+        let mut end = self.flat_object_end(start, shape)?;
+        let bytes = self.bytes;
+        while bytes.get(end) == Some(&b',') && bytes.get(end + 1) == Some(&b'{') {
+            match self.match_shape(end + 1, shape) {
+                Some(next) => end = next,
+                None => break,
+            }
+        }
+        Some(end)
     }
 
     /// Walks the object at `start` piece by piece along `shape`.
@@ -138,10 +155,13 @@ impl Text<'_> {
     /// else, containers included.
     #[inline(always)]
     fn plain_value_end(&self, i: usize) -> Option<usize> {
-        match self.bytes.get(i)? {
-            b'-' | b'0'..=b'9' => self.number_end(i),
-            b'"' => Some(self.string_end(i).ok()?.0 + 1),
-            _ => self.literal_end(i).ok(),
+        let byte = *self.bytes.get(i)?;
+        if byte.wrapping_sub(b'0') < 10 || byte == b'-' {
+            self.number_end(i)
+        } else if byte == b'"' {
+            Some(self.string_end(i).ok()?.0 + 1)
+        } else {
+            self.literal_end(i).ok()
         }
     }
 }

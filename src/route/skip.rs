@@ -176,7 +176,7 @@ impl<'a> Text<'a> {
                 // when its level is within the nesting limit: arrays are
                 // where objects repeat a layout.
                 let in_array = open > 0 && objects & 1 == 0;
-                match (in_array && open < room).then(|| self.flat_object_end(i, shape)).flatten() {
+                match (in_array && open < room).then(|| self.flat_elements_end(i, shape)).flatten() {
                     Some(end) => i = end,
                     None => {
                         i = skip_ws(bytes, i + 1);
