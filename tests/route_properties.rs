@@ -3,7 +3,7 @@
 //! scanner panics on arbitrary input.
 
 use ecs_autopilot::route::json::Json;
-use ecs_autopilot::route::{compile_str, reference, Router, Rule};
+use ecs_autopilot::route::{compile_str, reference, Router, Rule, Scratch};
 use proptest::prelude::*;
 
 fn scalar() -> impl Strategy<Value = String> {
@@ -99,6 +99,43 @@ fn pattern_object(depth: u32) -> BoxedStrategy<String> {
         .boxed()
 }
 
+/// Events that mostly share one member layout (the router remembers the
+/// last layout per object, module `shape`): the same keys in the same order
+/// with other values, and variants that drop, add or space out members.
+fn same_layout_events() -> impl Strategy<Value = Vec<String>> {
+    let keys = prop::collection::vec(prop::sample::select(vec!["a", "b", "c", "a.b", "d"]), 1..5);
+    let rows = prop::collection::vec((prop::collection::vec(event_value(), 5), 0usize..6), 1..6);
+    (keys, rows).prop_map(|(keys, rows)| {
+        rows.into_iter()
+            .map(|(values, variant)| {
+                let mut members: Vec<String> = keys.iter().zip(&values).map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                match variant {
+                    1 => drop(members.pop()),
+                    2 => members.push("\"e\":1".to_owned()),
+                    3 => return format!("{{ {} }}", members.join(" , ")),
+                    _ => {}
+                }
+                format!("{{{}}}", members.join(","))
+            })
+            .collect()
+    })
+}
+
+/// The rule indexes `router` gives `event` with `scratch`, and the ones the
+/// reference interpreter gives.
+fn routed_and_expected(
+    router: &Router,
+    compiled: &[ecs_autopilot::route::pattern::Pattern],
+    event: &str,
+    scratch: &mut Scratch,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut routed = Vec::new();
+    router.route_indexes(event, scratch, &mut routed).unwrap();
+    let doc = Json::parse_event(event).unwrap();
+    let expected = compiled.iter().enumerate().filter(|(_, p)| reference::matches(p, &doc)).map(|(i, _)| i).collect();
+    (routed, expected)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000), ..ProptestConfig::default() })]
 
@@ -125,6 +162,36 @@ proptest! {
         for cut in 0..json.len() {
             if json.is_char_boundary(cut) {
                 let _ = router.route(&json[..cut]);
+            }
+        }
+    }
+
+    /// One scratch reused across events of one layout, events of others and
+    /// two routers with different path tables: every answer is the
+    /// reference's.
+    #[test]
+    fn a_reused_scratch_agrees_with_reference(
+        patterns in prop::collection::vec(pattern_object(2), 1..4),
+        others in prop::collection::vec(pattern_object(1), 1..3),
+        events in same_layout_events(),
+        unrelated in prop::collection::vec(event(), 0..3),
+    ) {
+        let build = |patterns: &[String]| {
+            let compiled: Vec<_> = patterns.iter().filter_map(|p| compile_str(p).ok()).collect();
+            let rules = compiled.iter().enumerate().map(|(i, p)| Rule { name: format!("r{i}"), pattern: p.clone() }).collect();
+            (Router::new(rules), compiled)
+        };
+        let (router, compiled) = build(&patterns);
+        let (other, other_compiled) = build(&others);
+        let mut scratch = Scratch::default();
+        let sequence: Vec<&String> = events.iter().chain(&unrelated).chain(&events).collect();
+        // Runs of one router, then the other on the same scratch, and back.
+        for (router, compiled, patterns) in
+            [(&router, &compiled, &patterns), (&other, &other_compiled, &others), (&router, &compiled, &patterns)]
+        {
+            for event in &sequence {
+                let (routed, expected) = routed_and_expected(router, compiled, event, &mut scratch);
+                prop_assert_eq!(routed, expected, "event {} patterns {:?}", event, patterns);
             }
         }
     }

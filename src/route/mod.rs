@@ -8,8 +8,8 @@
 //! pattern JSON ─compile─► Pattern (conjunctions of leaf conditions)
 //! rules ──Router::new──► per path: exact-string hash → conditions,
 //!                        other matchers → conditions; conditions → conjunctions
-//! event ─classes (digits, string stops; 16 bytes at a time)─►
-//!       ─scan (only referenced paths; the rest skipped but validated)─►
+//! event ─scan (only referenced paths, keys followed along the last layout
+//!        seen; the rest skipped but validated, 16 bytes per search)─►
 //!       fields ─► satisfied conditions
 //!       ─► candidate conjunctions ─► absence + array-consistency check ─► rule names
 //! ```
@@ -19,6 +19,7 @@
 
 mod classes;
 pub mod json;
+mod paths;
 pub mod pattern;
 pub mod reference;
 pub mod scan;

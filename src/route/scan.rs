@@ -4,158 +4,21 @@
 //! element of which array it sits in — for the array-consistency rule
 //! (spec event-patterns §3).
 //!
-//! Referenced paths form a trie keyed by path segment, so a member is looked
-//! up by its own key, never by its full path: a bitmap of the children's
-//! first bytes rejects most keys in one test, a few children are compared
-//! directly and many are hashed. Unreferenced values go to the validating
-//! skipper (module `skip`), which finds number and string ends from the
-//! event's byte classes (module `classes`).
-//! A dotted event key (`"a.b"`) walks several segments, which is exactly the
-//! dot-joining rule of spec §1.4. Fields are stored as offsets into the event
-//! text (or into a buffer of unescaped strings), so all storage is reused
-//! from one event to the next.
+//! Referenced paths form a trie keyed by path segment ([`PathTable`],
+//! module `paths`), so a member is looked up by its own key, never by its
+//! full path. Each object remembers the member layout of the last object
+//! walked at its trie node (module `shape`): an object that repeats it is
+//! followed piece by piece, without scanning or looking up its keys.
+//! Unreferenced values go to the validating skipper (module `skip`).
+//! Fields are stored as offsets into the event text (or into a buffer of
+//! unescaped strings), so all storage is reused from one event to the next.
 
 use super::json::{scan_string, MAX_DEPTH};
-use super::shape::Shape;
+pub use super::paths::PathTable;
+use super::shape::{Layout, Piece, Shape};
 use super::skip::{expect_after_ws, skip_ws, Text};
 use super::value::{exact_number, Leaf};
-use rustc_hash::FxHashMap;
 use std::borrow::Cow;
-
-#[derive(Clone, Debug, Default)]
-struct Node {
-    children: Children,
-    /// Id of the path ending at this node, when a rule references it.
-    leaf: Option<u32>,
-}
-
-/// A node's children by segment. Most nodes have a handful, which a
-/// length-first linear scan finds faster than hashing the key; many
-/// children get a hash index as well.
-#[derive(Clone, Debug, Default)]
-struct Children {
-    list: Vec<(Box<[u8]>, u32)>,
-    index: Option<FxHashMap<Box<[u8]>, u32>>,
-    /// Bit `b` set when some child's name starts with byte `b`: most keys
-    /// of an event are rejected by this one test.
-    first_bytes: [u64; 4],
-}
-
-impl Children {
-    /// Beyond this many children a lookup hashes.
-    const LINEAR: usize = 8;
-
-    fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
-
-    /// Whether a child's name, or the first segment of a dotted key, can
-    /// start like `key`.
-    #[inline(always)]
-    fn may_start(&self, key: &[u8]) -> bool {
-        match key.first() {
-            Some(b) => self.first_bytes[usize::from(b >> 6)] & (1 << (b & 63)) != 0,
-            None => !self.list.is_empty(),
-        }
-    }
-
-    #[inline(always)]
-    fn get(&self, segment: &[u8]) -> Option<u32> {
-        if !self.may_start(segment) {
-            return None;
-        }
-        self.find(segment)
-    }
-
-    fn find(&self, segment: &[u8]) -> Option<u32> {
-        if let Some(index) = &self.index {
-            return index.get(segment).copied();
-        }
-        self.list.iter().find(|(name, _)| name.len() == segment.len() && **name == *segment).map(|(_, id)| *id)
-    }
-
-    fn insert(&mut self, segment: &[u8], id: u32) {
-        match segment.first() {
-            Some(b) => self.first_bytes[usize::from(b >> 6)] |= 1 << (b & 63),
-            // An empty segment can begin any dotted key (`".a"`).
-            None => self.first_bytes = [u64::MAX; 4],
-        }
-        self.list.push((segment.into(), id));
-        if let Some(index) = &mut self.index {
-            index.insert(segment.into(), id);
-        } else if self.list.len() > Self::LINEAR {
-            self.index = Some(self.list.iter().cloned().collect());
-        }
-    }
-}
-
-/// The paths rules reference, as a trie of segments.
-#[derive(Clone, Debug)]
-pub struct PathTable {
-    nodes: Vec<Node>,
-    names: Vec<String>,
-}
-
-impl Default for PathTable {
-    fn default() -> Self {
-        Self { nodes: vec![Node::default()], names: Vec::new() }
-    }
-}
-
-impl PathTable {
-    /// The id of `path` (dot-joined), adding it if new.
-    pub fn intern(&mut self, path: &str) -> u32 {
-        let mut node = 0usize;
-        for segment in path.split('.') {
-            node = match self.nodes[node].children.get(segment.as_bytes()) {
-                Some(child) => child as usize,
-                None => {
-                    let child = self.nodes.len();
-                    self.nodes.push(Node::default());
-                    self.nodes[node].children.insert(segment.as_bytes(), child as u32);
-                    child
-                }
-            };
-        }
-        if let Some(id) = self.nodes[node].leaf {
-            return id;
-        }
-        let id = self.names.len() as u32;
-        self.nodes[node].leaf = Some(id);
-        self.names.push(path.to_owned());
-        id
-    }
-
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.names.len()
-    }
-
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
-
-    #[must_use]
-    pub fn name(&self, id: u32) -> &str {
-        &self.names[id as usize]
-    }
-
-    /// The node reached from `node` by an event key (dots walk segments).
-    #[inline]
-    fn step(&self, node: u32, key: &[u8]) -> Option<u32> {
-        let children = &self.nodes[node as usize].children;
-        // Segments never contain a dot, so a key with one cannot match
-        // directly and only the walk below can find it.
-        if let Some(child) = children.get(key) {
-            return Some(child);
-        }
-        if !children.may_start(key) || !key.contains(&b'.') {
-            return None;
-        }
-        key.split(|b| *b == b'.').try_fold(node, |n, segment| self.nodes[n as usize].children.get(segment))
-    }
-}
 
 /// How a field's value is stored.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -199,6 +62,10 @@ pub struct Fields {
     stack: Vec<(u32, u32)>,
     /// The layout of the last flat object skipped (a guess for the next).
     shape: Shape,
+    /// Per trie node, the member layout of the last object walked there,
+    /// valid for the path table `layouts_table` only.
+    layouts: Vec<Layout>,
+    layouts_table: u64,
 }
 
 impl Fields {
@@ -239,6 +106,11 @@ pub fn flatten(text: &str, table: &PathTable, out: &mut Fields) -> Result<(), Sc
     out.trails.clear();
     out.unescaped.clear();
     out.stack.clear();
+    if out.layouts_table != table.id || out.layouts.len() != table.nodes.len() {
+        out.layouts.clear();
+        out.layouts.resize(table.nodes.len(), Layout::default());
+        out.layouts_table = table.id;
+    }
     let fast = Text::new(text.as_bytes());
     let mut s = Scanner { bytes: text.as_bytes(), fast, text, pos: 0, table, out, next_array: 0 };
     s.event()
@@ -305,38 +177,81 @@ impl<'a> Scanner<'a, '_, '_> {
         if depth > MAX_DEPTH {
             return Err(self.error("nesting deeper than 1100 levels"));
         }
+        // The layout is taken out for the walk (no allocation) and put back.
+        let mut layout = std::mem::take(&mut self.out.layouts[node as usize]);
+        let result = self.members(depth, node, &mut layout);
+        self.out.layouts[node as usize] = layout;
+        result
+    }
+
+    /// The members of the object at `self.pos`: first along the layout the
+    /// last object at this node had (module `shape`), then member by member
+    /// from wherever the text stops following it. A walk from the start
+    /// learns the layout for the next object.
+    fn members(&mut self, depth: usize, node: u32, layout: &mut Layout) -> Result<(), ScanError> {
         let (bytes, table) = (self.bytes, self.table);
-        let children = &table.nodes[node as usize].children;
-        let mut pos = skip_ws(bytes, self.pos + 1);
-        if bytes.get(pos) == Some(&b'}') {
-            self.pos = pos + 1;
-            return Ok(());
+        let mut pos = self.pos;
+        let mut followed = 0;
+        if let Some(close) = layout.close {
+            for (piece, child) in &layout.members {
+                if !piece.is_at(bytes, pos) {
+                    break;
+                }
+                pos = self.member_value(pos + piece.len(), depth, *child)?;
+                followed += 1;
+            }
+            if followed == layout.members.len() && close.is_at(bytes, pos) {
+                self.pos = pos + close.len();
+                return Ok(());
+            }
         }
-        loop {
-            // Whitespace is looked for only where the expected byte is not.
-            pos = expect_after_ws(bytes, pos, b'"').map_err(|at| self.fail(at, "expected a member name"))?;
-            let (end, escaped) = self.fast.string_end(pos)?;
-            let child = if escaped {
-                let (key, _) = scan_string(bytes, pos).map_err(|(at, message)| ScanError { offset: at, message })?;
-                table.step(node, key.as_bytes())
-            } else {
-                let key = &bytes[pos + 1..end];
-                if children.may_start(key) {
-                    table.step(node, key)
-                } else {
-                    None
-                }
-            };
-            pos = expect_after_ws(bytes, end + 1, b':').map_err(|at| self.fail(at, "expected ':'"))?;
+        // Only a walk from the `{` learns; a layout that stopped matching
+        // half-way is forgotten until the next object.
+        let mut learn = followed == 0;
+        layout.members.clear();
+        layout.close = None;
+        let children = &table.nodes[node as usize].children;
+        let mut piece_start = pos;
+        if followed == 0 {
             pos = skip_ws(bytes, pos + 1);
-            pos = match child {
-                Some(c) => {
-                    self.pos = pos;
-                    self.value(depth + 1, c)?;
-                    self.pos
+            if bytes.get(pos) == Some(&b'}') {
+                layout.close = Piece::new(&bytes[piece_start..=pos]);
+                self.pos = pos + 1;
+                return Ok(());
+            }
+        }
+        let mut after_value = followed > 0;
+        loop {
+            if !after_value {
+                // Whitespace is looked for only where the expected byte is not.
+                pos = expect_after_ws(bytes, pos, b'"').map_err(|at| self.fail(at, "expected a member name"))?;
+                let (end, escaped) = self.fast.string_end(pos)?;
+                let child = if escaped {
+                    let (key, _) =
+                        scan_string(bytes, pos).map_err(|(at, message)| ScanError { offset: at, message })?;
+                    table.step(node, key.as_bytes())
+                } else {
+                    let key = &bytes[pos + 1..end];
+                    if children.may_start(key) {
+                        table.step(node, key)
+                    } else {
+                        None
+                    }
+                };
+                pos = expect_after_ws(bytes, end + 1, b':').map_err(|at| self.fail(at, "expected ':'"))?;
+                pos = skip_ws(bytes, pos + 1);
+                if learn {
+                    match Piece::new(&bytes[piece_start..pos]) {
+                        Some(piece) if layout.members.len() < Layout::MAX_MEMBERS => {
+                            layout.members.push((piece, child))
+                        }
+                        _ => learn = false,
+                    }
                 }
-                None => self.fast.skip(pos, depth + 1, &mut self.out.shape)?,
-            };
+                pos = self.member_value(pos, depth, child)?;
+                piece_start = pos;
+            }
+            after_value = false;
             loop {
                 match bytes.get(pos) {
                     Some(b',') => {
@@ -344,6 +259,9 @@ impl<'a> Scanner<'a, '_, '_> {
                         break;
                     }
                     Some(b'}') => {
+                        if learn {
+                            layout.close = Piece::new(&bytes[piece_start..=pos]);
+                        }
                         self.pos = pos + 1;
                         return Ok(());
                     }
@@ -351,6 +269,20 @@ impl<'a> Scanner<'a, '_, '_> {
                     _ => return Err(self.fail(pos, "expected ',' or '}'")),
                 }
             }
+        }
+    }
+
+    /// The member value at `pos`: looked at when its key leads to trie node
+    /// `child`, skipped otherwise. Returns the index after it.
+    #[inline(always)]
+    fn member_value(&mut self, pos: usize, depth: usize, child: Option<u32>) -> Result<usize, ScanError> {
+        match child {
+            Some(c) => {
+                self.pos = pos;
+                self.value(depth + 1, c)?;
+                Ok(self.pos)
+            }
+            None => self.fast.skip(pos, depth + 1, &mut self.out.shape),
         }
     }
 

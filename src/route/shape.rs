@@ -28,14 +28,14 @@ const MAX_MEMBERS: usize = 16;
 /// The literal bytes between two values of a flat object (or before the
 /// first, or after the last), little-endian in `bytes`, `len` ≤ 16.
 #[derive(Clone, Copy, Debug, Default)]
-struct Piece {
+pub(crate) struct Piece {
     bytes: u128,
     mask: u128,
     len: usize,
 }
 
 impl Piece {
-    fn new(text: &[u8]) -> Option<Self> {
+    pub(crate) fn new(text: &[u8]) -> Option<Self> {
         let len = text.len();
         let mut padded = [0u8; 16];
         padded.get_mut(..len)?.copy_from_slice(text);
@@ -44,14 +44,35 @@ impl Piece {
     }
 
     /// Whether the text at `i` starts with this piece.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     #[inline(always)]
-    fn is_at(&self, text: &[u8], i: usize) -> bool {
+    pub(crate) fn is_at(&self, text: &[u8], i: usize) -> bool {
         match sixteen(text, i) {
             Some(window) => (u128::from_le_bytes(*window) ^ self.bytes) & self.mask == 0,
             // Within 16 bytes of the end: compare byte by byte.
             None => text.get(i..i + self.len) == self.bytes.to_le_bytes().get(..self.len),
         }
     }
+}
+
+/// The member layout of the last object walked at one trie node of the
+/// router (module `scan`): each member's piece (from the `{` or the end of
+/// the previous value to the start of its value) with the trie child its
+/// key leads to, and the closing piece. Following it replaces each key's
+/// scan and lookup by one comparison; values are still read one by one.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Layout {
+    pub members: Vec<(Piece, Option<u32>)>,
+    /// `None` while the layout is unknown or incomplete.
+    pub close: Option<Piece>,
+}
+
+impl Layout {
+    /// Objects with more members are walked member by member.
+    pub const MAX_MEMBERS: usize = 64;
 }
 
 /// The layout of the last flat object recorded, reused from one object (and
