@@ -1,22 +1,25 @@
-//! Speculative skipping of flat objects that repeat the layout of the last
-//! one: the same member names in the same order, with scalar values.
+//! Object layouts: the same member names in the same order as the last
+//! object of the kind, kept as the literal bytes between values, so that a
+//! repeating object is followed with one comparison per member.
 //!
-//! Owns: the remembered layout ([`Shape`]) and the two walks that use it —
-//! recording a flat object's layout, and matching an object against it.
-//! May not touch: containers inside objects, error reporting (a walk that
-//! meets anything unexpected returns `None` and the full walk in
-//! [`super::skip`] starts over on the same object and reports exactly).
+//! Owns: [`Piece`] (those bytes), [`Shape`] (the layout of the last flat
+//! object skipped) with the walks that record it and match skipped objects
+//! against it, and [`Layout`] (a referenced object's layout with the trie
+//! child of each key, followed by [`super::scan`]). May not touch:
+//! containers inside skipped objects, error reporting (a walk that meets
+//! anything unexpected returns `None` and the full walk in [`super::skip`]
+//! starts over on the same object and reports exactly).
 //!
 //! Why: arrays of records (GeoJSON points, log entries, metric samples) are
-//! the bulk of many events, and every record spells out the same member
-//! names. The layout is kept as the literal bytes between values (`{"x":`,
-//! `,"y":`, …, `}`), at most 16 bytes each, so matching a member name is one
-//! masked comparison instead of a string scan, a colon check and the
-//! container bookkeeping. This is the speculation of Mison (Li et al.,
-//! VLDB 2017) applied to validation: a wrong guess costs a failed
-//! comparison, never a wrong answer, because the bytes that are compared
-//! were themselves validated as JSON (when they were recorded) and every
-//! value is still validated one by one.
+//! the bulk of many events, every record spells out the same member names,
+//! and consecutive events of one source share their layout. A piece
+//! (`{"x":`, `,"y":`, …, `}`) is at most 16 bytes, so matching a member name
+//! is one masked comparison instead of a string scan, a colon check, a
+//! lookup and the container bookkeeping. This is the speculation of Mison
+//! (Li et al., VLDB 2017) applied to validation: a wrong guess costs a
+//! failed comparison, never a wrong answer, because the bytes compared were
+//! themselves validated as JSON when they were recorded and every value is
+//! still validated one by one.
 
 use super::classes::sixteen;
 use super::skip::{skip_ws, Text};

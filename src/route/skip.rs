@@ -7,9 +7,9 @@
 //! Why it exists: on real events most bytes belong to values no rule
 //! references (a GeoJSON feature's coordinates are three quarters of a
 //! citylots2 event), so this loop sets the router's speed. Digit runs and
-//! string ends come from the event's byte classes ([`Classes`], computed
-//! sixteen bytes at a time), and nested containers are walked with a bit
-//! stack instead of recursion.
+//! string ends are found sixteen bytes at a time (module `classes`), nested
+//! containers are walked with a bit stack instead of recursion, and objects
+//! that repeat the last layout are matched whole (module `shape`).
 
 use super::classes::{digits_end, next_stop};
 use super::json::MAX_DEPTH;
@@ -20,8 +20,8 @@ fn error(offset: usize, message: &'static str) -> ScanError {
     ScanError { offset, message }
 }
 
-/// An event's text and its byte classes ([`Classes::words`]), held as plain
-/// slices so the hot loop keeps them in registers.
+/// An event's text, for the scanning functions below (one slice, so the hot
+/// loops keep it in registers).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Text<'a> {
     pub bytes: &'a [u8],
