@@ -24,12 +24,8 @@
 use super::classes::sixteen;
 use super::skip::{skip_ws, Text};
 
-/// At most this many members are remembered; longer objects are walked in
-/// full.
-const MAX_MEMBERS: usize = 16;
-
-/// The literal bytes between two values of a flat object (or before the
-/// first, or after the last), little-endian in `bytes`, `len` ≤ 16.
+/// The literal bytes between two values of an object (or before the first,
+/// or after the last), little-endian in `bytes`, `len` ≤ 16.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Piece {
     bytes: u128,
@@ -46,11 +42,11 @@ impl Piece {
         Some(Self { bytes: u128::from_le_bytes(padded), mask, len })
     }
 
-    /// Whether the text at `i` starts with this piece.
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether the text at `i` starts with this piece.
     #[inline(always)]
     pub(crate) fn is_at(&self, text: &[u8], i: usize) -> bool {
         match sixteen(text, i) {
@@ -86,10 +82,16 @@ pub(crate) struct Shape {
     pieces: Vec<Piece>,
 }
 
+impl Shape {
+    /// At most this many members are remembered; longer objects are walked
+    /// in full.
+    const MAX_MEMBERS: usize = 16;
+}
+
 impl Text<'_> {
     /// The end of the object at `start` (its `{`) if it is flat: recorded as
     /// the new layout unless it already matches the current one. `None`
-    /// when the object holds a container, has more than [`MAX_MEMBERS`]
+    /// when the object holds a container, has more than [`Shape::MAX_MEMBERS`]
     /// members or is malformed; `shape` is then empty or unchanged.
     #[inline]
     pub(crate) fn flat_object_end(&self, start: usize, shape: &mut Shape) -> Option<usize> {
@@ -152,7 +154,7 @@ impl Text<'_> {
             return Some(i + 1);
         }
         loop {
-            if bytes.get(i) != Some(&b'"') || pieces.len() == MAX_MEMBERS {
+            if bytes.get(i) != Some(&b'"') || pieces.len() == Shape::MAX_MEMBERS {
                 return None;
             }
             i = skip_ws(bytes, self.string_end(i).ok()?.0 + 1);
