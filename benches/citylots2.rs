@@ -13,7 +13,7 @@
 //! closest to what the code can do, the median shows the spread.
 
 use ecs_autopilot::route::json::Json;
-use ecs_autopilot::route::{compile, Router, Rule, Scratch};
+use ecs_autopilot::route::{compile, Router, Rule, Scratch, Validation};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -102,6 +102,13 @@ fn main() {
         let only: Vec<&str> = only.split(',').collect();
         runs.retain(|(name, _)| only.contains(&name.as_str()));
     }
+    // CITYLOTS2_VALIDATION=referenced: skipped values are only
+    // bracket-matched (quamina's depth of checking); Ruler's is `full`.
+    let validation = match std::env::var("CITYLOTS2_VALIDATION").as_deref() {
+        Ok("referenced") => Validation::Referenced,
+        Ok("full") | Err(_) => Validation::Full,
+        Ok(other) => panic!("CITYLOTS2_VALIDATION={other}: expected full or referenced"),
+    };
     let timed: usize = std::env::var("CITYLOTS2_PASSES").ok().and_then(|p| p.parse().ok()).unwrap_or(5).max(1);
     println!(
         "| rule set | rules | events/s, best pass | median pass | Event Ruler steady mean | ratio best | ratio median | counts |"
@@ -125,7 +132,7 @@ fn main() {
             counts.iter_mut().for_each(|c| *c = 0);
             let start = Instant::now();
             for line in &lines {
-                router.route_indexes(line, &mut scratch, &mut matched).unwrap();
+                router.route_indexes_with(line, validation, &mut scratch, &mut matched).unwrap();
                 for i in &matched {
                     counts[*i] += 1;
                 }

@@ -3,7 +3,7 @@
 //! scanner panics on arbitrary input.
 
 use ecs_autopilot::route::json::Json;
-use ecs_autopilot::route::{compile_str, reference, Router, Rule, Scratch};
+use ecs_autopilot::route::{compile_str, reference, Router, Rule, Scratch, Validation};
 use proptest::prelude::*;
 
 fn scalar() -> impl Strategy<Value = String> {
@@ -25,6 +25,10 @@ fn scalar() -> impl Strategy<Value = String> {
         "false",
         "null",
         "1e400",
+        // Brackets and escaped quotes inside a string: the bracket walk of
+        // `Validation::Referenced` must not count them.
+        r#""]}\"[{\\""#,
+        r#""}]{""#,
     ])
     .prop_map(str::to_owned)
 }
@@ -143,11 +147,17 @@ proptest! {
     fn router_agrees_with_reference(patterns in prop::collection::vec(pattern_object(2), 1..4), events in prop::collection::vec(event(), 1..4)) {
         let compiled: Vec<_> = patterns.iter().filter_map(|p| compile_str(p).ok()).collect();
         let router = Router::new(compiled.iter().enumerate().map(|(i, p)| Rule { name: format!("r{i}"), pattern: p.clone() }).collect());
+        let mut scratch = Scratch::default();
         for event in &events {
             let routed = router.route(event).unwrap();
             let doc = Json::parse_event(event).unwrap();
             let expected: Vec<String> = compiled.iter().enumerate().filter(|(_, p)| reference::matches(p, &doc)).map(|(i, _)| format!("r{i}")).collect();
             prop_assert_eq!(routed, expected.iter().map(String::as_str).collect::<Vec<_>>(), "event {} patterns {:?}", event, patterns);
+            // Valid JSON: checking only what is read gives the same answer.
+            let mut referenced = Vec::new();
+            router.route_indexes_with(event, Validation::Referenced, &mut scratch, &mut referenced).unwrap();
+            let expected: Vec<usize> = compiled.iter().enumerate().filter(|(_, p)| reference::matches(p, &doc)).map(|(i, _)| i).collect();
+            prop_assert_eq!(referenced, expected, "referenced, event {} patterns {:?}", event, patterns);
         }
     }
 
@@ -158,10 +168,14 @@ proptest! {
         let router = Router::from_patterns([("r", "{\"a\":[{\"exists\":true}],\"b\":{\"c\":[\"x\"]}}")]).unwrap();
         let _ = router.route(&text);
         let _ = router.route(&json);
+        let mut scratch = Scratch::default();
+        let mut out = Vec::new();
+        let _ = router.route_indexes_with(&text, Validation::Referenced, &mut scratch, &mut out);
         // Truncations of a valid event are malformed, never a panic.
         for cut in 0..json.len() {
             if json.is_char_boundary(cut) {
                 let _ = router.route(&json[..cut]);
+                let _ = router.route_indexes_with(&json[..cut], Validation::Referenced, &mut scratch, &mut out);
             }
         }
     }

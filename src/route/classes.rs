@@ -1,8 +1,8 @@
 //! Byte classes, searched sixteen bytes at a time: where a run of ASCII
-//! digits ends, and where the next string stop is (`"`, `\` or a control
-//! character).
+//! digits ends, where the next string stop is (`"`, `\` or a control
+//! character), and where the bracket that closes a container is.
 //!
-//! Owns: the two searches. May not touch: JSON grammar (that is
+//! Owns: the three searches. May not touch: JSON grammar (that is
 //! [`super::skip`]).
 //!
 //! Why: the router's time goes into walking values no rule references, and
@@ -84,6 +84,144 @@ pub fn next_stop(bytes: &[u8], mut i: usize) -> usize {
     }
 }
 
+/// The index after the `}` or `]` that closes the container whose opening
+/// bracket is at `open`, counting brackets outside strings only; `None` if
+/// the text ends first. Nothing else is checked: this is the skip of
+/// [`super::Validation::Referenced`], for text known to be valid JSON
+/// (which brackets close which, and the grammar of what is between them,
+/// are not looked at).
+///
+/// Sixty-four bytes at a time: quotes, backslashes and brackets are
+/// classified in four vectors, the bytes inside strings are found with a
+/// prefix XOR of the quote mask (a string that spans blocks carries over),
+/// and the depth changes by the count of openers minus closers. Only a
+/// block that could close the container is walked bracket by bracket, and
+/// only one with a backslash (where a quote may be escaped) byte by byte.
+pub fn bracket_end(bytes: &[u8], open: usize) -> Option<usize> {
+    let mut depth = 1u32;
+    // All ones when the block starts inside a string.
+    let mut in_string = 0u64;
+    let mut i = open + 1;
+    while i < bytes.len() {
+        let block = Block::at(bytes, i);
+        if block.backslashes != 0 {
+            (i, depth, in_string) = walk_bytes(bytes, i, depth, in_string)?;
+            if depth == 0 {
+                return Some(i);
+            }
+            continue;
+        }
+        // Bytes of strings: from an opening quote up to its closing quote
+        // (which is not marked, nor is any bracket ever a quote).
+        let mut strings = block.quotes;
+        strings ^= strings << 1;
+        strings ^= strings << 2;
+        strings ^= strings << 4;
+        strings ^= strings << 8;
+        strings ^= strings << 16;
+        strings ^= strings << 32;
+        strings ^= in_string;
+        let openers = block.openers & !strings;
+        let closers = block.closers & !strings;
+        let closed = ones(closers);
+        if closed >= depth {
+            // This block may close the container: follow its brackets.
+            let mut brackets = openers | closers;
+            while brackets != 0 {
+                let at = brackets.trailing_zeros();
+                if openers >> at & 1 != 0 {
+                    depth += 1;
+                } else {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i + at as usize + 1);
+                    }
+                }
+                brackets &= brackets - 1;
+            }
+        } else {
+            depth = depth + ones(openers) - closed;
+        }
+        // Shifting the sign bit across: all ones when the last byte is in
+        // a string.
+        in_string = ((strings as i64) >> 63) as u64;
+        i += 64;
+    }
+    None
+}
+
+/// The number of set bits (SWAR: x86-64's baseline has no `popcnt`, and
+/// `count_ones` would call a slower generic routine).
+#[inline(always)]
+fn ones(mut x: u64) -> u32 {
+    x -= (x >> 1) & 0x5555_5555_5555_5555;
+    x = (x & 0x3333_3333_3333_3333) + ((x >> 2) & 0x3333_3333_3333_3333);
+    x = (x + (x >> 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+    (x.wrapping_mul(0x0101_0101_0101_0101) >> 56) as u32
+}
+
+/// Bit masks of one 64-byte block (bit n: byte `i + n`; NUL past the end).
+struct Block {
+    quotes: u64,
+    backslashes: u64,
+    openers: u64,
+    closers: u64,
+}
+
+impl Block {
+    #[inline(always)]
+    fn at(bytes: &[u8], i: usize) -> Self {
+        let quote = u8x16::splat(b'"');
+        let backslash = u8x16::splat(b'\\');
+        // `[` and `]` differ from `{` and `}` only in bit 0x20.
+        let lower = u8x16::splat(0x20);
+        let opener = u8x16::splat(b'{');
+        let closer = u8x16::splat(b'}');
+        let mut block = Self { quotes: 0, backslashes: 0, openers: 0, closers: 0 };
+        for part in 0..4 {
+            let chunk = chunk(bytes, i + 16 * part);
+            let folded = chunk | lower;
+            let shift = 16 * part;
+            block.quotes |= u64::from(chunk.simd_eq(quote).to_bitmask() & 0xffff) << shift;
+            block.backslashes |= u64::from(chunk.simd_eq(backslash).to_bitmask() & 0xffff) << shift;
+            block.openers |= u64::from(folded.simd_eq(opener).to_bitmask() & 0xffff) << shift;
+            block.closers |= u64::from(folded.simd_eq(closer).to_bitmask() & 0xffff) << shift;
+        }
+        block
+    }
+}
+
+/// [`bracket_end`] byte by byte over the 64 bytes from `i` (and the byte
+/// after an escape at the block's end), stopping early when `depth`
+/// reaches zero: the next index, depth and string state. `None` when the
+/// text ends.
+#[inline(never)]
+fn walk_bytes(bytes: &[u8], mut i: usize, mut depth: u32, in_string: u64) -> Option<(usize, u32, u64)> {
+    let end = i + 64;
+    let mut inside = in_string != 0;
+    while i < end {
+        let byte = *bytes.get(i)?;
+        i += 1;
+        if inside {
+            match byte {
+                b'"' => inside = false,
+                b'\\' => i += 1,
+                _ => {}
+            }
+        } else if byte == b'"' {
+            inside = true;
+        } else if byte | 0x20 == b'{' {
+            depth += 1;
+        } else if byte | 0x20 == b'}' {
+            depth -= 1;
+            if depth == 0 {
+                return Some((i, 0, 0));
+            }
+        }
+    }
+    Some((i, depth, if inside { u64::MAX } else { 0 }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +238,51 @@ mod tests {
                 assert_eq!(next_stop(&text, position) == position, is_stop, "{byte:#x} at {position}");
                 assert_eq!(next_stop(&text, 0), if is_stop { position } else { text.len() });
             }
+        }
+    }
+
+    /// `{"k":"<pad>…"}` wrapped in `[` `]`: the end the bracket walk must find.
+    fn wrapped(inner: &str) -> (String, usize) {
+        let text = format!("[{inner}] tail");
+        let end = text.len() - " tail".len();
+        (text, end)
+    }
+
+    #[test]
+    fn brackets_inside_strings_and_escaped_quotes_never_count_at_any_block_offset() {
+        for pad in 0..140 {
+            let filler = "x".repeat(pad);
+            for inner in [
+                format!(r#"{{"{filler}":"]}}[{{"}}"#),
+                format!(r#"{{"k":"{filler}\"]\\"}},[]"#),
+                format!(r#""{filler}\\\\",{{"a":[1,{{"b":"\\\"}}"}}]}}"#),
+                "1,".repeat(pad) + "[[[]]]",
+                format!(r#""{filler}é\"]\u005d""#),
+            ] {
+                let (text, end) = wrapped(&inner);
+                assert_eq!(bracket_end(text.as_bytes(), 0), Some(end), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn deep_nesting_and_unclosed_containers() {
+        for depth in [1, 2, 63, 64, 65, 200] {
+            let text = format!("{}{} ", "[{\"a\":".repeat(depth), "}]".repeat(depth));
+            assert_eq!(bracket_end(text.as_bytes(), 0), Some(text.len() - 1), "depth {depth}");
+            let unclosed = &text[..text.len() - 2];
+            assert_eq!(bracket_end(unclosed.as_bytes(), 0), None, "depth {depth}");
+        }
+        // A string that never ends hides the closer.
+        assert_eq!(bracket_end(br#"{"a":"}"#, 0), None);
+        assert_eq!(bracket_end(br#"{"a":"\"}"#, 0), None);
+        assert_eq!(bracket_end(b"[", 0), None);
+    }
+
+    #[test]
+    fn set_bits_are_counted_like_count_ones() {
+        for x in [0u64, 1, u64::MAX, 0x8000_0000_0000_0001, 0x5555, 0xf0f0_f0f0_0f0f_0f0f, 0x1234_5678_9abc_def0] {
+            assert_eq!(ones(x), x.count_ones(), "{x:#x}");
         }
     }
 

@@ -9,7 +9,8 @@
 //! rules ──Router::new──► per path: exact-string hash → conditions,
 //!                        other matchers → conditions; conditions → conjunctions
 //! event ─scan (only referenced paths, keys followed along the last layout
-//!        seen; the rest skipped but validated, 16 bytes per search)─►
+//!        seen; the rest skipped but validated, 16 bytes per search — or,
+//!        with Validation::Referenced, only bracket-matched)─►
 //!       fields ─► satisfied conditions
 //!       ─► candidate conjunctions ─► absence + array-consistency check ─► rule names
 //! ```
@@ -80,6 +81,28 @@ pub struct Router {
     /// Conjunctions every condition of which absence satisfies: candidates
     /// for every event.
     absence_only: Vec<u32>,
+}
+
+/// How much of an event the router checks against the JSON grammar.
+///
+/// The matching result of a valid event is the same either way; the modes
+/// differ on invalid text, and in speed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Validation {
+    /// Every byte: an event that is not valid JSON is an error wherever the
+    /// fault is, as in EventBridge and Event Ruler (whose JSON parser reads
+    /// the whole event).
+    #[default]
+    Full,
+    /// The members the router reads, and the structure around them: values
+    /// no rule references are skipped by matching their brackets (outside
+    /// strings) without checking what is between them. For text already
+    /// known to be valid JSON (delivered by EventBridge, parsed once before,
+    /// or written by our own recorder); on other text a fault inside a
+    /// skipped value goes unnoticed, and one that unbalances its brackets
+    /// or strings gives an error or a result that means nothing. This is
+    /// the depth of checking of quamina, whose skip only counts brackets.
+    Referenced,
 }
 
 /// Reusable per-event working memory (one per thread). It also remembers
@@ -188,9 +211,24 @@ impl Router {
     /// # Errors
     /// [`ScanError`] if the event is not a JSON object.
     pub fn route_indexes(&self, event: &str, scratch: &mut Scratch, out: &mut Vec<usize>) -> Result<(), ScanError> {
+        self.route_indexes_with(event, Validation::Full, scratch, out)
+    }
+
+    /// [`Self::route_indexes`], checking the event as `validation` says.
+    ///
+    /// # Errors
+    /// [`ScanError`] if the event is not a JSON object, or (with
+    /// [`Validation::Full`]) is not valid JSON anywhere.
+    pub fn route_indexes_with(
+        &self,
+        event: &str,
+        validation: Validation,
+        scratch: &mut Scratch,
+        out: &mut Vec<usize>,
+    ) -> Result<(), ScanError> {
         out.clear();
         let Scratch { fields, work } = scratch;
-        scan::flatten(event, &self.table, fields)?;
+        scan::flatten(event, &self.table, validation, fields)?;
         self.match_fields(event, fields, work, out);
         Ok(())
     }

@@ -97,11 +97,17 @@ pub struct ScanError {
     pub message: &'static str,
 }
 
-/// Flattens `text` into `out` (cleared first).
+/// Flattens `text` into `out` (cleared first), checking the values it
+/// skips as `validation` says.
 ///
 /// # Errors
 /// [`ScanError`] if the text is not a single JSON object.
-pub fn flatten(text: &str, table: &PathTable, out: &mut Fields) -> Result<(), ScanError> {
+pub fn flatten(
+    text: &str,
+    table: &PathTable,
+    validation: super::Validation,
+    out: &mut Fields,
+) -> Result<(), ScanError> {
     out.fields.clear();
     out.trails.clear();
     out.unescaped.clear();
@@ -111,7 +117,7 @@ pub fn flatten(text: &str, table: &PathTable, out: &mut Fields) -> Result<(), Sc
         out.layouts.resize(table.nodes.len(), Layout::default());
         out.layouts_table = table.id;
     }
-    let fast = Text::new(text.as_bytes());
+    let fast = Text::with(text.as_bytes(), validation);
     let mut s = Scanner { bytes: text.as_bytes(), fast, text, pos: 0, table, out, next_array: 0 };
     s.event()
 }
@@ -403,7 +409,7 @@ mod tests {
 
     fn leaves(text: &str, table: &PathTable) -> Vec<(u32, String)> {
         let mut fields = Fields::default();
-        flatten(text, table, &mut fields).unwrap();
+        flatten(text, table, super::super::Validation::Full, &mut fields).unwrap();
         (0..fields.fields.len()).map(|i| (fields.fields[i].path, format!("{:?}", fields.leaf(i, text)))).collect()
     }
 
@@ -415,7 +421,7 @@ mod tests {
         let text =
             r#"{"a": [{"b": 1}, {"b": "x\u0041", "c": [1, 2]}], "skip": {"deep": [1, {"z": null}]}, "d.e": true}"#;
         let mut fields = Fields::default();
-        flatten(text, &table, &mut fields).unwrap();
+        flatten(text, &table, super::super::Validation::Full, &mut fields).unwrap();
         assert_eq!(fields.fields.len(), 3);
         assert_eq!((fields.fields[0].path, fields.leaf(0, text)), (a, Leaf::Num { text: "1", value: Some(1.0) }));
         assert_eq!((fields.fields[1].path, fields.leaf(1, text)), (a, Leaf::Str("xA".into())));
@@ -462,7 +468,7 @@ mod tests {
             "{\"a\": \"\u{1}\"}",
             r#"{"a": 01}"#,
         ] {
-            assert!(flatten(bad, &table, &mut fields).is_err(), "{bad}");
+            assert!(flatten(bad, &table, super::super::Validation::Full, &mut fields).is_err(), "{bad}");
         }
     }
 

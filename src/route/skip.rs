@@ -11,7 +11,7 @@
 //! containers are walked with a bit stack instead of recursion, and objects
 //! that repeat the last layout are matched whole (module `shape`).
 
-use super::classes::{digits_end, next_stop};
+use super::classes::{bracket_end, digits_end, next_stop};
 use super::json::MAX_DEPTH;
 use super::scan::ScanError;
 use super::shape::Shape;
@@ -25,11 +25,21 @@ fn error(offset: usize, message: &'static str) -> ScanError {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Text<'a> {
     pub bytes: &'a [u8],
+    /// Whether skipped containers are validated
+    /// ([`super::Validation::Full`]) or only bracket-matched.
+    check_skipped: bool,
 }
 
 impl<'a> Text<'a> {
+    /// Text whose skipped values are validated in full.
+    #[cfg(test)]
     pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes }
+        Self { bytes, check_skipped: true }
+    }
+
+    /// Text scanned under `validation`.
+    pub(crate) fn with(bytes: &'a [u8], validation: super::Validation) -> Self {
+        Self { bytes, check_skipped: validation == super::Validation::Full }
     }
 
     /// The index after the JSON number starting at `start` (RFC 8259
@@ -156,6 +166,9 @@ impl<'a> Text<'a> {
         }
         if !matches!(bytes.get(start), Some(b'{' | b'[')) {
             return self.scalar_end(start);
+        }
+        if !self.check_skipped {
+            return bracket_end(bytes, start).ok_or_else(|| error(bytes.len(), UNCLOSED));
         }
         // Open containers, innermost in bit 0 of `objects` (set: an object);
         // words beyond 64 levels spill into a vector, which allocates only then.
@@ -290,6 +303,9 @@ impl<'a> Text<'a> {
 }
 
 const NESTING: &str = "nesting deeper than 1100 levels";
+/// The error of a skipped container that is never closed, when only its
+/// brackets are matched.
+const UNCLOSED: &str = "unclosed object or array";
 
 /// JSON whitespace.
 #[inline(always)]
@@ -444,7 +460,7 @@ mod tests {
             Just("true".to_owned()),
             Just("false".to_owned()),
             "-?(0|[1-9][0-9]{0,20})(\\.[0-9]{1,20})?([eE][-+]?[0-9]{1,3})?",
-            "\"([a-zé ]|\\\\[nt\"\\\\/]|\\\\u00[0-9a-f]{2}){0,70}\"",
+            "\"([a-zé {}\\[\\]]|\\\\[nt\"\\\\/]|\\\\u00[0-9a-f]{2}){0,70}\"",
         ];
         leaf.prop_recursive(4, 40, 6, move |inner| {
             prop_oneof![
@@ -515,6 +531,30 @@ mod tests {
                     let reference = super::super::json::Json::parse(&damaged).is_ok();
                     proptest::prop_assert_eq!(whole(damaged.as_bytes()), reference, "{:?}", damaged);
                 }
+            }
+        }
+
+        /// On valid JSON, the bracket walk of `Validation::Referenced` ends
+        /// every value where the full walk does; on damaged text it never
+        /// panics and never points past the text.
+        #[test]
+        fn referenced_skip_ends_where_the_full_skip_ends(
+            text in json_text(),
+            at in 0usize..1000,
+            byte in proptest::sample::select(b"{}[],:\" \\x0-.eE+".to_vec()),
+        ) {
+            let referenced = |t: &[u8]| {
+                Text::with(t, super::super::Validation::Referenced).skip_value(0, 1, &mut Shape::default())
+            };
+            let full = skip_value(text.as_bytes(), 0, 1);
+            proptest::prop_assert!(full.is_ok());
+            proptest::prop_assert_eq!(referenced(text.as_bytes()), full, "{:?}", text);
+            let mut damaged = text.into_bytes();
+            let at = at % damaged.len();
+            damaged[at] = byte;
+            match referenced(&damaged) {
+                Ok(end) => proptest::prop_assert!(end <= damaged.len()),
+                Err(e) => proptest::prop_assert!(e.offset <= damaged.len()),
             }
         }
 
