@@ -37,6 +37,31 @@ pub fn sixteen(bytes: &[u8], i: usize) -> Option<&[u8; 16]> {
     }
 }
 
+/// The thirty-two bytes from `i`, if the text has them.
+#[inline(always)]
+pub fn thirty_two(bytes: &[u8], i: usize) -> Option<&[u8; 32]> {
+    if i < bytes.len().saturating_sub(31) {
+        bytes[i..i + 32].first_chunk::<32>()
+    } else {
+        None
+    }
+}
+
+/// Bit n set: `window[n]` is an ASCII digit.
+#[inline(always)]
+pub fn digit_mask(window: &[u8; 32]) -> u32 {
+    let zero = u8x16::splat(b'0');
+    let nine = u8x16::splat(9);
+    let [low, high] = [&window[..16], &window[16..]].map(|half| {
+        let mut part = [0u8; 16];
+        part.copy_from_slice(half);
+        // Digits: `byte - '0'` (wrapping) is at most 9.
+        let offset = u8x16::new(part) - zero;
+        offset.min(nine).simd_eq(offset).to_bitmask() & 0xffff
+    });
+    low | high << 16
+}
+
 /// [`chunk`] within sixteen bytes of the end.
 #[cold]
 fn tail(bytes: &[u8], i: usize) -> u8x16 {

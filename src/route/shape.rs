@@ -21,8 +21,8 @@
 //! themselves validated as JSON when they were recorded and every value is
 //! still validated one by one.
 
-use super::classes::sixteen;
-use super::skip::{skip_ws, Text};
+use super::classes::{sixteen, thirty_two};
+use super::skip::{number_in_window, skip_ws, Text};
 
 /// The literal bytes between two values of an object (or before the first,
 /// or after the last), little-endian in `bytes`, `len` ≤ 16.
@@ -44,6 +44,14 @@ impl Piece {
 
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// Whether `window` starts with this piece.
+    #[inline(always)]
+    fn starts(&self, window: &[u8; 32]) -> bool {
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&window[..16]);
+        (u128::from_le_bytes(first) ^ self.bytes) & self.mask == 0
     }
 
     /// Whether the text at `i` starts with this piece.
@@ -126,10 +134,25 @@ impl Text<'_> {
         let (last, members) = shape.pieces.split_last()?;
         let mut i = start;
         for piece in members {
-            if !piece.is_at(bytes, i) {
-                return None;
-            }
-            i = self.plain_value_end(i + piece.len)?;
+            // One 32-byte window holds the piece and, most often, the
+            // number after it: one load and one digit mask for both.
+            i = match thirty_two(bytes, i) {
+                Some(window) => {
+                    if !piece.starts(window) {
+                        return None;
+                    }
+                    match number_in_window(window, piece.len) {
+                        Some(end) => i + end,
+                        None => self.plain_value_end(i + piece.len)?,
+                    }
+                }
+                None => {
+                    if !piece.is_at(bytes, i) {
+                        return None;
+                    }
+                    self.plain_value_end(i + piece.len)?
+                }
+            };
         }
         last.is_at(bytes, i).then_some(i + last.len)
     }
