@@ -96,7 +96,8 @@ pub enum Validation {
     Full,
     /// The members the router reads, and the structure around them: values
     /// no rule references are skipped by matching their brackets (outside
-    /// strings) without checking what is between them. For text already
+    /// strings) without checking what is between them (nor how deep they
+    /// nest). For text already
     /// known to be valid JSON (delivered by EventBridge, parsed once before,
     /// or written by our own recorder); on other text a fault inside a
     /// skipped value goes unnoticed, and one that unbalances its brackets
