@@ -13,6 +13,9 @@ fn scalar() -> impl Strategy<Value = String> {
         "\"X\"",
         "\"\"",
         "\"xy\"",
+        "\"XY\"",
+        "\"yXy\"",
+        "\"É\"",
         "\"10.0.0.1\"",
         "\"10.0.0.01\"",
         "1",
@@ -68,6 +71,13 @@ fn matcher() -> impl Strategy<Value = String> {
         "{\"suffix\":\"y\"}",
         "{\"prefix\":{\"equals-ignore-case\":\"X\"}}",
         "{\"equals-ignore-case\":\"xY\"}",
+        // Several lengths and kinds on one path meet in the affix index.
+        "{\"prefix\":\"xy\"}",
+        "{\"suffix\":\"xy\"}",
+        "{\"suffix\":{\"equals-ignore-case\":\"Y\"}}",
+        "{\"prefix\":{\"equals-ignore-case\":\"xY\"}}",
+        "{\"equals-ignore-case\":\"X\"}",
+        "{\"equals-ignore-case\":\"é\"}",
         "{\"wildcard\":\"x*\"}",
         "{\"wildcard\":\"*\"}",
         "{\"anything-but\":\"x\"}",
@@ -177,6 +187,40 @@ proptest! {
                 let _ = router.route(&json[..cut]);
                 let _ = router.route_indexes_with(&json[..cut], Validation::Referenced, &mut scratch, &mut out);
             }
+        }
+    }
+
+    /// Enough prefix, suffix and ignore-case rules on one path for the
+    /// router to index them by length (and hash the bigger groups): every
+    /// answer is still the reference's.
+    #[test]
+    fn many_affix_rules_on_one_path_agree_with_reference(
+        rules in prop::collection::vec(
+            (0usize..5, "[xyzwXYZW]{0,3}"),
+            17..150,
+        ),
+        values in prop::collection::vec("[xyzwXYZWé]{0,4}", 1..8),
+    ) {
+        let patterns: Vec<String> = rules
+            .iter()
+            .map(|(kind, text)| {
+                let matcher = match kind {
+                    0 => format!(r#"{{"prefix":"{text}"}}"#),
+                    1 => format!(r#"{{"suffix":"{text}"}}"#),
+                    2 => format!(r#"{{"prefix":{{"equals-ignore-case":"{text}"}}}}"#),
+                    3 => format!(r#"{{"suffix":{{"equals-ignore-case":"{text}"}}}}"#),
+                    _ => format!(r#"{{"equals-ignore-case":"{text}"}}"#),
+                };
+                format!(r#"{{"a":[{matcher}]}}"#)
+            })
+            .collect();
+        let compiled: Vec<_> = patterns.iter().filter_map(|p| compile_str(p).ok()).collect();
+        let router = Router::new(compiled.iter().enumerate().map(|(i, p)| Rule { name: format!("r{i}"), pattern: p.clone() }).collect());
+        let mut scratch = Scratch::default();
+        for value in &values {
+            let event = format!(r#"{{"a":"{value}"}}"#);
+            let (routed, expected) = routed_and_expected(&router, &compiled, &event, &mut scratch);
+            prop_assert_eq!(routed, expected, "event {} patterns {:?}", event, patterns);
         }
     }
 

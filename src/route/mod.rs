@@ -18,6 +18,7 @@
 //! Matching cost depends on the event's referenced fields and the matchers
 //! on those paths, not on the number of rules.
 
+mod affix;
 mod classes;
 pub mod json;
 mod paths;
@@ -31,6 +32,7 @@ pub mod value;
 
 pub use pattern::{compile, compile_str, Pattern, PatternError};
 
+use affix::AffixIndex;
 use pattern::{Condition, Matcher};
 use rustc_hash::FxHashMap;
 use scan::{Fields, PathTable, ScanError};
@@ -66,7 +68,23 @@ struct Conj {
 #[derive(Debug, Default)]
 struct PathIndex {
     exact: FxHashMap<Box<str>, Vec<u32>>,
+    /// Prefix, suffix and ASCII ignore-case matchers, looked up by length,
+    /// when the path has many (`AffixIndex::INDEX_FROM`).
+    affix: Option<Box<AffixIndex>>,
+    /// Every other matcher, tried one by one.
     generic: Vec<(Matcher, u32)>,
+}
+
+impl PathIndex {
+    /// Moves the prefix, suffix and ignore-case matchers into the affix
+    /// index once there are enough of them for lookups to pay.
+    fn settle(&mut self) {
+        let indexable = self.generic.iter().filter(|(m, _)| AffixIndex::takes(m)).count();
+        if indexable > AffixIndex::INDEX_FROM {
+            let affix = self.affix.get_or_insert_with(Box::default);
+            self.generic.retain(|(matcher, condition)| !affix.add(matcher, *condition));
+        }
+    }
 }
 
 /// Many rules compiled together.
@@ -76,7 +94,12 @@ pub struct Router {
     table: PathTable,
     conds: Vec<Cond>,
     conjs: Vec<Conj>,
-    cond_conjs: Vec<Vec<u32>>,
+    /// Per condition, the conjunctions it is the key of: the condition
+    /// that must hold and that the fewest conjunctions share. Only a key's
+    /// hit makes its conjunctions candidates, so rules that share a common
+    /// condition (`"source": ["aws.ecs"]`) are not all checked for every
+    /// event that has it.
+    key_conjs: Vec<Vec<u32>>,
     by_path: Vec<PathIndex>,
     /// Conjunctions every condition of which absence satisfies: candidates
     /// for every event.
@@ -129,6 +152,8 @@ struct Work {
     path_epoch: Vec<u32>,
     rule_epoch: Vec<u32>,
     chosen: Vec<u32>,
+    /// Conditions the affix index found for one value.
+    affix_found: Vec<u32>,
 }
 
 impl Router {
@@ -156,31 +181,63 @@ impl Router {
             table: PathTable::default(),
             conds: Vec::new(),
             conjs: Vec::new(),
-            cond_conjs: Vec::new(),
+            key_conjs: Vec::new(),
             by_path: Vec::new(),
             absence_only: Vec::new(),
         };
+        // Identical conditions (same path, same matchers) are one condition,
+        // tested once per event however many rules have it.
+        let mut known: FxHashMap<(u32, String), u32> = FxHashMap::default();
+        let mut cond_conjs: Vec<Vec<u32>> = Vec::new();
         for rule in rules {
             let rule_id = router.names.len() as u32;
             router.names.push(rule.name);
             for conjunction in rule.pattern.conjunctions {
                 let conj_id = router.conjs.len() as u32;
-                let conds: Vec<u32> = conjunction.into_iter().map(|c| router.add_condition(c, conj_id)).collect();
+                let mut conds: Vec<u32> =
+                    conjunction.into_iter().map(|c| router.add_condition(c, &mut known)).collect();
+                conds.sort_unstable();
+                conds.dedup();
+                for &c in &conds {
+                    if cond_conjs.len() <= c as usize {
+                        cond_conjs.resize_with(c as usize + 1, Vec::new);
+                    }
+                    cond_conjs[c as usize].push(conj_id);
+                }
                 if conds.iter().all(|c| router.conds[*c as usize].absence_ok) {
                     router.absence_only.push(conj_id);
                 }
                 router.conjs.push(Conj { rule: rule_id, conds });
             }
         }
+        router.key_conjs = vec![Vec::new(); router.conds.len()];
+        for (conj_id, conj) in router.conjs.iter().enumerate() {
+            let key = conj
+                .conds
+                .iter()
+                .copied()
+                .filter(|c| !router.conds[*c as usize].absence_ok)
+                .min_by_key(|c| (cond_conjs[*c as usize].len(), *c));
+            if let Some(key) = key {
+                router.key_conjs[key as usize].push(conj_id as u32);
+            }
+        }
+        router.by_path.iter_mut().for_each(PathIndex::settle);
         router
     }
 
-    fn add_condition(&mut self, condition: Condition, conj: u32) -> u32 {
+    /// The id of `condition`: an existing identical one, or a new one.
+    fn add_condition(&mut self, condition: Condition, known: &mut FxHashMap<(u32, String), u32>) -> u32 {
         let path = self.table.intern(&condition.path);
         if self.by_path.len() < self.table.len() {
             self.by_path.resize_with(self.table.len(), PathIndex::default);
         }
-        let id = self.conds.len() as u32;
+        // `Debug` spells every field of every matcher (numbers in their
+        // shortest round-trip form): equal text, equal matchers.
+        let id = *known.entry((path, format!("{:?}", condition.matchers))).or_insert(self.conds.len() as u32);
+        if (id as usize) < self.conds.len() {
+            return id;
+        }
         let absence_ok = condition.satisfied_by_absence();
         let index = &mut self.by_path[path as usize];
         for matcher in condition.matchers {
@@ -196,7 +253,6 @@ impl Router {
             }
         }
         self.conds.push(Cond { path, absence_ok });
-        self.cond_conjs.push(vec![conj]);
         id
     }
 
@@ -263,6 +319,8 @@ impl Router {
         s.rule_epoch.resize(self.names.len(), 0);
         s.touched.clear();
         s.candidates.clear();
+        // Apart from `s`, which `hit` below borrows.
+        let mut affix_found = std::mem::take(&mut s.affix_found);
 
         for (i, field) in fields.fields.iter().enumerate() {
             let path = field.path;
@@ -284,6 +342,11 @@ impl Router {
                 if let Some(conds) = index.exact.get(text.as_ref()) {
                     conds.iter().for_each(|c| hit(*c));
                 }
+                if let Some(affix) = &index.affix {
+                    affix_found.clear();
+                    affix.find(text, &mut affix_found);
+                    affix_found.iter().for_each(|c| hit(*c));
+                }
             }
             for (matcher, cond) in &index.generic {
                 if matcher.matches(&leaf) {
@@ -291,8 +354,9 @@ impl Router {
                 }
             }
         }
+        s.affix_found = affix_found;
         for &cond in &s.touched {
-            for &conj in &self.cond_conjs[cond as usize] {
+            for &conj in &self.key_conjs[cond as usize] {
                 if s.conj_epoch[conj as usize] != epoch {
                     s.conj_epoch[conj as usize] = epoch;
                     s.candidates.push(conj);

@@ -329,6 +329,13 @@ impl IgnoreCase {
         Self { units, ascii }
     }
 
+    /// The pattern lowercased when it is all ASCII: then a value matches
+    /// exactly when its bytes equal it after ASCII lowercasing.
+    #[must_use]
+    pub fn ascii_lowercase(&self) -> Option<&str> {
+        self.ascii.as_deref()
+    }
+
     /// Whether `s` equals the pattern.
     #[must_use]
     pub fn equals(&self, s: &str) -> bool {
