@@ -6,17 +6,23 @@
 //!
 //! ```text
 //! pattern JSON ─compile─► Pattern (conjunctions of leaf conditions)
-//! rules ──Router::new──► per path: exact-string hash → conditions,
-//!                        other matchers → conditions; conditions → conjunctions
+//! rules ──Router::new──► identical conditions shared; per path: exact-string
+//!                        hash → conditions, many prefix/suffix/ignore-case
+//!                        patterns → by-length lookup (affix), other matchers
+//!                        → conditions; each conjunction keyed by its least
+//!                        shared necessary condition
 //! event ─scan (only referenced paths, keys followed along the last layout
 //!        seen; the rest skipped but validated, 16 bytes per search — or,
 //!        with Validation::Referenced, only bracket-matched)─►
 //!       fields ─► satisfied conditions
-//!       ─► candidate conjunctions ─► absence + array-consistency check ─► rule names
+//!       ─► conjunctions keyed by them (+ absence-only ones)
+//!       ─► absence + array-consistency check ─► rule names
 //! ```
 //!
 //! Matching cost depends on the event's referenced fields and the matchers
-//! on those paths, not on the number of rules.
+//! on those paths, not on the number of rules: rules that share a condition
+//! (`"source": ["aws.ecs"]`) share its test, and only the rules whose
+//! rarest condition holds are checked (`benches/route_scaling.rs`).
 
 mod affix;
 mod classes;
