@@ -20,28 +20,18 @@ use wide::u8x16;
 /// the text's end.
 #[inline(always)]
 fn chunk(bytes: &[u8], i: usize) -> u8x16 {
-    match sixteen(bytes, i) {
+    match window::<16>(bytes, i) {
         Some(window) => u8x16::new(*window),
         None => tail(bytes, i),
     }
 }
 
-/// The sixteen bytes from `i`, if the text has them.
+/// The `N` bytes from `i`, if the text has them.
 #[inline(always)]
-pub fn sixteen(bytes: &[u8], i: usize) -> Option<&[u8; 16]> {
-    // One comparison: `i + 16 <= len` without overflow.
-    if i < bytes.len().saturating_sub(15) {
-        bytes[i..i + 16].first_chunk::<16>()
-    } else {
-        None
-    }
-}
-
-/// The thirty-two bytes from `i`, if the text has them.
-#[inline(always)]
-pub fn thirty_two(bytes: &[u8], i: usize) -> Option<&[u8; 32]> {
-    if i < bytes.len().saturating_sub(31) {
-        bytes[i..i + 32].first_chunk::<32>()
+pub fn window<const N: usize>(bytes: &[u8], i: usize) -> Option<&[u8; N]> {
+    // One comparison: `i + N <= len` without overflow.
+    if i < bytes.len().saturating_sub(N - 1) {
+        bytes[i..i + N].first_chunk::<N>()
     } else {
         None
     }

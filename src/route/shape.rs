@@ -21,7 +21,7 @@
 //! themselves validated as JSON when they were recorded and every value is
 //! still validated one by one.
 
-use super::classes::{sixteen, thirty_two};
+use super::classes::window;
 use super::skip::{number_in_window, skip_ws, Text};
 
 /// The literal bytes between two values of an object (or before the first,
@@ -57,7 +57,7 @@ impl Piece {
     /// Whether the text at `i` starts with this piece.
     #[inline(always)]
     pub(crate) fn is_at(&self, text: &[u8], i: usize) -> bool {
-        match sixteen(text, i) {
+        match window::<16>(text, i) {
             Some(window) => (u128::from_le_bytes(*window) ^ self.bytes) & self.mask == 0,
             // Within 16 bytes of the end: compare byte by byte.
             None => text.get(i..i + self.len) == self.bytes.to_le_bytes().get(..self.len),
@@ -136,7 +136,7 @@ impl Text<'_> {
         for piece in members {
             // One 32-byte window holds the piece and, most often, the
             // number after it: one load and one digit mask for both.
-            i = match thirty_two(bytes, i) {
+            i = match window::<32>(bytes, i) {
                 Some(window) => {
                     if !piece.starts(window) {
                         return None;

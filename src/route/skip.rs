@@ -11,7 +11,7 @@
 //! containers are walked with a bit stack instead of recursion, and objects
 //! that repeat the last layout are matched whole (module `shape`).
 
-use super::classes::{bracket_end, digit_mask, digits_end, next_stop, thirty_two};
+use super::classes::{bracket_end, digit_mask, digits_end, next_stop, window};
 use super::json::MAX_DEPTH;
 use super::scan::ScanError;
 use super::shape::Shape;
@@ -47,7 +47,7 @@ impl<'a> Text<'a> {
     /// or `None`.
     #[inline(always)]
     pub(crate) fn number_end(&self, start: usize) -> Option<usize> {
-        if let Some(end) = thirty_two(self.bytes, start).and_then(|window| number_in_window(window, 0)) {
+        if let Some(end) = window::<32>(self.bytes, start).and_then(|window| number_in_window(window, 0)) {
             return Some(start + end);
         }
         self.number_end_anywhere(start)
