@@ -21,6 +21,7 @@
 //! [`AffixIndex::MAX_FOLDED`] bytes, are not indexed.
 
 use super::pattern::Matcher;
+use super::value::IgnoreCase;
 use rustc_hash::FxHashMap;
 
 /// Patterns of one kind, grouped by byte length (few groups).
@@ -120,8 +121,16 @@ pub(crate) struct AffixIndex {
     folded_prefixes: ByLength,
     folded_suffixes: ByLength,
     folded_equals: ByLength,
-    /// How many patterns were added (0: nothing to look up).
-    patterns: usize,
+}
+
+/// Which of the index's groups a matcher goes to.
+#[derive(Clone, Copy)]
+enum Kind {
+    Prefix,
+    Suffix,
+    FoldedPrefix,
+    FoldedSuffix,
+    FoldedEquals,
 }
 
 fn head(value: &[u8], len: usize) -> Option<&[u8]> {
@@ -147,75 +156,41 @@ impl AffixIndex {
     /// per event).
     pub const INDEX_FROM: usize = 16;
 
+    /// Where `matcher` goes and the pattern bytes it is kept as (ASCII
+    /// ignore-case patterns lowercased); `None` for a matcher this index
+    /// does not take.
+    fn placement(matcher: &Matcher) -> Option<(Kind, &str)> {
+        fn folded(kind: Kind, pattern: &IgnoreCase) -> Option<(Kind, &str)> {
+            let lower = pattern.ascii_lowercase()?;
+            (lower.len() <= AffixIndex::MAX_FOLDED).then_some((kind, lower))
+        }
+        match matcher {
+            Matcher::Prefix(p) => Some((Kind::Prefix, p)),
+            Matcher::Suffix(p) => Some((Kind::Suffix, p)),
+            Matcher::PrefixIgnoreCase(p) => folded(Kind::FoldedPrefix, p),
+            Matcher::SuffixIgnoreCase(p) => folded(Kind::FoldedSuffix, p),
+            Matcher::EqualsIgnoreCase(p) => folded(Kind::FoldedEquals, p),
+            _ => None,
+        }
+    }
+
     /// Whether `matcher` is a kind this index takes.
     pub(crate) fn takes(matcher: &Matcher) -> bool {
-        match matcher {
-            Matcher::Prefix(_) | Matcher::Suffix(_) => true,
-            Matcher::PrefixIgnoreCase(p) | Matcher::SuffixIgnoreCase(p) | Matcher::EqualsIgnoreCase(p) => {
-                p.ascii_lowercase().is_some_and(Self::fits)
-            }
-            _ => false,
-        }
+        Self::placement(matcher).is_some()
     }
 
     /// Adds `matcher` if it is a kind this index takes; whether it did.
     pub(crate) fn add(&mut self, matcher: &Matcher, condition: u32) -> bool {
-        match matcher {
-            Matcher::Prefix(p) => {
-                self.add_prefix(p, condition);
-                true
-            }
-            Matcher::Suffix(p) => {
-                self.add_suffix(p, condition);
-                true
-            }
-            Matcher::PrefixIgnoreCase(p) => p.ascii_lowercase().is_some_and(|l| self.add_folded_prefix(l, condition)),
-            Matcher::SuffixIgnoreCase(p) => p.ascii_lowercase().is_some_and(|l| self.add_folded_suffix(l, condition)),
-            Matcher::EqualsIgnoreCase(p) => p.ascii_lowercase().is_some_and(|l| self.add_folded_equals(l, condition)),
-            _ => false,
-        }
-    }
-
-    pub(crate) fn add_prefix(&mut self, pattern: &str, condition: u32) {
-        self.prefixes.add(pattern.as_bytes(), condition);
-        self.patterns += 1;
-    }
-
-    pub(crate) fn add_suffix(&mut self, pattern: &str, condition: u32) {
-        self.suffixes.add(pattern.as_bytes(), condition);
-        self.patterns += 1;
-    }
-
-    /// `lowercase` is the ASCII pattern lowercased, at most
-    /// [`Self::MAX_FOLDED`] bytes (longer ones are not added).
-    pub(crate) fn add_folded_prefix(&mut self, lowercase: &str, condition: u32) -> bool {
-        Self::fits(lowercase) && {
-            self.folded_prefixes.add(lowercase.as_bytes(), condition);
-            self.patterns += 1;
-            true
-        }
-    }
-
-    /// As [`Self::add_folded_prefix`], for a suffix.
-    pub(crate) fn add_folded_suffix(&mut self, lowercase: &str, condition: u32) -> bool {
-        Self::fits(lowercase) && {
-            self.folded_suffixes.add(lowercase.as_bytes(), condition);
-            self.patterns += 1;
-            true
-        }
-    }
-
-    /// As [`Self::add_folded_prefix`], for the whole value.
-    pub(crate) fn add_folded_equals(&mut self, lowercase: &str, condition: u32) -> bool {
-        Self::fits(lowercase) && {
-            self.folded_equals.add(lowercase.as_bytes(), condition);
-            self.patterns += 1;
-            true
-        }
-    }
-
-    fn fits(lowercase: &str) -> bool {
-        lowercase.is_ascii() && lowercase.len() <= Self::MAX_FOLDED
+        let Some((kind, pattern)) = Self::placement(matcher) else { return false };
+        let group = match kind {
+            Kind::Prefix => &mut self.prefixes,
+            Kind::Suffix => &mut self.suffixes,
+            Kind::FoldedPrefix => &mut self.folded_prefixes,
+            Kind::FoldedSuffix => &mut self.folded_suffixes,
+            Kind::FoldedEquals => &mut self.folded_equals,
+        };
+        group.add(pattern.as_bytes(), condition);
+        true
     }
 
     /// Adds to `found` every condition a string value satisfies (a
@@ -236,6 +211,22 @@ impl AffixIndex {
 mod tests {
     use super::*;
 
+    fn prefix(p: &str) -> Matcher {
+        Matcher::Prefix(p.into())
+    }
+    fn suffix(p: &str) -> Matcher {
+        Matcher::Suffix(p.into())
+    }
+    fn folded_prefix(p: &str) -> Matcher {
+        Matcher::PrefixIgnoreCase(IgnoreCase::new(p))
+    }
+    fn folded_suffix(p: &str) -> Matcher {
+        Matcher::SuffixIgnoreCase(IgnoreCase::new(p))
+    }
+    fn folded_equals(p: &str) -> Matcher {
+        Matcher::EqualsIgnoreCase(IgnoreCase::new(p))
+    }
+
     fn found(index: &AffixIndex, value: &str) -> Vec<u32> {
         let mut hits = Vec::new();
         index.find(value, &mut hits);
@@ -247,13 +238,13 @@ mod tests {
     #[test]
     fn each_kind_finds_exactly_the_values_its_matcher_accepts() {
         let mut index = AffixIndex::default();
-        index.add_prefix("AC", 0);
-        index.add_prefix("", 1);
-        index.add_suffix("ST", 2);
-        index.add_suffix("AVE", 3);
-        assert!(index.add_folded_prefix("bl", 4));
-        assert!(index.add_folded_suffix("on", 5));
-        assert!(index.add_folded_equals("hyde", 6));
+        assert!(index.add(&prefix("AC"), 0));
+        assert!(index.add(&prefix(""), 1));
+        assert!(index.add(&suffix("ST"), 2));
+        assert!(index.add(&suffix("AVE"), 3));
+        assert!(index.add(&folded_prefix("bl"), 4));
+        assert!(index.add(&folded_suffix("on"), 5));
+        assert!(index.add(&folded_equals("hyde"), 6));
         for (value, want) in [
             ("ACME ST", vec![0, 1, 2]),
             ("ac", vec![1]),
@@ -274,11 +265,11 @@ mod tests {
     #[test]
     fn long_or_non_ascii_folded_patterns_are_refused_and_long_values_still_meet_affixes() {
         let mut index = AffixIndex::default();
-        assert!(!index.add_folded_equals(&"a".repeat(AffixIndex::MAX_FOLDED + 1), 0));
-        assert!(!index.add_folded_prefix("é", 0));
-        assert!(index.add_folded_prefix("ab", 1));
-        assert!(index.add_folded_suffix("yz", 2));
-        assert!(index.add_folded_equals(&"q".repeat(AffixIndex::MAX_FOLDED), 3));
+        assert!(!index.add(&folded_equals(&"a".repeat(AffixIndex::MAX_FOLDED + 1)), 0));
+        assert!(!index.add(&folded_prefix("é"), 0));
+        assert!(index.add(&folded_prefix("ab"), 1));
+        assert!(index.add(&folded_suffix("yz"), 2));
+        assert!(index.add(&folded_equals(&"q".repeat(AffixIndex::MAX_FOLDED)), 3));
         let long = format!("AB{}YZ", "m".repeat(200));
         assert_eq!(found(&index, &long), vec![1, 2]);
         assert_eq!(found(&index, &"Q".repeat(AffixIndex::MAX_FOLDED)), vec![3]);
@@ -291,11 +282,11 @@ mod tests {
             let mut index = AffixIndex::default();
             for n in 0..count {
                 let n32 = u32::try_from(n).unwrap();
-                index.add_prefix(&format!("p{n:03}"), n32);
-                assert!(index.add_folded_suffix(&format!("s{n:03}"), 1000 + n32));
-                assert!(index.add_folded_equals(&format!("e{n:03}"), 2000 + n32));
+                assert!(index.add(&prefix(&format!("p{n:03}")), n32));
+                assert!(index.add(&folded_suffix(&format!("S{n:03}")), 1000 + n32));
+                assert!(index.add(&folded_equals(&format!("e{n:03}")), 2000 + n32));
                 // The same pattern twice keeps one entry with both conditions.
-                index.add_prefix(&format!("p{n:03}"), 3000 + n32);
+                assert!(index.add(&prefix(&format!("p{n:03}")), 3000 + n32));
             }
             let many = matches!(index.prefixes.groups[0].1, Group::Many(_));
             assert_eq!(many, count > Group::FEW, "{count}");

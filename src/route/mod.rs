@@ -126,12 +126,12 @@ pub enum Validation {
     /// The members the router reads, and the structure around them: values
     /// no rule references are skipped by matching their brackets (outside
     /// strings) without checking what is between them (nor how deep they
-    /// nest). For text already
-    /// known to be valid JSON (delivered by EventBridge, parsed once before,
-    /// or written by our own recorder); on other text a fault inside a
-    /// skipped value goes unnoticed, and one that unbalances its brackets
-    /// or strings gives an error or a result that means nothing. This is
-    /// the depth of checking of quamina, whose skip only counts brackets.
+    /// nest). For text already known to be valid JSON (delivered by
+    /// EventBridge, parsed once before, or written by our own recorder); on
+    /// other text a fault inside a skipped value goes unnoticed, and one
+    /// that unbalances its brackets or strings gives an error or a result
+    /// that means nothing. This is the depth of checking of quamina, whose
+    /// skip only counts brackets.
     Referenced,
 }
 
@@ -204,12 +204,8 @@ impl Router {
                     conjunction.into_iter().map(|c| router.add_condition(c, &mut known)).collect();
                 conds.sort_unstable();
                 conds.dedup();
-                for &c in &conds {
-                    if cond_conjs.len() <= c as usize {
-                        cond_conjs.resize_with(c as usize + 1, Vec::new);
-                    }
-                    cond_conjs[c as usize].push(conj_id);
-                }
+                cond_conjs.resize_with(router.conds.len(), Vec::new);
+                conds.iter().for_each(|c| cond_conjs[*c as usize].push(conj_id));
                 if conds.iter().all(|c| router.conds[*c as usize].absence_ok) {
                     router.absence_only.push(conj_id);
                 }

@@ -34,7 +34,7 @@ impl<'a> Text<'a> {
     /// Text whose skipped values are validated in full.
     #[cfg(test)]
     pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        Self { bytes, check_skipped: true }
+        Self::with(bytes, super::Validation::Full)
     }
 
     /// Text scanned under `validation`.

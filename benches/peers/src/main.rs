@@ -41,37 +41,6 @@ fn text(j: &Json) -> Result<&str, Failure> {
     }
 }
 
-/// Minified JSON text of a parsed value (pattern source for quamina).
-fn to_text(j: &Json) -> String {
-    match j {
-        Json::Null => "null".to_owned(),
-        Json::Bool(b) => b.to_string(),
-        Json::Number(n) => n.clone(),
-        Json::String(s) => quote(s),
-        Json::Array(items) => format!("[{}]", items.iter().map(to_text).collect::<Vec<_>>().join(",")),
-        Json::Object(members) => {
-            format!(
-                "{{{}}}",
-                members.iter().map(|(k, v)| format!("{}:{}", quote(k), to_text(v))).collect::<Vec<_>>().join(",")
-            )
-        }
-    }
-}
-
-fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// One engine under test: routes a line, adding to per-rule counts.
 trait Engine {
     fn route(&mut self, line: &str, counts: &mut [u64]) -> Result<(), Failure>;
@@ -171,7 +140,7 @@ fn main() -> Result<(), Failure> {
                 let index = compiled.len();
                 compiled.push(Rule { name: format!("{set}#{i}"), pattern: compile(pattern)? });
                 if peer_error.is_none() {
-                    if let Err(e) = peer.add_pattern(index, &to_text(pattern)) {
+                    if let Err(e) = peer.add_pattern(index, &pattern.to_string()) {
                         peer_error = Some(format!("rejects {set}#{i}: {e}"));
                     }
                 }
