@@ -35,7 +35,6 @@ fn yaml_with_extensions_loads() {
     let cfg = config::load_str(&example("fast-with-extensions.yaml")).unwrap();
     let t = &cfg.targets["service/prod-cluster/api"];
     assert_eq!(t.extensions.mode, EvaluationMode::Fast);
-    assert_eq!(t.extensions.task_warmup_seconds, Some(90));
     assert_eq!(t.extensions.tolerance_in(), 0.1);
     assert!(t.target_tracking[0].high_resolution());
     assert_eq!(t.extensions.alarm_shape(true).period_seconds, 20);

@@ -3,10 +3,8 @@
 mod common;
 
 use common::*;
-use ecs_autopilot::config::MetricId;
 use ecs_autopilot::decision::{Block, PolicyOutcome, Reason};
 use ecs_autopilot::memory::Datapoint;
-use ecs_autopilot::policy::TaskSample;
 
 fn fast(extra_autopilot: &str) -> ecs_autopilot::config::TargetConfig {
     with_policies(
@@ -112,24 +110,16 @@ fn max_scale_in_per_evaluation() {
 }
 
 #[test]
-fn warm_up_excludes_young_tasks_from_the_metric() {
-    let mut obs = observe(10, 10, &[(CPU, points(290, 10, &[40.0]))]);
-    // Eight warmed tasks at 60 %, two young tasks at 0 % drag the service
-    // average to 48 %; with the warm-up the metric is 60 % → scale out to 12.
-    let samples: Vec<TaskSample> = (0..10)
-        .map(|i| {
-            if i < 8 {
-                TaskSample { started_at: at(0), value: 60.0 }
-            } else {
-                TaskSample { started_at: at(280), value: 0.0 }
-            }
-        })
-        .collect();
-    obs.task_metrics.insert(MetricId(CPU.into()), samples);
-    let d = Harness::new(fast("      TaskWarmupSeconds: 120\n")).step(300, &obs);
-    assert_eq!((d.desired, d.policies[0].metric_value), (12, Some(60.0)));
-    // Without the warm-up the datapoint (40 %) is used: a scale-in.
-    assert_eq!(Harness::new(fast("")).step(300, &obs).desired, 8);
+fn task_warm_up_is_refused_with_its_reason() {
+    // Removed: it needed per-task samples that the deployed controller
+    // cannot read, so it never applied in Lambda (docs/configuration.md).
+    let text = format!(
+        "ScalableTargets:\n  - {{ResourceId: service/c/web, MinCapacity: 1, MaxCapacity: 9}}\nScalingPolicies:\n{}\nAutopilot:\n  Defaults:\n    TaskWarmupSeconds: 90\n",
+        tt_policy("cpu", CPU, 50.0, "")
+    );
+    let err = ecs_autopilot::config::load_str(&text).unwrap_err().to_string();
+    assert!(err.contains("Autopilot.Defaults.TaskWarmupSeconds"), "{err}");
+    assert!(err.contains("per-task metric samples"), "{err}");
 }
 
 #[test]

@@ -62,7 +62,7 @@ impl World {
         Self {
             config: config::load_str(CONFIG).unwrap(),
             services: FakeServices::with(WEB, ServiceSnapshot { desired: 4, running: 4, ..Default::default() }),
-            metrics: StaticMetrics { series: [(cpu, points)].into() },
+            metrics: StaticMetrics::new([(cpu, points)].into()),
             state: InMemoryState::default(),
             decisions: RecordingDecisions::default(),
         }

@@ -14,6 +14,7 @@ use ecs_autopilot::capacity::CapacityOptions;
 use ecs_autopilot::config::Config;
 use ecs_autopilot::handler::capacity::{handle_capacity_event, CapacityReport};
 use ecs_autopilot::handler::{self, HandlerError, Report, ServicePorts, Settings};
+use ecs_autopilot::ports::Clock;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 
@@ -119,6 +120,24 @@ fn publisher(sdk: &aws_config::SdkConfig, bus: Option<&String>) -> Publisher {
     }
 }
 
+/// The real clock: system time, and tokio's timer to wait within an
+/// invocation (the tick's polling, docs/lambdas.md).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now()
+    }
+
+    async fn sleep_until(&self, at: jiff::Timestamp) {
+        let wait = at.duration_since(jiff::Timestamp::now());
+        if let Ok(wait) = std::time::Duration::try_from(wait) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
 /// The controller function: ECS events, alarm state changes, the tick.
 pub struct Controller {
     pub config: Config,
@@ -144,7 +163,11 @@ impl Controller {
         }
         Ok(Self {
             config,
-            settings: Settings { shadow: settings_env.shadow, ..Settings::default() },
+            settings: Settings {
+                shadow: settings_env.shadow,
+                poll_window_seconds: settings_env.poll_window_seconds,
+                ..Settings::default()
+            },
             services: EcsServices::new(aws_sdk_ecs::Client::new(&sdk)),
             metrics: CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(&sdk)),
             state: DynamoState::new(aws_sdk_dynamodb::Client::new(&sdk), settings_env.table),
@@ -163,8 +186,7 @@ impl Controller {
             state: &self.state,
             decisions: &self.publisher,
         };
-        let now = jiff::Timestamp::now();
-        let result = handler::handle_event(now, &self.config, self.settings, &ports, &event.payload).await;
+        let result = handler::invoke(&SystemClock, &self.config, self.settings, &ports, &event.payload).await;
         match result {
             Ok(report) => {
                 log_report(&report);

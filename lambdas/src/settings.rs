@@ -37,6 +37,27 @@ pub struct ControllerEnv {
     pub table: String,
     pub shadow: bool,
     pub event_bus: Option<String>,
+    /// `AUTOPILOT_POLL_WINDOW_SECONDS` (0 to 50, default 50): how long an
+    /// invocation of the tick polls (docs/lambdas.md).
+    pub poll_window_seconds: u32,
+}
+
+/// The longest poll window: the tick comes every minute and the function's
+/// timeout (`infra/template.yaml`) must leave room for the last evaluation.
+pub const MAX_POLL_WINDOW_SECONDS: u32 = 50;
+
+fn poll_window(env: &Env) -> Result<u32, InitError> {
+    const NAME: &str = "AUTOPILOT_POLL_WINDOW_SECONDS";
+    match optional(env, NAME) {
+        None => Ok(MAX_POLL_WINDOW_SECONDS),
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if n <= MAX_POLL_WINDOW_SECONDS => Ok(n),
+            _ => Err(InitError::Env {
+                name: NAME,
+                reason: format!("{v:?} is not a whole number of seconds from 0 to {MAX_POLL_WINDOW_SECONDS}"),
+            }),
+        },
+    }
 }
 
 /// The capacity function's settings.
@@ -106,6 +127,7 @@ impl ControllerEnv {
             table: required(env, "AUTOPILOT_STATE_TABLE")?,
             shadow: shadow(env)?,
             event_bus: optional(env, "AUTOPILOT_EVENT_BUS"),
+            poll_window_seconds: poll_window(env)?,
         })
     }
 }

@@ -46,7 +46,7 @@ fn hot_metrics() -> StaticMetrics {
     let points = (1..=3)
         .map(|k| Datapoint { timestamp: now.checked_sub(jiff::SignedDuration::from_mins(k)).unwrap(), value: 100.0 })
         .collect();
-    StaticMetrics { series: [(MetricId("ECSServiceAverageCPUUtilization".into()), points)].into() }
+    StaticMetrics::new([(MetricId("ECSServiceAverageCPUUtilization".into()), points)].into())
 }
 
 async fn desired_in_moto(sdk: &aws_config::SdkConfig) -> i32 {

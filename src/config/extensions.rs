@@ -54,8 +54,9 @@ pub struct TargetExtensions {
     pub scale_out: Option<DirectionRules>,
     #[serde(default)]
     pub scale_in: Option<DirectionRules>,
-    /// Tasks younger than this are left out of per-task metric averages.
-    #[serde(default)]
+    /// Removed: accepted only to be refused with a reason at validation
+    /// (it needed per-task samples production cannot read).
+    #[serde(default, skip_serializing)]
     pub task_warmup_seconds: Option<u32>,
     #[serde(default)]
     pub missing_metrics: Option<MissingMetrics>,
@@ -198,7 +199,6 @@ pub struct Extensions {
     pub tolerance: Option<f64>,
     pub scale_out: Option<DirectionRules>,
     pub scale_in: Option<DirectionRules>,
-    pub task_warmup_seconds: Option<u32>,
     pub missing_metrics: MissingMetrics,
     pub max_scale_in_per_evaluation: Option<u32>,
     /// Overrides of the emulated alarm shape, applied over the metric's default.
@@ -223,7 +223,6 @@ impl Extensions {
             tolerance,
             scale_out: target.and_then(|t| t.scale_out.clone()).or_else(|| defaults.scale_out.clone()),
             scale_in: target.and_then(|t| t.scale_in.clone()).or_else(|| defaults.scale_in.clone()),
-            task_warmup_seconds: pick(|t| t.task_warmup_seconds),
             missing_metrics: target.and_then(|t| t.missing_metrics).or(defaults.missing_metrics).unwrap_or_default(),
             max_scale_in_per_evaluation: pick(|t| t.max_scale_in_per_evaluation),
             alarm_emulation: target.and_then(|t| t.alarm_emulation).or(defaults.alarm_emulation),

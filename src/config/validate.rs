@@ -729,6 +729,14 @@ fn validate_extensions(section: &AutopilotSection, c: &mut Collector) {
                 check_direction(&join_path(&path, name), rules, c);
             }
         }
+        if t.task_warmup_seconds.is_some() {
+            c.error(
+                join_path(&path, "TaskWarmupSeconds"),
+                "no longer supported: it needs per-task metric samples, which the deployed controller cannot \
+                 read (ECS publishes service averages), so it never applied in Lambda; delete the key \
+                 (docs/configuration.md)",
+            );
+        }
         if t.max_scale_in_per_evaluation == Some(0) {
             c.error(
                 join_path(&path, "MaxScaleInPerEvaluation"),

@@ -5,11 +5,12 @@
 //! Owns: which events trigger a plan and the memory of each provider. May
 //! not touch: the clock or I/O other than through the ports.
 
-use super::{encode, HandlerError, Ignored, Settings};
-use crate::capacity::{plan, CapacityAction, CapacityDecision, CapacityMemory, CapacityOptions};
+use super::claim::{claim_then_act, Claimed, Work};
+use super::{HandlerError, Ignored, Settings};
+use crate::capacity::{plan, CapacityAction, CapacityDecision, CapacityMemory, CapacityOptions, Cluster};
 use crate::event::Detail;
 use crate::memory::EventLedger;
-use crate::ports::{CapacityPort, DecisionPort, SaveOutcome, StatePort};
+use crate::ports::{CapacityPort, DecisionPort, PortError, StatePort};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -77,48 +78,61 @@ where
         });
         return Ok(report);
     }
-    'providers: for provider in providers {
+    for provider in providers {
         let key = provider_key(provider);
-        for _attempt in 0..settings.max_attempts.max(1) {
-            let (previous, version) = super::load::<ProviderRecord, _>(state, &key).await?;
-            let mut record = previous.clone();
-            if let Err(refusal) = super::admit(&mut record.ledger, &event, now) {
-                report.ignored.push(Ignored {
-                    event_id: Some(event.meta.id.clone()),
-                    target: Some(provider.clone()),
-                    reason: refusal.to_string(),
-                });
-                continue 'providers;
-            }
-            let cluster = capacity.cluster(provider).await?;
-            let (decision, next) = plan(now, &cluster, options, record.memory)
-                .map_err(|e| HandlerError::Planning { provider: provider.clone(), reason: e.to_string() })?;
-            record.memory = next;
-            let claimed = match state.save(&key, &encode(&record, &key)?, version, now).await? {
-                SaveOutcome::Conflict => continue,
-                SaveOutcome::Saved { version } => version,
-            };
-            if !settings.shadow {
-                for action in &decision.actions {
-                    if let Err(source) = capacity.apply(&cluster, action).await {
-                        let _ = state.save(&key, &encode(&previous, &key)?, Some(claimed), now).await;
-                        return Err(HandlerError::ActionFailed {
-                            target: provider.clone(),
-                            action: describe(action),
-                            source,
-                        });
-                    }
+        let work = CapacityWork { provider, options, capacity };
+        match claim_then_act(&work, state, &key, provider, now, Some(&event), settings).await? {
+            Claimed::Done((_, decision)) => {
+                if let Err(e) = super::publish(decisions, CAPACITY_DETAIL_TYPE, &decision).await {
+                    report.publish_errors.push(e);
                 }
+                report.decisions.push(decision);
             }
-            if let Err(e) = super::publish(decisions, CAPACITY_DETAIL_TYPE, &decision).await {
-                report.publish_errors.push(e);
-            }
-            report.decisions.push(decision);
-            continue 'providers;
+            Claimed::Refused(refusal) => report.ignored.push(Ignored {
+                event_id: Some(event.meta.id.clone()),
+                target: Some(provider.clone()),
+                reason: refusal.to_string(),
+            }),
+            Claimed::Nothing => {}
         }
-        return Err(HandlerError::Contention { key, attempts: settings.max_attempts.max(1) });
     }
     Ok(report)
+}
+
+/// The capacity handler's unit of work: one capacity provider.
+struct CapacityWork<'a, C> {
+    provider: &'a str,
+    options: &'a CapacityOptions,
+    capacity: &'a C,
+}
+
+impl<C: CapacityPort + Sync> Work for CapacityWork<'_, C> {
+    type Record = ProviderRecord;
+    /// The cluster planned on (actions apply to it) and the decision.
+    type Decision = (Cluster, CapacityDecision);
+
+    fn ledger(record: &mut ProviderRecord) -> &mut EventLedger {
+        &mut record.ledger
+    }
+
+    async fn decide(
+        &self,
+        now: Timestamp,
+        record: &mut ProviderRecord,
+    ) -> Result<Option<Self::Decision>, HandlerError> {
+        let cluster = self.capacity.cluster(self.provider).await?;
+        let (decision, next) = plan(now, &cluster, self.options, std::mem::take(&mut record.memory))
+            .map_err(|e| HandlerError::Planning { provider: self.provider.to_owned(), reason: e.to_string() })?;
+        record.memory = next;
+        Ok(Some((cluster, decision)))
+    }
+
+    async fn act(&self, (cluster, decision): &Self::Decision) -> Result<(), (String, PortError)> {
+        for action in &decision.actions {
+            self.capacity.apply(cluster, action).await.map_err(|e| (describe(action), e))?;
+        }
+        Ok(())
+    }
 }
 
 fn describe(action: &CapacityAction) -> String {

@@ -18,6 +18,7 @@
 //! clock (`now` is an argument) or I/O other than through the ports.
 
 pub mod capacity;
+mod claim;
 mod executor;
 
 pub use executor::block_on;
@@ -28,7 +29,8 @@ use crate::decision::{Action, Decision};
 use crate::event::{self, Detail, Event, Parsed};
 use crate::memory::{Datapoint, EventLedger, Freshness, TargetMemory};
 use crate::policy::Observation;
-use crate::ports::{DecisionPort, MetricsPort, PortError, SaveOutcome, ServicePort, ServiceSnapshot, StatePort};
+use crate::ports::Clock;
+use crate::ports::{DecisionPort, MetricsPort, PortError, ServicePort, ServiceSnapshot, StatePort};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -40,11 +42,15 @@ pub struct Settings {
     pub shadow: bool,
     /// Conditional-write attempts before giving up (and letting Lambda retry).
     pub max_attempts: u32,
+    /// How long an invocation of the tick keeps polling the targets that
+    /// [`polls`] names (0: no polling). The function's timeout must exceed
+    /// it (`infra/template.yaml`).
+    pub poll_window_seconds: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { shadow: false, max_attempts: 8 }
+        Self { shadow: false, max_attempts: 8, poll_window_seconds: 50 }
     }
 }
 
@@ -58,8 +64,8 @@ pub enum HandlerError {
     CorruptMemory { key: String, reason: String },
     #[error("memory of {key} kept changing: {attempts} conditional writes lost, giving up so Lambda retries")]
     Contention { key: String, attempts: u32 },
-    #[error("{action} on {target} failed after the decision was recorded and undone: {source}")]
-    ActionFailed { target: String, action: String, source: PortError },
+    #[error("{action} on {target} failed: {source}; {}", if *restored { "the decision was undone, a retry acts again" } else { "the recorded decision could not be undone (a concurrent write or failed restore): the next evaluation decides on it" })]
+    ActionFailed { target: String, action: String, source: PortError, restored: bool },
     #[error("capacity planning for {provider} failed: {reason}")]
     Planning { provider: String, reason: String },
 }
@@ -113,6 +119,20 @@ pub struct TargetRecord {
     pub memory: TargetMemory,
     #[serde(default)]
     pub ledger: EventLedger,
+    /// Per metric, how late its newest datapoint was first read: polls
+    /// read CloudWatch only once the next one can be there.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub arrivals: BTreeMap<MetricId, Arrival>,
+}
+
+/// When the newest datapoint of a metric was first read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Arrival {
+    /// The newest datapoint's timestamp (start of its period).
+    pub newest: Timestamp,
+    /// Seconds from the end of its period until it was first read: the
+    /// publication delay, as seen at the polls' granularity.
+    pub lag_seconds: i64,
 }
 
 /// The state key of a scalable target.
@@ -167,7 +187,7 @@ where
         }
     };
     for target in targets {
-        evaluate_target(now, target, settings, ports, Some(&event), &mut report).await?;
+        Box::pin(evaluate_target(now, target, settings, ports, Some(&event), Trigger::Event, &mut report)).await?;
     }
     Ok(report)
 }
@@ -263,12 +283,174 @@ fn metric_window(target: &TargetConfig) -> SignedDuration {
     SignedDuration::from_secs(longest + 300)
 }
 
+/// Suffix of the companion query that fetches a metric's `SampleCount`.
+pub const SAMPLE_COUNT_SUFFIX: &str = "#SampleCount";
+
+/// What the handler fetches for a target: every configured query, and for
+/// each `fast`-mode target-tracking policy on a single `Average` metric its
+/// `SampleCount` too (the number of tasks that reported, docs/lambdas.md),
+/// under the id `<metric id>#SampleCount`. One `GetMetricData` call carries
+/// them all.
+#[must_use]
+pub fn fetch_queries(target: &TargetConfig) -> Vec<(MetricId, MetricQuery)> {
+    let mut queries: Vec<(MetricId, MetricQuery)> =
+        target.queries.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    if target.extensions.mode == crate::config::EvaluationMode::Fast {
+        for p in &target.target_tracking {
+            if let Some(MetricQuery::Single { namespace, metric_name, dimensions, statistic, period_seconds }) =
+                target.queries.get(&p.metric)
+            {
+                let id = MetricId(format!("{}{SAMPLE_COUNT_SUFFIX}", p.metric));
+                if statistic == "Average" && !queries.iter().any(|(k, _)| *k == id) {
+                    let q = MetricQuery::Single {
+                        namespace: namespace.clone(),
+                        metric_name: metric_name.clone(),
+                        dimensions: dimensions.clone(),
+                        statistic: "SampleCount".into(),
+                        period_seconds: *period_seconds,
+                    };
+                    queries.push((id, q));
+                }
+            }
+        }
+    }
+    queries
+}
+
+/// Splits fetched series into the metrics and their sample counts.
+fn split_sample_counts(
+    fetched: BTreeMap<MetricId, Vec<Datapoint>>,
+) -> (BTreeMap<MetricId, Vec<Datapoint>>, BTreeMap<MetricId, Vec<Datapoint>>) {
+    let mut metrics = BTreeMap::new();
+    let mut counts = BTreeMap::new();
+    for (id, series) in fetched {
+        match id.0.strip_suffix(SAMPLE_COUNT_SUFFIX) {
+            Some(base) => counts.insert(MetricId(base.to_owned()), series),
+            None => metrics.insert(id, series),
+        };
+    }
+    (metrics, counts)
+}
+
+/// How often an invocation of the tick re-evaluates a target while it
+/// lasts: `fast` mode acts on each datapoint as it becomes readable, and
+/// `aws` mode with sub-minute alarms follows CloudWatch, which evaluates
+/// them every 10 s (docs/lambdas.md, "Polling within the tick").
+pub const POLL_INTERVAL: SignedDuration = SignedDuration::from_secs(10);
+
+/// Whether the tick's invocation polls this target within the minute.
+#[must_use]
+pub fn polls(target: &TargetConfig) -> bool {
+    let ext = &target.extensions;
+    match ext.mode {
+        crate::config::EvaluationMode::Fast => true,
+        crate::config::EvaluationMode::Aws => {
+            target.target_tracking.iter().any(|p| ext.alarm_shape(p.high_resolution()).period_seconds < 60)
+                || target.step.iter().any(|p| p.alarm.period_seconds < 60)
+        }
+    }
+}
+
+/// Whether a datapoint newer than the newest one read can be readable at
+/// `now`: the period after it must have ended and the publication delay
+/// last seen must have passed. The delay is seen at the polls' granularity,
+/// so with a steady delay the first poll that reads is the first that can
+/// see the datapoint; a delay that shrinks costs at most one poll
+/// (docs/lambdas.md). A poll that cannot see new data reads
+/// nothing (no ECS or CloudWatch call, no DynamoDB write).
+fn new_data_possible(target: &TargetConfig, record: &TargetRecord, now: Timestamp) -> bool {
+    target.queries.iter().any(|(id, q)| {
+        let period = i64::from(q.period_seconds().max(1));
+        let newest = record.memory.datapoints.get(id).and_then(|s| s.last()).map(|p| p.timestamp);
+        let Some(newest) = newest else { return true };
+        let lag = record.arrivals.get(id).filter(|a| a.newest == newest).map_or(0, |a| a.lag_seconds);
+        let wait = 2 * period + lag;
+        newest.checked_add(SignedDuration::from_secs(wait)).is_ok_and(|next| now >= next)
+    })
+}
+
+/// Records when each metric's newest datapoint was first read.
+fn note_arrivals(
+    target: &TargetConfig,
+    record: &mut TargetRecord,
+    fetched: &BTreeMap<MetricId, Vec<Datapoint>>,
+    now: Timestamp,
+) {
+    for (id, q) in &target.queries {
+        let Some(newest) = fetched.get(id).and_then(|s| s.iter().map(|p| p.timestamp).max()) else { continue };
+        if record.arrivals.get(id).is_some_and(|a| a.newest >= newest) {
+            continue;
+        }
+        let period_end = newest.as_second().saturating_add(i64::from(q.period_seconds()));
+        let lag_seconds = (now.as_second() - period_end).max(0);
+        record.arrivals.insert(id.clone(), Arrival { newest, lag_seconds });
+    }
+}
+
+/// Whether an evaluation runs on the invocation's event or on a poll within it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Trigger {
+    Event,
+    Poll,
+}
+
+/// The service handler's unit of work: one scalable target.
+struct ServiceWork<'p, 'a, S, M, T, D> {
+    target: &'p TargetConfig,
+    ports: &'p ServicePorts<'a, S, M, T, D>,
+    trigger: Trigger,
+}
+
+impl<S, M, T, D> claim::Work for ServiceWork<'_, '_, S, M, T, D>
+where
+    S: ServicePort + Sync,
+    M: MetricsPort + Sync,
+    T: StatePort + Sync,
+    D: DecisionPort + Sync,
+{
+    type Record = TargetRecord;
+    type Decision = Decision;
+
+    fn ledger(record: &mut TargetRecord) -> &mut EventLedger {
+        &mut record.ledger
+    }
+
+    async fn decide(&self, now: Timestamp, record: &mut TargetRecord) -> Result<Option<Decision>, HandlerError> {
+        let target = self.target;
+        if self.trigger == Trigger::Poll && !new_data_possible(target, record, now) {
+            return Ok(None);
+        }
+        let snapshot = self.ports.services.describe(&target.resource_id).await?;
+        let queries = fetch_queries(target);
+        let from = now.checked_sub(metric_window(target)).unwrap_or(Timestamp::MIN);
+        let fetched =
+            if queries.is_empty() { BTreeMap::new() } else { self.ports.metrics.fetch(&queries, from, now).await? };
+        note_arrivals(target, record, &fetched, now);
+        Ok(Some(decide(now, target, record, &snapshot, fetched)))
+    }
+
+    async fn act(&self, decision: &Decision) -> Result<(), (String, PortError)> {
+        for action in &decision.actions {
+            // Bounds set by scheduled actions live in our memory; only the
+            // desired count is an AWS call.
+            let Action::SetDesiredCount { to, .. } = action else { continue };
+            self.ports
+                .services
+                .set_desired_count(&self.target.resource_id, *to)
+                .await
+                .map_err(|e| (format!("ecs:UpdateService desiredCount={to}"), e))?;
+        }
+        Ok(())
+    }
+}
+
 async fn evaluate_target<S, M, T, D>(
     now: Timestamp,
     target: &TargetConfig,
     settings: Settings,
     ports: &ServicePorts<'_, S, M, T, D>,
     event: Option<&Event>,
+    trigger: Trigger,
     report: &mut Report,
 ) -> Result<(), HandlerError>
 where
@@ -278,51 +460,71 @@ where
     D: DecisionPort + Sync,
 {
     let key = target_key(&target.resource_id);
-    let queries: Vec<(MetricId, MetricQuery)> = target.queries.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    for _attempt in 0..settings.max_attempts.max(1) {
-        let (previous, version) = load::<TargetRecord, _>(ports.state, &key).await?;
-        let mut record = previous.clone();
-        if let Some(e) = event {
-            if let Err(refusal) = admit(&mut record.ledger, e, now) {
+    let work = ServiceWork { target, ports, trigger };
+    match claim::claim_then_act(&work, ports.state, &key, &target.resource_id, now, event, settings).await? {
+        claim::Claimed::Done(decision) => {
+            if let Err(e) = publish(ports.decisions, DECISION_DETAIL_TYPE, &decision).await {
+                report.publish_errors.push(e);
+            }
+            report.decisions.push(decision);
+        }
+        claim::Claimed::Refused(refusal) => {
+            if let Some(e) = event {
                 report.ignored.push(ignored(e, target, refusal.to_string()));
-                return Ok(());
             }
         }
-        let snapshot = ports.services.describe(&target.resource_id).await?;
-        let from = now.checked_sub(metric_window(target)).unwrap_or(Timestamp::MIN);
-        let metrics =
-            if queries.is_empty() { Default::default() } else { ports.metrics.fetch(&queries, from, now).await? };
-        let decision = decide(now, target, &mut record, &snapshot, metrics);
-        let body = encode(&record, &key)?;
-        let claimed = match ports.state.save(&key, &body, version, now).await? {
-            SaveOutcome::Conflict => continue,
-            SaveOutcome::Saved { version } => version,
-        };
-        if !settings.shadow {
-            for action in &decision.actions {
-                // Bounds set by scheduled actions live in our memory; only
-                // the desired count is an AWS call.
-                let Action::SetDesiredCount { to, .. } = action else { continue };
-                if let Err(source) = ports.services.set_desired_count(&target.resource_id, *to).await {
-                    // Put the previous memory back (event not processed, no
-                    // cooldown started). If someone wrote meanwhile, their
-                    // memory stands and the retry decides on it.
-                    let _ = ports.state.save(&key, &encode(&previous, &key)?, Some(claimed), now).await;
-                    return Err(HandlerError::ActionFailed {
-                        target: target.resource_id.clone(),
-                        action: format!("ecs:UpdateService desiredCount={to}"),
-                        source,
-                    });
-                }
-            }
-        }
-        if let Err(e) = publish(ports.decisions, DECISION_DETAIL_TYPE, &decision).await {
-            report.publish_errors.push(e);
-        }
-        report.decisions.push(decision);
-        return Ok(());
+        claim::Claimed::Nothing => {}
     }
-    Err(HandlerError::Contention { key, attempts: settings.max_attempts.max(1) })
+    Ok(())
+}
+
+/// Runs one invocation of the controller function as Lambda does: the event
+/// is handled at [`Clock::now`]; an invocation of the one-minute tick then
+/// stays for [`Settings::poll_window_seconds`], re-evaluating every
+/// [`POLL_INTERVAL`] the targets that [`polls`] names, each only when a new
+/// datapoint can be readable. The Lambda edge and the simulator both call
+/// this, so both poll alike.
+///
+/// # Errors
+/// As [`handle_event`].
+pub async fn invoke<C, S, M, T, D>(
+    clock: &C,
+    config: &Config,
+    settings: Settings,
+    ports: &ServicePorts<'_, S, M, T, D>,
+    event_json: &serde_json::Value,
+) -> Result<Report, HandlerError>
+where
+    C: Clock + Sync,
+    S: ServicePort + Sync,
+    M: MetricsPort + Sync,
+    T: StatePort + Sync,
+    D: DecisionPort + Sync,
+{
+    let start = clock.now();
+    let mut report = handle_event(start, config, settings, ports, event_json).await?;
+    let Ok(event) = parse(event_json) else { return Ok(report) };
+    if !matches!(event.detail, Detail::Scheduled(_)) || settings.poll_window_seconds == 0 {
+        return Ok(report);
+    }
+    let polled: Vec<&TargetConfig> = config.targets.values().filter(|t| polls(t)).collect();
+    if polled.is_empty() {
+        return Ok(report);
+    }
+    let window = SignedDuration::from_secs(i64::from(settings.poll_window_seconds));
+    let deadline = start.checked_add(window).unwrap_or(start);
+    let mut at = start.checked_add(POLL_INTERVAL).unwrap_or(Timestamp::MAX);
+    while at <= deadline {
+        clock.sleep_until(at).await;
+        let now = clock.now();
+        for target in &polled {
+            // Boxed: the layout of the invocation future stays shallow (the
+            // SDK adapters' futures nest deeply).
+            Box::pin(evaluate_target(now, target, settings, ports, Some(&event), Trigger::Poll, &mut report)).await?;
+        }
+        at = at.checked_add(POLL_INTERVAL).unwrap_or(Timestamp::MAX);
+    }
+    Ok(report)
 }
 
 /// Why an event is refused by a ledger.
@@ -371,8 +573,9 @@ pub fn decide(
     target: &TargetConfig,
     record: &mut TargetRecord,
     snapshot: &ServiceSnapshot,
-    metrics: BTreeMap<MetricId, Vec<Datapoint>>,
+    fetched: BTreeMap<MetricId, Vec<Datapoint>>,
 ) -> Decision {
+    let (metrics, sample_counts) = split_sample_counts(fetched);
     let observation = Observation {
         desired_count: snapshot.desired,
         running_count: snapshot.running,
@@ -380,7 +583,10 @@ pub fn decide(
         primary_running_count: snapshot.primary_running,
         deployment_in_progress: snapshot.deployment_in_progress,
         metrics,
-        ..Observation::default()
+        sample_counts,
+        // No `..Default::default()`: every input of the controller is named
+        // here, filled from what the ports returned, so an input that
+        // production does not fetch cannot exist (docs/simulation.md).
     };
     let (decision, next) = controller::evaluate(now, target, &observation, std::mem::take(&mut record.memory));
     record.memory = next;

@@ -37,9 +37,6 @@ pub struct Observation {
     /// New datapoints per metric (any order; overlap with memory is fine).
     #[serde(default)]
     pub metrics: BTreeMap<MetricId, Vec<Datapoint>>,
-    /// Per-task samples of a metric, for the warm-up exclusion extension.
-    #[serde(default)]
-    pub task_metrics: BTreeMap<MetricId, Vec<TaskSample>>,
     /// How many tasks reported each datapoint: CloudWatch `SampleCount` of
     /// the ECS service `CPUUtilization` is the number of RUNNING tasks (spec
     /// §11.1). `fast` mode bases its arithmetic on the tasks that produced
@@ -48,13 +45,6 @@ pub struct Observation {
     /// count, §2.4).
     #[serde(default)]
     pub sample_counts: BTreeMap<MetricId, Vec<Datapoint>>,
-}
-
-/// One task's latest value of a metric.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TaskSample {
-    pub started_at: Timestamp,
-    pub value: f64,
 }
 
 /// A policy's vote, before combination.
@@ -151,21 +141,6 @@ pub struct Context<'a> {
     pub observation: &'a Observation,
 }
 
-impl Context<'_> {
-    /// The metric value to compute with: the newest datapoint, or with the
-    /// warm-up extension, the mean over tasks older than the warm-up.
-    fn metric_value(&self, metric: &MetricId, newest: Datapoint) -> Option<f64> {
-        let (Some(warmup), Some(samples)) =
-            (self.extensions.task_warmup_seconds, self.observation.task_metrics.get(metric))
-        else {
-            return Some(newest.value);
-        };
-        let cutoff = self.now.checked_sub(SignedDuration::from_secs(i64::from(warmup))).ok()?;
-        let warmed: Vec<f64> = samples.iter().filter(|s| s.started_at <= cutoff).map(|s| s.value).collect();
-        (!warmed.is_empty()).then(|| warmed.iter().sum::<f64>() / warmed.len() as f64)
-    }
-}
-
 /// Evaluates one target tracking policy (spec §3).
 pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory: &mut TargetMemory) -> PolicyResult {
     let series = memory.datapoints.get(&policy.metric).map(Vec::as_slice).unwrap_or_default();
@@ -189,7 +164,7 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
         kind: PolicyKind::TargetTracking,
         scale_in_enabled: !policy.disable_scale_in,
     };
-    let value = newest.and_then(|p| ctx.metric_value(&policy.metric, p));
+    let value = newest.map(|p| p.value);
     evaluation.metric_value = value;
     let propose = |value: f64| proportional_capacity(ctx.running, value, target);
     let (tol_out, tol_in) = (ctx.extensions.tolerance_out(), ctx.extensions.tolerance_in());

@@ -3,7 +3,8 @@
 //! implement exactly the traits the AWS adapters implement.
 
 use super::{
-    CapacityPort, DecisionPort, MetricsPort, PortError, SaveOutcome, ServicePort, ServiceSnapshot, StatePort, Stored,
+    CapacityPort, Clock, DecisionPort, MetricsPort, PortError, SaveOutcome, ServicePort, ServiceSnapshot, StatePort,
+    Stored,
 };
 use crate::capacity::{CapacityAction, Cluster};
 use crate::config::{MetricId, MetricQuery};
@@ -104,10 +105,61 @@ impl ServicePort for FakeServices {
     }
 }
 
-/// Fixed metric series.
+/// Fixed metric series; records the instants it was asked at.
 #[derive(Debug, Default)]
 pub struct StaticMetrics {
     pub series: BTreeMap<MetricId, Vec<Datapoint>>,
+    /// `(to, ids asked for)` per fetch, in order.
+    pub fetches: Mutex<Vec<(Timestamp, Vec<MetricId>)>>,
+}
+
+impl StaticMetrics {
+    /// Metrics that answer `series`.
+    #[must_use]
+    pub fn new(series: BTreeMap<MetricId, Vec<Datapoint>>) -> Self {
+        Self { series, fetches: Mutex::default() }
+    }
+
+    /// The fetches so far.
+    #[must_use]
+    pub fn fetches(&self) -> Vec<(Timestamp, Vec<MetricId>)> {
+        lock(&self.fetches).clone()
+    }
+}
+
+/// A clock whose sleeps complete at once by jumping to the instant asked
+/// for; records every sleep.
+#[derive(Debug)]
+pub struct JumpingClock {
+    now: Mutex<Timestamp>,
+    /// The instants slept until, in order.
+    pub sleeps: Mutex<Vec<Timestamp>>,
+}
+
+impl JumpingClock {
+    /// A clock at `now`.
+    #[must_use]
+    pub fn at(now: Timestamp) -> Self {
+        Self { now: Mutex::new(now), sleeps: Mutex::default() }
+    }
+
+    /// The sleeps so far.
+    #[must_use]
+    pub fn sleeps(&self) -> Vec<Timestamp> {
+        lock(&self.sleeps).clone()
+    }
+}
+
+impl Clock for JumpingClock {
+    fn now(&self) -> Timestamp {
+        *lock(&self.now)
+    }
+
+    async fn sleep_until(&self, at: Timestamp) {
+        lock(&self.sleeps).push(at);
+        let mut now = lock(&self.now);
+        *now = (*now).max(at);
+    }
 }
 
 impl MetricsPort for StaticMetrics {
@@ -117,6 +169,7 @@ impl MetricsPort for StaticMetrics {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<BTreeMap<MetricId, Vec<Datapoint>>, PortError> {
+        lock(&self.fetches).push((to, queries.iter().map(|(id, _)| id.clone()).collect()));
         Ok(queries
             .iter()
             .map(|(id, _)| {

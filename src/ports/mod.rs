@@ -9,6 +9,7 @@
 //!           ──► StatePort     (controller memory, versioned: conditional writes)
 //!           ──► DecisionPort  (PutEvents: each decision as an event)
 //!           ──► CapacityPort  (ECS + Auto Scaling reads, ASG actions)
+//!           ──► Clock         (the invocation's time, and waiting within it)
 //! ```
 //!
 //! Owns: the port contracts and their error type. May not touch: I/O — the
@@ -126,4 +127,15 @@ pub trait CapacityPort {
     fn cluster(&self, capacity_provider: &str) -> impl Future<Output = Result<Cluster, PortError>> + Send;
     /// Applies one action to the provider's Auto Scaling group or ECS.
     fn apply(&self, cluster: &Cluster, action: &CapacityAction) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// The time an invocation runs at, and a way to wait within it. The Lambda
+/// edge reads the system clock and sleeps on tokio; the simulator answers
+/// with virtual time and advances its world while the invocation waits, so
+/// a polling invocation runs the same code in both.
+pub trait Clock {
+    /// The current instant.
+    fn now(&self) -> Timestamp;
+    /// Completes once [`Clock::now`] has reached `at`.
+    fn sleep_until(&self, at: Timestamp) -> impl Future<Output = ()> + Send;
 }

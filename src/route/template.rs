@@ -26,6 +26,8 @@ pub struct TemplateRule {
     pub rule: Rule,
     /// Logical ids of the functions the rule invokes.
     pub targets: Vec<String>,
+    /// The `ScheduleExpression` of a schedule rule (`rate(1 minute)`).
+    pub schedule: Option<String>,
 }
 
 /// Why rules could not be loaded.
@@ -105,9 +107,10 @@ pub fn rules_from_template(
                     .map(|ts| ts.iter().filter_map(|t| t.get("Arn").and_then(referenced_resource)).collect())
                     .unwrap_or_default();
                 if let Some(pattern) = props.and_then(|p| p.get("EventPattern")) {
-                    out.push(TemplateRule { rule: rule(id, pattern, &params, &location)?, targets });
-                } else if props.and_then(|p| p.get("ScheduleExpression")).is_some() {
-                    out.push(TemplateRule { rule: schedule_rule(id, &location)?, targets });
+                    out.push(TemplateRule { rule: rule(id, pattern, &params, &location)?, targets, schedule: None });
+                } else if let Some(expression) = props.and_then(|p| p.get("ScheduleExpression")) {
+                    let schedule = Some(scalar_text(expression));
+                    out.push(TemplateRule { rule: schedule_rule(id, &location)?, targets, schedule });
                 }
             }
             "AWS::Serverless::Function" => {
@@ -128,12 +131,15 @@ pub fn rules_from_template(
                             out.push(TemplateRule {
                                 rule: rule(&name, pattern, &params, &location)?,
                                 targets: vec![id.to_owned()],
+                                schedule: None,
                             });
                         }
                         Some("Schedule" | "ScheduleV2") => {
+                            let schedule = event_props.and_then(|p| p.get("Schedule")).map(scalar_text);
                             out.push(TemplateRule {
                                 rule: schedule_rule(&name, &location)?,
                                 targets: vec![id.to_owned()],
+                                schedule,
                             });
                         }
                         _ => {}

@@ -1,23 +1,20 @@
-//! The EC2 side of the closed loop: an Auto Scaling group whose instances
-//! launch after a delay and register with ECS, tasks that wait in
-//! PROVISIONING until an instance has room (placement failures), and the
-//! production capacity planner ([`crate::capacity::plan()`]) deciding the
-//! group's desired capacity — `aws` mode for the baseline (cluster auto
-//! scaling: the one-minute CapacityProviderReservation metric), `fast` mode
-//! for ecs-autopilot (re-planned every 10 s, as placement-failure and task
-//! events arrive).
+//! The EC2 side of the simulated world: an Auto Scaling group whose
+//! instances launch after a delay and register with ECS, and slots that
+//! tasks wait for in PROVISIONING (placement failures). The capacity
+//! handler reads it through [`crate::ports::CapacityPort`] ([`SimCluster::view`])
+//! and acts on it ([`SimCluster::apply`]) as on the real group.
 //!
 //! Owns: instances, slots, the group's desired count. May not touch: the
 //! service's task lifecycle (the engine's), the clock (`t` is an argument).
 
 use super::scenario::{unit, ClusterModel};
 use crate::capacity::model::{AutoScalingGroup, Instance, Placement, Resources, ServiceState, Stage, Task};
-use crate::capacity::{plan, CapacityAction, CapacityMemory, CapacityOptions, Cluster};
-use crate::config::EvaluationMode;
+use crate::capacity::{CapacityAction, Cluster};
 use jiff::Timestamp;
 use std::collections::BTreeMap;
 
-const PROVIDER: &str = "sim-capacity";
+/// The simulated capacity provider.
+pub const PROVIDER: &str = "sim-capacity";
 
 #[derive(Clone, Debug)]
 struct SimInstance {
@@ -37,8 +34,6 @@ pub struct SimCluster {
     instances: Vec<SimInstance>,
     desired: u32,
     next_id: u32,
-    memory: CapacityMemory,
-    options: CapacityOptions,
     seed: u64,
     draws: u64,
     /// Instance-seconds of instances launched (running or launching).
@@ -47,8 +42,6 @@ pub struct SimCluster {
     pub placement_failures: u32,
     /// Changes of the group's desired capacity.
     pub capacity_actions: u32,
-    /// Capacity decisions that acted (the decision log).
-    pub decisions: Vec<crate::capacity::CapacityDecision>,
 }
 
 /// The service as the planner sees it.
@@ -64,20 +57,17 @@ pub struct ServiceCounts {
 impl SimCluster {
     /// A group with `model.initial_instances` ACTIVE instances.
     #[must_use]
-    pub fn new(model: &ClusterModel, mode: EvaluationMode, seed: u64) -> Self {
+    pub fn new(model: &ClusterModel, seed: u64) -> Self {
         let mut c = Self {
             model: model.clone(),
             instances: Vec::new(),
             desired: model.initial_instances,
             next_id: 0,
-            memory: CapacityMemory::default(),
-            options: CapacityOptions { mode, ..CapacityOptions::default() },
             seed,
             draws: 0,
             instance_seconds: 0,
             placement_failures: 0,
             capacity_actions: 0,
-            decisions: Vec::new(),
         };
         for _ in 0..model.initial_instances {
             c.launch(0, true);
@@ -160,8 +150,11 @@ impl SimCluster {
         self.placement_failures += 1;
     }
 
-    /// The planner's view at second `t`.
-    fn view(&self, t: u32, at: Timestamp, service: ServiceCounts) -> Cluster {
+    /// What `DescribeContainerInstances`, `DescribeTasks`,
+    /// `DescribeServices` and `DescribeAutoScalingGroups` say at second `t`:
+    /// the capacity planner's input.
+    #[must_use]
+    pub fn view(&self, t: u32, at: Timestamp, service: ServiceCounts) -> Cluster {
         let m = &self.model;
         let slots = self.slots();
         let registered = Resources { cpu: m.instance_type.cpu, memory: m.instance_type.memory, ..Resources::default() };
@@ -236,57 +229,45 @@ impl SimCluster {
         }
     }
 
-    /// Runs the capacity planner at second `t` and applies its actions as
-    /// the Auto Scaling group and ECS would.
-    pub fn plan(&mut self, t: u32, at: Timestamp, service: ServiceCounts) {
-        let cluster = self.view(t, at, service);
-        let Ok((decision, memory)) = plan(at, &cluster, &self.options, std::mem::take(&mut self.memory)) else {
-            // Simulated tasks carry no memberOf expression: planning cannot fail.
-            return;
-        };
-        self.memory = memory;
-        let acted = !decision.actions.is_empty();
-        for action in &decision.actions {
-            match action {
-                CapacityAction::SetDesiredCapacity { to, .. } => {
-                    self.capacity_actions += 1;
-                    let to = (*to).clamp(self.model.min_instances, self.model.max_instances);
-                    while self.instance_count() < to {
-                        self.launch(t, false);
-                    }
-                    // Scale-in by desired count: the group terminates
-                    // unprotected instances without tasks (managed
-                    // termination protection keeps busy ones, spec §7.6).
-                    while self.instance_count() > to {
-                        let Some(k) = self.instances.iter().rposition(|i| i.tasks == 0 && !i.protected) else { break };
-                        self.instances.remove(k);
-                    }
-                    self.desired = to;
+    /// Applies one capacity action at second `t` as the Auto Scaling group
+    /// and ECS would.
+    pub fn apply(&mut self, t: u32, action: &CapacityAction) {
+        match action {
+            CapacityAction::SetDesiredCapacity { to, .. } => {
+                self.capacity_actions += 1;
+                let to = (*to).clamp(self.model.min_instances, self.model.max_instances);
+                while self.instance_count() < to {
+                    self.launch(t, false);
                 }
-                CapacityAction::ProtectFromScaleIn { ec2_instance_ids } => {
-                    for i in &mut self.instances {
-                        if ec2_instance_ids.contains(&format!("i-{:05}", i.id)) {
-                            i.protected = true;
-                        }
-                    }
+                // Scale-in by desired count: the group terminates unprotected
+                // instances without tasks (managed termination protection
+                // keeps busy ones, docs/capacity.md).
+                while self.instance_count() > to {
+                    let Some(k) = self.instances.iter().rposition(|i| i.tasks == 0 && !i.protected) else { break };
+                    self.instances.remove(k);
                 }
-                CapacityAction::Drain { container_instances } => {
-                    for i in &mut self.instances {
-                        if container_instances.contains(&format!("ci-{}", i.id)) {
-                            i.draining = true;
-                        }
+                self.desired = to;
+            }
+            CapacityAction::ProtectFromScaleIn { ec2_instance_ids } => {
+                for i in &mut self.instances {
+                    if ec2_instance_ids.contains(&format!("i-{:05}", i.id)) {
+                        i.protected = true;
                     }
-                }
-                CapacityAction::TerminateAndDecrement { ec2_instance_ids } => {
-                    let before = self.instance_count();
-                    self.instances.retain(|i| !(ec2_instance_ids.contains(&format!("i-{:05}", i.id)) && i.tasks == 0));
-                    self.capacity_actions += 1;
-                    self.desired = self.desired.saturating_sub(before - self.instance_count());
                 }
             }
-        }
-        if acted {
-            self.decisions.push(decision);
+            CapacityAction::Drain { container_instances } => {
+                for i in &mut self.instances {
+                    if container_instances.contains(&format!("ci-{}", i.id)) {
+                        i.draining = true;
+                    }
+                }
+            }
+            CapacityAction::TerminateAndDecrement { ec2_instance_ids } => {
+                let before = self.instance_count();
+                self.instances.retain(|i| !(ec2_instance_ids.contains(&format!("i-{:05}", i.id)) && i.tasks == 0));
+                self.capacity_actions += 1;
+                self.desired = self.desired.saturating_sub(before - self.instance_count());
+            }
         }
     }
 }

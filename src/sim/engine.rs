@@ -1,24 +1,36 @@
-//! The closed-loop engine: a service under demand, a CloudWatch-like metric
-//! pipeline (period, publication delay), and a controller — the production
-//! [`crate::controller::evaluate`] — whose desired count starts and stops
-//! tasks. Virtual time in whole seconds; every random draw is seeded.
+//! One run of a scenario: the simulated world ([`SimWorld`]) second by
+//! second, and the deployed stack's functions invoked on it exactly as AWS
+//! invokes them — the tick at the template's schedule, ECS events routed by
+//! the template's rules — through the production handlers
+//! ([`handler::invoke`], [`handle_capacity_event`]). The engine has no
+//! evaluation cadence of its own: when a decision is taken is decided by the
+//! invocations and by the handler's polling (docs/simulation.md).
+//!
+//! Owns: the run loop, the invocations in flight (a virtual-time executor:
+//! an invocation waiting in [`Clock::sleep_until`] is polled again once the
+//! world has reached that second) and the scorecard. May not touch: the
+//! controller or the planner directly (only the handlers call them), files,
+//! the real clock.
 
-use super::cluster::{ServiceCounts, SimCluster};
-use super::scenario::{unit, MetricPipeline, Scenario};
-use super::tasks::TaskBook;
-use crate::config::{self, ConfigError, MetricId, TargetConfig};
-use crate::controller;
-use crate::decision::{Action, Decision};
-use crate::event::Parsed;
-use crate::handler::{self, TargetRecord};
-use crate::memory::{Datapoint, TargetMemory};
-use crate::policy::Observation;
-use jiff::Timestamp;
+use super::cluster::PROVIDER;
+use super::scenario::{MetricPipeline, Scenario};
+use super::stack::{scheduled_event, Function, Stack, StackError};
+use super::world::{at, Second, SimWorld, WorldError, CLUSTER};
+use crate::capacity::{CapacityDecision, CapacityOptions};
+use crate::config::{self, ConfigError, TargetConfig};
+use crate::decision::Decision;
+use crate::handler::capacity::{handle_capacity_event, CapacityReport};
+use crate::handler::{self, HandlerError, Report as HandlerReport, ServicePorts, Settings};
+use crate::ports::memory::{InMemoryState, RecordingDecisions};
+use crate::ports::Clock;
+use crate::route::Scratch;
+use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 
-/// Simulated time starts here (2026-01-05, a Monday, 00:00 UTC).
-pub const EPOCH_SECONDS: i64 = 1_767_571_200;
+pub use super::world::EPOCH_SECONDS;
 
 /// Which controller a run simulates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +91,9 @@ pub struct Score {
     /// Changes of the Auto Scaling group's desired capacity.
     #[serde(default)]
     pub capacity_actions: u32,
+    /// The AWS calls the service handler made (what the controller costs).
+    #[serde(default)]
+    pub api_calls: super::world::ApiCalls,
 }
 
 /// One controller's run.
@@ -105,21 +120,22 @@ pub enum SimError {
     Scenario { field: String, reason: String },
     #[error("scenario configuration: {0}")]
     Config(#[from] ConfigError),
-}
-
-fn at(t: u32) -> Timestamp {
-    Timestamp::from_second(EPOCH_SECONDS + i64::from(t)).unwrap_or(Timestamp::UNIX_EPOCH)
+    #[error("{0}")]
+    Stack(#[from] StackError),
+    #[error("a handler failed in the simulated world: {0}")]
+    Handler(#[from] HandlerError),
 }
 
 /// The configuration a controller runs with: one target-tracking CPU policy
-/// (the high-resolution metric type for 20-second pipelines), the scenario's
+/// (the high-resolution metric type when the stream is finer than a minute,
+/// for both controllers: that is the query production sends), the scenario's
 /// scheduled actions, and for ecs-autopilot its `Autopilot` settings.
 ///
 /// # Errors
 /// [`SimError`] when the scenario's settings do not make a valid configuration.
 pub fn target_config(s: &Scenario, kind: ControllerKind, metrics: MetricPipeline) -> Result<TargetConfig, SimError> {
-    let resource = format!("service/sim/{}", s.name);
-    let metric_type = if metrics.period_seconds < 60 && kind == ControllerKind::AwsBaseline {
+    let resource = format!("service/{CLUSTER}/{}", s.name);
+    let metric_type = if metrics.period_seconds < 60 {
         "ECSServiceAverageCPUUtilizationHighResolution"
     } else {
         "ECSServiceAverageCPUUtilization"
@@ -161,15 +177,239 @@ pub fn target_config(s: &Scenario, kind: ControllerKind, metrics: MetricPipeline
         .ok_or_else(|| SimError::Scenario { field: "name".into(), reason: "no scalable target".into() })
 }
 
-/// Runs one controller over the scenario.
+/// Seconds the world keeps running after the scenario ends so that
+/// invocations still polling finish (their decisions after the end are
+/// dropped; nothing after the end is scored).
+const DRAIN_SECONDS: u32 = 120;
+
+/// Everything an invocation borrows.
+struct Deployed<'a> {
+    world: &'a SimWorld,
+    config: &'a config::Config,
+    settings: Settings,
+    ports: ServicePorts<'a, SimWorld, SimWorld, InMemoryState, RecordingDecisions>,
+    providers: Vec<String>,
+    capacity: CapacityOptions,
+}
+
+/// What an invocation returned.
+enum Outcome {
+    Controller(Result<HandlerReport, HandlerError>),
+    Capacity(Result<CapacityReport, HandlerError>),
+}
+
+type Invocation<'a> = Pin<Box<dyn Future<Output = Outcome> + 'a>>;
+
+impl<'a> Deployed<'a> {
+    /// One Lambda invocation of `function` with `event`, as the Lambda edge
+    /// runs it.
+    fn invoke(&'a self, function: Function, event: serde_json::Value) -> Invocation<'a> {
+        match function {
+            Function::Controller => Box::pin(async move {
+                Outcome::Controller(handler::invoke(self.world, self.config, self.settings, &self.ports, &event).await)
+            }),
+            Function::Capacity => Box::pin(async move {
+                let ports = (self.world, self.ports.state, self.ports.decisions);
+                let now = self.world.now();
+                let report =
+                    handle_capacity_event(now, &self.providers, &self.capacity, self.settings, ports, &event).await;
+                Outcome::Capacity(report)
+            }),
+        }
+    }
+}
+
+/// Polls every invocation once; returns the finished ones' outcomes. The
+/// in-memory ports never wait, so an invocation is pending only while it
+/// sleeps until a later simulated second.
+fn poll_all(running: &mut Vec<Invocation<'_>>) -> Vec<Outcome> {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut done = Vec::new();
+    running.retain_mut(|f| match f.as_mut().poll(&mut cx) {
+        Poll::Ready(outcome) => {
+            done.push(outcome);
+            false
+        }
+        Poll::Pending => true,
+    });
+    done
+}
+
+/// The scorecard, accumulated second by second.
+struct Scorer {
+    score: Score,
+    spike: Option<u32>,
+    running_at_spike: Option<u32>,
+}
+
+impl Scorer {
+    fn new(s: &Scenario) -> Self {
+        let spike = match s.demand {
+            super::scenario::Demand::Step { at_seconds, factor, .. } if factor > 1.0 => Some(at_seconds),
+            _ => None,
+        };
+        Self { score: Score::default(), spike, running_at_spike: None }
+    }
+
+    fn second(&mut self, t: u32, s: &Second, requests_per_task: f64) {
+        let score = &mut self.score;
+        if Some(t) == self.spike {
+            self.running_at_spike = Some(s.running);
+        }
+        if let (Some(sp), Some(r0)) = (self.spike, self.running_at_spike) {
+            if t >= sp && s.running > r0 && score.reaction_running_seconds.is_none() {
+                score.reaction_running_seconds = Some(t - sp);
+            }
+        }
+        score.under_provisioned_task_seconds += u64::from(s.needed.saturating_sub(s.serving));
+        score.over_provisioned_task_seconds += u64::from(s.running.saturating_sub(s.needed));
+        score.task_hours += f64::from(s.running) / 3600.0;
+        score.provisioning_task_seconds += u64::from(s.provisioning);
+        if s.demand > f64::from(s.serving) * requests_per_task {
+            score.seconds_above_100_percent += 1;
+        }
+    }
+
+    /// Actions, flaps and the decision reaction from the desired-count
+    /// changes ECS applied.
+    fn actions(&mut self, applied: &[super::world::Applied]) {
+        let mut last: Option<(bool, u32)> = None;
+        for &(t, from, to) in applied {
+            self.score.scaling_actions += 1;
+            let up = to > from;
+            if let Some((was_up, when)) = last {
+                if was_up != up && t - when <= 900 {
+                    self.score.flaps += 1;
+                }
+            }
+            last = Some((up, t));
+            if let (true, Some(sp)) = (up, self.spike) {
+                if t >= sp && self.score.reaction_decision_seconds.is_none() {
+                    self.score.reaction_decision_seconds = Some(t - sp);
+                }
+            }
+        }
+    }
+}
+
+/// Runs one controller over the scenario: the deployed stack on a
+/// simulated world, every decision taken by the production handlers.
 ///
 /// # Errors
-/// [`SimError`] for an invalid scenario.
+/// [`SimError`] for an invalid scenario, or a handler failure (which a
+/// deployment would retry; the simulated world never fails, so it is a bug
+/// or a configuration the world cannot answer).
 pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
     let metrics = match kind {
         ControllerKind::AwsBaseline => s.baseline_metrics,
         ControllerKind::Autopilot => s.autopilot_metrics.unwrap_or(s.baseline_metrics),
     };
+    check(s, metrics)?;
+    let cfg = target_config(s, kind, metrics)?;
+    let config =
+        config::Config { targets: [(cfg.resource_id.clone(), cfg)].into_iter().collect(), warnings: Vec::new() };
+    let prefix = match kind {
+        ControllerKind::AwsBaseline => "aws",
+        ControllerKind::Autopilot => "autopilot",
+    };
+    let world = SimWorld::new(s, metrics, prefix)
+        .map_err(|WorldError { field, reason }| SimError::Scenario { field, reason })?;
+    let stack = Stack::deployed_for(&format!("arn:aws:ecs:us-east-1:123456789012:cluster/{CLUSTER}"))?;
+    let (state, published) = (InMemoryState::default(), RecordingDecisions::default());
+    // The baseline is Application Auto Scaling and cluster auto scaling:
+    // `aws` mode on AWS's cadence (the tick; alarms of sub-minute metrics
+    // every 10 s through the handler's polling), deaf to ECS events.
+    // ecs-autopilot is the stack as deployed, in `fast` mode.
+    let capacity_mode = match kind {
+        ControllerKind::AwsBaseline => config::EvaluationMode::Aws,
+        ControllerKind::Autopilot => config::EvaluationMode::Fast,
+    };
+    let deployed = Deployed {
+        world: &world,
+        config: &config,
+        settings: Settings::default(),
+        ports: ServicePorts { services: &world, metrics: &world, state: &state, decisions: &published },
+        providers: if s.cluster.is_some() { vec![PROVIDER.to_owned()] } else { Vec::new() },
+        capacity: CapacityOptions { mode: capacity_mode, ..CapacityOptions::default() },
+    };
+    let mut running: Vec<Invocation<'_>> = Vec::new();
+    let mut scorer = Scorer::new(s);
+    let mut samples = Vec::new();
+    let mut decisions: Vec<Decision> = Vec::new();
+    let mut capacity_decisions: Vec<CapacityDecision> = Vec::new();
+    let mut events = Vec::new();
+    let mut scratch = Scratch::default();
+    let mut ticks = 0u64;
+    let one_second = SignedDuration::from_secs(1);
+    for t in 0..s.duration_seconds.saturating_add(DRAIN_SECONDS) {
+        let scored = t < s.duration_seconds;
+        let second = deployed.world.advance(t);
+        let now = at(t);
+        if scored {
+            for (when, rule, functions) in stack.fires_between(now.checked_sub(one_second).unwrap_or(now), now) {
+                ticks += 1;
+                let event = scheduled_event(rule, when, ticks);
+                for f in functions {
+                    running.push(deployed.invoke(*f, event.clone()));
+                }
+            }
+        }
+        for event in deployed.world.take_events() {
+            if kind == ControllerKind::Autopilot && scored {
+                for f in stack.functions_for(&event.to_string(), &mut scratch) {
+                    running.push(deployed.invoke(f, event.clone()));
+                }
+            }
+            if scored {
+                events.push(event);
+            }
+        }
+        for outcome in poll_all(&mut running) {
+            match outcome {
+                Outcome::Controller(report) => decisions.extend(report?.decisions),
+                Outcome::Capacity(report) => {
+                    capacity_decisions.extend(report?.decisions.into_iter().filter(|d| !d.actions.is_empty()));
+                }
+            }
+        }
+        if !scored {
+            if running.is_empty() {
+                break;
+            }
+            continue;
+        }
+        scorer.second(t, &second, s.service.requests_per_task);
+        if t % 10 == 0 {
+            samples.push(Sample {
+                t,
+                demand: second.demand,
+                needed: second.needed,
+                running: second.running,
+                desired: deployed.world.desired(),
+                metric: deployed.world.newest_cpu(),
+                instances: deployed.world.instances(),
+                provisioning: second.provisioning,
+            });
+        }
+    }
+    let end = at(s.duration_seconds);
+    let applied: Vec<_> = world.applied().into_iter().filter(|(t, _, _)| *t < s.duration_seconds).collect();
+    scorer.actions(&applied);
+    let mut score = scorer.score;
+    score.api_calls = world.calls();
+    if let Some((instance_seconds, failures, actions)) = world.cluster_figures() {
+        score.instance_hours = instance_seconds as f64 / 3600.0;
+        score.placement_failure_minutes = failures;
+        score.capacity_actions = actions;
+    }
+    decisions.retain(|d| d.time < end);
+    decisions.sort_by_key(|d| d.time);
+    capacity_decisions.retain(|d| d.time < end);
+    capacity_decisions.sort_by_key(|d| d.time);
+    Ok(Run { controller: kind, metrics, score, samples, decisions, capacity_decisions, events })
+}
+
+fn check(s: &Scenario, metrics: MetricPipeline) -> Result<(), SimError> {
     if !matches!(metrics.period_seconds, 10 | 20 | 30 | 60) {
         return Err(SimError::Scenario {
             field: "metrics.period_seconds".into(),
@@ -188,284 +428,7 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
             reason: format!("{path}: CSV demand must be read into points first (the CLI does)"),
         });
     }
-    let cfg = target_config(s, kind, metrics)?;
-    // The configuration as the handler routes by (one target).
-    let single = config::Config {
-        targets: [(cfg.resource_id.clone(), cfg.clone())].into_iter().collect(),
-        warnings: Vec::new(),
-    };
-    let metric_id = cfg.metric_ids().into_iter().next().unwrap_or(MetricId(String::new()));
-    let period = metrics.period_seconds;
-    // Evaluation cadence: AWS evaluates alarms every minute (every 10 s for
-    // sub-minute periods, spec §3.5); ecs-autopilot as datapoints arrive.
-    let cadence = match kind {
-        ControllerKind::AwsBaseline if period >= 60 => 60,
-        _ => 10,
-    };
-    let target = s.target_cpu_percent;
-    let rpt = s.service.requests_per_task;
-    let mut memory = TargetMemory::default();
-    let mut desired = s.service.initial_desired.unwrap_or(s.service.initial_tasks);
-    let prefix = match kind {
-        ControllerKind::AwsBaseline => "aws",
-        ControllerKind::Autopilot => "autopilot",
-    };
-    let mut book = TaskBook::new("sim", &s.name, s.service.initial_tasks, prefix);
-    let mut bucket_sum = 0.0;
-    let mut bucket_n = 0u32;
-    let mut bucket_tasks = 0.0;
-    let mut counts: Vec<Datapoint> = Vec::new();
-    let mut pending_points: VecDeque<(u32, Datapoint)> = VecDeque::new();
-    let mut pending_counts: VecDeque<(u32, Datapoint)> = VecDeque::new();
-    let mut visible: Vec<Datapoint> = Vec::new();
-    let mut score = Score::default();
-    let mut samples = Vec::new();
-    let mut decisions = Vec::new();
-    let mut events = Vec::new();
-    let spike = match s.demand {
-        super::scenario::Demand::Step { at_seconds, factor, .. } if factor > 1.0 => Some(at_seconds),
-        _ => None,
-    };
-    let mut running_at_spike = None;
-    let mut last_direction: Option<(bool, u32)> = None;
-    let mut draws = 0u64;
-    // EC2 capacity: the baseline plans as cluster auto scaling does (aws
-    // mode, on the one-minute metric); ecs-autopilot in fast mode on the
-    // events the capacity function receives (placement failures, task state
-    // changes) and on the one-minute tick.
-    let capacity_mode = match kind {
-        ControllerKind::AwsBaseline => config::EvaluationMode::Aws,
-        ControllerKind::Autopilot => config::EvaluationMode::Fast,
-    };
-    let mut cluster = s.cluster.as_ref().map(|m| SimCluster::new(m, capacity_mode, s.seed));
-    if let Some(c) = cluster.as_mut() {
-        // The initial running tasks sit on the initial instances.
-        for _ in 0..book.running_count() {
-            if !c.place(0) {
-                return Err(SimError::Scenario {
-                    field: "cluster.initial_instances".into(),
-                    reason: format!(
-                        "too few instances for the {} initial tasks (service.initial_tasks)",
-                        s.service.initial_tasks
-                    ),
-                });
-            }
-        }
-    }
-    // The handler's ledgers: one for the service, one for the provider.
-    let mut service_ledger = TargetRecord::default();
-    let mut capacity_ledger = crate::memory::EventLedger::default();
-    let mut deploy_remaining = 0u32;
-    let start_delay = |draws: &mut u64| {
-        let (lo, hi) = s.service.task_start_seconds;
-        *draws += 1;
-        let delay = lo + ((f64::from(hi - lo + 1)) * unit(s.seed ^ draws.wrapping_mul(0xA24B_AED4_963E_E407))) as u32;
-        delay.min(hi)
-    };
-    // A desired count above the running tasks at the start: the rest start now.
-    let missing = desired.saturating_sub(book.running_count());
-    book.create(missing, 0, at(0), cluster.is_some(), &mut || start_delay(&mut draws));
-    let mut placement_reported_at: Option<u32> = None;
-    for t in 0..s.duration_seconds {
-        let now = at(t);
-        // Tasks whose start time has come are RUNNING; during a deployment
-        // each new one replaces an old one, which stops.
-        let started = book.start_due(t, now);
-        let replaced = started.min(deploy_remaining);
-        if replaced > 0 {
-            deploy_remaining -= replaced;
-            book.stop_running(replaced, true, now);
-            if let Some(c) = cluster.as_mut() {
-                c.release(replaced);
-            }
-        }
-        if s.deployment.is_some_and(|d| d.at_seconds == t) {
-            deploy_remaining = book.running_count();
-        }
-        if let (Some(d), true) = (s.deployment, deploy_remaining > 0) {
-            // New tasks within maximumPercent of the desired count.
-            let ceiling = desired * d.maximum_percent / 100;
-            let not_started = deploy_remaining.saturating_sub(book.starting_count() + book.provisioning_count());
-            let new = ceiling.saturating_sub(book.in_flight()).min(not_started);
-            book.create(new, t, now, cluster.is_some(), &mut || start_delay(&mut draws));
-        }
-        let mut plan_now = t % 60 == 0;
-        if let Some(c) = cluster.as_mut() {
-            c.advance();
-            while book.provisioning_count() > 0 && c.place(t) {
-                let delay = start_delay(&mut draws);
-                book.place(t, now, delay);
-            }
-            if book.provisioning_count() > 0 {
-                // ECS reports the failure as a service event, at most once
-                // a minute here; the minute counts in the scorecard.
-                if placement_reported_at.is_none_or(|last| t >= last + 60) {
-                    c.placement_failed();
-                    book.placement_failure(now, "RESOURCE:CPU");
-                    placement_reported_at = Some(t);
-                }
-            }
-            score.provisioning_task_seconds += u64::from(book.provisioning_count());
-        }
-        // Events reach the controller as EventBridge delivers them: parsed,
-        // sent to their target and admitted by the ledger, as the Lambda
-        // handlers do. The baseline ignores them (AWS scales on metrics).
-        let mut service_event = false;
-        for event in book.pending_events.drain(..) {
-            if kind == ControllerKind::Autopilot {
-                if let Ok(Parsed::Ours(e)) = crate::event::parse_event_value(event.clone()) {
-                    let for_service = handler::targets_of(&single, &e).is_ok_and(|ts| !ts.is_empty());
-                    if for_service && handler::admit(&mut service_ledger.ledger, &e, now).is_ok() {
-                        service_event = true;
-                    }
-                    if handler::admit(&mut capacity_ledger, &e, now).is_ok() {
-                        plan_now = true;
-                    }
-                }
-            }
-            events.push(event);
-        }
-        if let Some(c) = cluster.as_mut() {
-            let replan = match kind {
-                ControllerKind::AwsBaseline => t % 60 == 0,
-                ControllerKind::Autopilot => plan_now,
-            };
-            if replan {
-                let counts = ServiceCounts {
-                    desired,
-                    running: book.running_count(),
-                    pending: book.starting_count(),
-                    provisioning: book.provisioning_count(),
-                    deployment_in_progress: deploy_remaining > 0,
-                };
-                c.plan(t, now, counts);
-            }
-        }
-        let running = book.running_count();
-        // Traffic reaches only tasks that passed their health checks.
-        let serving = book.serving_count(t, s.service.healthy_after_seconds);
-        let demand = s.demand.at(t, s.seed).max(0.0);
-        if Some(t) == spike {
-            running_at_spike = Some(running);
-        }
-        if let (Some(sp), Some(r0)) = (spike, running_at_spike) {
-            if t >= sp && running > r0 && score.reaction_running_seconds.is_none() {
-                score.reaction_running_seconds = Some(t - sp);
-            }
-        }
-        let needed = ((demand / (rpt * target / 100.0)).ceil() as u32).clamp(s.min_tasks, s.max_tasks);
-        score.under_provisioned_task_seconds += u64::from(needed.saturating_sub(serving));
-        score.over_provisioned_task_seconds += u64::from(running.saturating_sub(needed));
-        score.task_hours += f64::from(running) / 3600.0;
-        if demand > f64::from(serving) * rpt {
-            score.seconds_above_100_percent += 1;
-        }
-        // ECS publishes CPU only while tasks run (spec §3.9); task-level CPU
-        // caps at 100 % (§11.1); tasks not yet healthy idle, so the service
-        // average is the serving tasks' CPU spread over all running ones.
-        if running > 0 {
-            let busy = if serving > 0 { (demand / (f64::from(serving) * rpt) * 100.0).min(100.0) } else { 0.0 };
-            bucket_sum += busy * f64::from(serving) / f64::from(running);
-            bucket_n += 1;
-            bucket_tasks += f64::from(running);
-        }
-        if (t + 1) % period == 0 {
-            if bucket_n > 0 {
-                let start = t + 1 - period;
-                let point = Datapoint { timestamp: at(start), value: bucket_sum / f64::from(bucket_n) };
-                let tasks = Datapoint { timestamp: at(start), value: bucket_tasks / f64::from(bucket_n) };
-                pending_points.push_back((t + 1 + metrics.delay_seconds, point));
-                pending_counts.push_back((t + 1 + metrics.delay_seconds, tasks));
-            }
-            bucket_sum = 0.0;
-            bucket_n = 0;
-            bucket_tasks = 0.0;
-        }
-        while pending_points.front().is_some_and(|(when, _)| *when <= t) {
-            if let Some((_, p)) = pending_points.pop_front() {
-                visible.push(p);
-            }
-        }
-        while pending_counts.front().is_some_and(|(when, _)| *when <= t) {
-            if let Some((_, c)) = pending_counts.pop_front() {
-                counts.push(c);
-            }
-        }
-        if t % cadence == 0 || service_event {
-            let observation = Observation {
-                desired_count: desired,
-                running_count: running,
-                pending_count: book.starting_count() + book.provisioning_count(),
-                deployment_in_progress: deploy_remaining > 0,
-                metrics: [(metric_id.clone(), visible.iter().rev().take(64).copied().collect())].into_iter().collect(),
-                sample_counts: [(metric_id.clone(), counts.iter().rev().take(8).copied().collect())]
-                    .into_iter()
-                    .collect(),
-                ..Observation::default()
-            };
-            let (decision, next) = controller::evaluate(now, &cfg, &observation, std::mem::take(&mut memory));
-            memory = next;
-            for action in &decision.actions {
-                let Action::SetDesiredCount { from, to } = *action else { continue };
-                score.scaling_actions += 1;
-                let up = to > from;
-                if let Some((was_up, when)) = last_direction {
-                    if was_up != up && t - when <= 900 {
-                        score.flaps += 1;
-                    }
-                }
-                last_direction = Some((up, t));
-                if up {
-                    if let Some(sp) = spike {
-                        if t >= sp && score.reaction_decision_seconds.is_none() {
-                            score.reaction_decision_seconds = Some(t - sp);
-                        }
-                    }
-                    // With EC2 capacity, new tasks wait in PROVISIONING
-                    // until an instance has room.
-                    let new = to.saturating_sub(book.in_flight());
-                    book.create(new, t, now, cluster.is_some(), &mut || start_delay(&mut draws));
-                } else {
-                    // Scale-in: waiting tasks are cancelled first, then
-                    // starting ones, then running ones stop.
-                    let mut excess = book.in_flight().saturating_sub(to);
-                    excess -= book.cancel_provisioning(excess, now);
-                    let freed = book.cancel_starting(excess, now);
-                    excess -= freed;
-                    let stopped = book.stop_running(excess, false, now);
-                    if let Some(c) = cluster.as_mut() {
-                        c.release(freed + stopped);
-                    }
-                }
-                desired = to;
-            }
-            if !decision.actions.is_empty() || t % 60 == 0 {
-                decisions.push(decision);
-            }
-        }
-        if t % 10 == 0 {
-            samples.push(Sample {
-                t,
-                demand,
-                needed,
-                running: book.running_count(),
-                desired,
-                metric: visible.last().map(|p| p.value),
-                instances: cluster.as_ref().map(SimCluster::instance_count),
-                provisioning: book.provisioning_count(),
-            });
-        }
-    }
-    // Events of the last second (decisions taken in it) are kept too.
-    events.append(&mut book.pending_events);
-    let mut capacity_decisions = Vec::new();
-    if let Some(c) = cluster {
-        score.instance_hours = c.instance_seconds as f64 / 3600.0;
-        score.placement_failure_minutes = c.placement_failures;
-        score.capacity_actions = c.capacity_actions;
-        capacity_decisions = c.decisions;
-    }
-    Ok(Run { controller: kind, metrics, score, samples, decisions, capacity_decisions, events })
+    Ok(())
 }
 
 /// Both controllers on the same scenario.

@@ -5,10 +5,13 @@
 //! rendering to SVG text. May not touch: files or the clock (virtual time).
 
 pub mod chart;
+pub mod cloudwatch;
 pub mod cluster;
 pub mod engine;
 pub mod scenario;
+pub mod stack;
 pub mod tasks;
+pub mod world;
 
 pub use engine::{simulate, ControllerKind, Report, Run, Score, SimError};
 pub use scenario::Scenario;

@@ -59,6 +59,12 @@ impl TaskBook {
         book
     }
 
+    /// The id of the newest task created so far.
+    #[must_use]
+    pub fn last_id(&self) -> u64 {
+        self.next_id
+    }
+
     fn new_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
