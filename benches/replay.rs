@@ -7,8 +7,7 @@
 use ecs_autopilot::config;
 use ecs_autopilot::memory::Datapoint;
 use ecs_autopilot::replay::{replay, InitialState, Line, Metrics};
-use ecs_autopilot::route::template::rules_from_template;
-use ecs_autopilot::route::Router;
+use ecs_autopilot::sim::stack::Stack;
 use jiff::Timestamp;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -36,7 +35,7 @@ fn main() {
     let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/infra/template.yaml")).unwrap();
     let overrides: BTreeMap<String, String> =
         [("ClusterArns".to_owned(), "arn:aws:ecs:us-east-1:123456789012:cluster/bench".to_owned())].into();
-    let router = Router::new(rules_from_template(&template, &overrides).unwrap().into_iter().map(|r| r.rule).collect());
+    let router = Stack::from_template(&template, &overrides).unwrap();
 
     // 10-second CPU datapoints: a daily wave with a per-service phase.
     let mut metrics: Metrics = BTreeMap::new();

@@ -1,33 +1,43 @@
 //! Open-loop replay of recorded EventBridge events and CloudWatch metrics
-//! through the production code path: events are routed by the same rules as
-//! `infra/`, sent to their targets, admitted by the ledger and decided on by
-//! the very steps the Lambda handler runs ([`handler::targets_of`],
-//! [`handler::admit`], [`handler::decide`]), one stored record per target as
-//! in DynamoDB. Only the I/O differs: each service's view is folded from the
-//! events (running tasks, deployments) instead of read from ECS, and ticks
-//! come every minute of event time.
+//! through the deployed stack: each event goes to the functions the rules of
+//! the template invoke, the tick comes at the template's schedule, and the
+//! controller function runs exactly what the Lambda runs
+//! ([`handler::invoke`]: parsing, targets, ledger, claim-then-act, the
+//! tick's polling) on a [`ReplayWorld`] behind the ports. Only the world
+//! differs: each service's view is folded from the recorded events (what
+//! `DescribeServices` would have said), the metrics are the recorded
+//! `GetMetricData` output, and time is virtual ([`VirtualClock`]).
 //!
-//! Owns: the service view built from events and the replay loop. May not
+//! Owns: the world built from a recording and the replay loop. May not
 //! touch: files or the clock — events, metrics and configuration arrive as
 //! values, time comes from the events.
 
-use crate::config::{Config, MetricId};
-use crate::decision::{Action, Decision};
+use crate::config::{Config, MetricId, MetricQuery};
+use crate::decision::Decision;
 use crate::event::{self, DeploymentEventName, Detail, Parsed, TaskStatus};
-use crate::handler::{self, TargetRecord};
+use crate::handler::{self, HandlerError, Report, ServicePorts, Settings};
 use crate::memory::Datapoint;
-use crate::ports::ServiceSnapshot;
-use crate::route::Router;
+use crate::ports::memory::{InMemoryState, RecordingDecisions};
+use crate::ports::{Clock, MetricsPort, PortError, ServicePort, ServiceSnapshot};
+use crate::route::Scratch;
+use crate::sim::runtime::{Invocations, VirtualClock};
+use crate::sim::stack::{scheduled_event, Function, Stack};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// The longest span of event time a replay covers: every minute of it is a
+/// tick, so a recording whose events lie years apart is refused up front.
+pub const MAX_SPAN: SignedDuration = SignedDuration::from_hours(24 * 35);
 
 /// What the controller knows of one service, built from events.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServiceView {
     pub desired: u32,
-    /// Last known status per task ARN.
-    pub tasks: BTreeMap<String, TaskStatus>,
+    /// Last known status and version per task ARN.
+    pub tasks: BTreeMap<String, (TaskStatus, u64)>,
     /// Running tasks before the first task event (from the initial state).
     pub baseline_running: u32,
     pub deployment_in_progress: bool,
@@ -35,7 +45,7 @@ pub struct ServiceView {
 
 impl ServiceView {
     fn running(&self) -> u32 {
-        let seen = self.tasks.values().filter(|s| **s == TaskStatus::Running).count() as u32;
+        let seen = self.tasks.values().filter(|(s, _)| *s == TaskStatus::Running).count() as u32;
         if self.tasks.is_empty() {
             self.baseline_running
         } else {
@@ -46,41 +56,46 @@ impl ServiceView {
     fn pending(&self) -> u32 {
         self.tasks
             .values()
-            .filter(|s| matches!(s, TaskStatus::Provisioning | TaskStatus::Pending | TaskStatus::Activating))
+            .filter(|(s, _)| matches!(s, TaskStatus::Provisioning | TaskStatus::Pending | TaskStatus::Activating))
             .count() as u32
     }
-}
 
-/// Folds an ECS event into the view of its service (what DescribeServices
-/// would answer in AWS).
-fn observe_event(view: &mut ServiceView, detail: &Detail) {
-    match detail {
-        Detail::TaskStateChange(task) => {
-            if view.tasks.is_empty() {
-                // Tasks not seen yet keep counting as the initial running tasks.
-                for k in 0..view.baseline_running {
-                    view.tasks.insert(format!("initial-{k}"), TaskStatus::Running);
+    /// Folds an ECS event into the view (what ECS itself would now say). A
+    /// task event older than one already seen changes nothing.
+    fn observe(&mut self, detail: &Detail) {
+        match detail {
+            Detail::TaskStateChange(task) => {
+                if self.tasks.is_empty() {
+                    // Tasks not seen yet keep counting as the initial running tasks.
+                    for k in 0..self.baseline_running {
+                        self.tasks.insert(format!("initial-{k}"), (TaskStatus::Running, 0));
+                    }
                 }
+                let version = task.version;
+                let known = self.tasks.get(&task.task_arn).map(|(_, v)| *v);
+                if known.is_some_and(|v| v >= version) {
+                    return;
+                }
+                let placeholder = self.tasks.keys().find(|k| k.starts_with("initial-")).cloned();
+                // A task first seen RUNNING (or leaving) is one of the initial
+                // running tasks: it takes a placeholder's place.
+                let was_initial = known.is_none()
+                    && !matches!(
+                        task.last_status,
+                        TaskStatus::Provisioning | TaskStatus::Pending | TaskStatus::Activating
+                    );
+                if let (true, Some(k)) = (was_initial, placeholder) {
+                    self.tasks.remove(&k);
+                }
+                // A STOPPED task stays known (counted nowhere) so that a late,
+                // older event cannot bring it back.
+                self.tasks.insert(task.task_arn.clone(), (task.last_status.clone(), version));
             }
-            let known = view.tasks.contains_key(&task.task_arn);
-            let placeholder = view.tasks.keys().find(|k| k.starts_with("initial-")).cloned();
-            // A task first seen RUNNING (or leaving) is one of the initial
-            // running tasks: it takes a placeholder's place.
-            let was_initial = !known
-                && !matches!(task.last_status, TaskStatus::Provisioning | TaskStatus::Pending | TaskStatus::Activating);
-            if let (true, Some(k)) = (was_initial, placeholder) {
-                view.tasks.remove(&k);
+            Detail::DeploymentStateChange(d) => {
+                self.deployment_in_progress = d.event_name == DeploymentEventName::ServiceDeploymentInProgress;
             }
-            if task.last_status == TaskStatus::Stopped {
-                view.tasks.remove(&task.task_arn);
-            } else {
-                view.tasks.insert(task.task_arn.clone(), task.last_status.clone());
-            }
+            _ => {}
         }
-        Detail::DeploymentStateChange(d) => {
-            view.deployment_in_progress = d.event_name == DeploymentEventName::ServiceDeploymentInProgress;
-        }
-        _ => {}
     }
 }
 
@@ -105,6 +120,8 @@ pub enum ReplayError {
     Event { line: usize, message: String },
     #[error("{0}")]
     Setup(String),
+    #[error("the controller failed on the replayed world: {0}")]
+    Handler(#[from] HandlerError),
 }
 
 /// What a replay produced.
@@ -120,34 +137,142 @@ pub struct ReplayOutput {
 /// Recorded metrics: per service, per metric id, datapoints.
 pub type Metrics = BTreeMap<String, BTreeMap<MetricId, Vec<Datapoint>>>;
 
+/// The world of a recording, behind the ports the Lambda adapters implement.
+pub struct ReplayWorld<'m> {
+    clock: VirtualClock,
+    views: Mutex<BTreeMap<String, ServiceView>>,
+    metrics: &'m Metrics,
+    /// Each configured query (as JSON) → the services and metric ids that
+    /// read it, to find the recorded series a `GetMetricData` query asks for.
+    queries: BTreeMap<String, Vec<(String, MetricId)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<'m> ReplayWorld<'m> {
+    fn new(config: &Config, initial: &BTreeMap<String, InitialState>, metrics: &'m Metrics, start: Timestamp) -> Self {
+        let views = config
+            .targets
+            .keys()
+            .map(|id| {
+                let init = initial.get(id).copied().unwrap_or_default();
+                (
+                    id.clone(),
+                    ServiceView { desired: init.desired, baseline_running: init.running, ..Default::default() },
+                )
+            })
+            .collect();
+        let mut queries: BTreeMap<String, Vec<(String, MetricId)>> = BTreeMap::new();
+        for (service, target) in &config.targets {
+            for (id, q) in &target.queries {
+                if let Ok(key) = serde_json::to_string(q) {
+                    queries.entry(key).or_default().push((service.clone(), id.clone()));
+                }
+            }
+        }
+        Self { clock: VirtualClock::at(start), views: Mutex::new(views), metrics, queries }
+    }
+
+    fn observe(&self, detail: &Detail, service: &str) {
+        if let Some(view) = lock(&self.views).get_mut(service) {
+            view.observe(detail);
+        }
+    }
+}
+
+impl ServicePort for ReplayWorld<'_> {
+    async fn describe(&self, resource_id: &str) -> Result<ServiceSnapshot, PortError> {
+        let views = lock(&self.views);
+        let view = views.get(resource_id).ok_or_else(|| {
+            PortError::permanent("ecs:DescribeServices", format!("{resource_id} is not in the recording"))
+        })?;
+        Ok(ServiceSnapshot {
+            desired: view.desired,
+            running: view.running(),
+            pending: view.pending(),
+            primary_running: None,
+            deployment_in_progress: view.deployment_in_progress,
+        })
+    }
+
+    /// Open loop on the world, closed on our own desired count.
+    async fn set_desired_count(&self, resource_id: &str, desired: u32) -> Result<(), PortError> {
+        match lock(&self.views).get_mut(resource_id) {
+            Some(view) => {
+                view.desired = desired;
+                Ok(())
+            }
+            None => Err(PortError::permanent("ecs:UpdateService", format!("{resource_id} is not in the recording"))),
+        }
+    }
+}
+
+impl MetricsPort for ReplayWorld<'_> {
+    /// The recorded datapoints of each query with timestamps in `[from, to)`
+    /// whose period has ended by now (a recording does not say when
+    /// CloudWatch published them; docs/simulation.md). A query nobody
+    /// recorded (such as a `SampleCount`) answers an empty series.
+    async fn fetch(
+        &self,
+        queries: &[(MetricId, MetricQuery)],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<BTreeMap<MetricId, Vec<Datapoint>>, PortError> {
+        let now = self.clock.now();
+        Ok(queries
+            .iter()
+            .map(|(id, q)| {
+                let period = SignedDuration::from_secs(i64::from(q.period_seconds()));
+                let recorded = serde_json::to_string(q)
+                    .ok()
+                    .and_then(|key| self.queries.get(&key))
+                    .into_iter()
+                    .flatten()
+                    .find_map(|(service, metric)| self.metrics.get(service).and_then(|m| m.get(metric)));
+                let points = recorded.map_or_else(Vec::new, |series| {
+                    let start = series.partition_point(|p| p.timestamp < from);
+                    series[start..]
+                        .iter()
+                        .take_while(|p| p.timestamp < to)
+                        .filter(|p| p.timestamp.checked_add(period).is_ok_and(|end| end <= now))
+                        .copied()
+                        .collect()
+                });
+                (id.clone(), points)
+            })
+            .collect())
+    }
+}
+
+impl Clock for ReplayWorld<'_> {
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    fn sleep_until(&self, at: Timestamp) -> impl Future<Output = ()> + Send {
+        self.clock.sleep_until(at)
+    }
+}
+
 /// Replays `lines` (EventBridge envelopes, one per line).
 ///
 /// # Errors
-/// [`ReplayError`] for a malformed line (naming it) or metrics that name a
-/// service or metric the configuration does not have.
+/// [`ReplayError`] for a malformed line (naming it), metrics that name a
+/// service or metric the configuration does not have, or a recording longer
+/// than [`MAX_SPAN`].
 pub fn replay(
     config: &Config,
-    router: &Router,
+    stack: &Stack,
     initial: &BTreeMap<String, InitialState>,
     metrics: &Metrics,
     lines: &[Line<'_>],
 ) -> Result<ReplayOutput, ReplayError> {
-    replay_with_progress(config, router, initial, metrics, lines, &mut |_, _| {})
+    replay_with_progress(config, stack, initial, metrics, lines, &mut |_, _| {})
 }
 
-/// [`replay`], reporting `(events acted on so far, events to act on)` to
-/// `progress` as it goes (for a progress bar; called at most ~200 times).
-///
-/// # Errors
-/// As [`replay`].
-pub fn replay_with_progress(
-    config: &Config,
-    router: &Router,
-    initial: &BTreeMap<String, InitialState>,
-    metrics: &Metrics,
-    lines: &[Line<'_>],
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<ReplayOutput, ReplayError> {
+fn check_metrics(config: &Config, metrics: &Metrics) -> Result<(), ReplayError> {
     for (service, series) in metrics {
         let Some(target) = config.targets.get(service) else {
             return Err(ReplayError::Setup(format!(
@@ -165,153 +290,126 @@ pub fn replay_with_progress(
             }
         }
     }
+    Ok(())
+}
+
+/// [`replay`], reporting `(events acted on so far, events to act on)` to
+/// `progress` as it goes (for a progress bar; called at most ~200 times).
+///
+/// # Errors
+/// As [`replay`].
+pub fn replay_with_progress(
+    config: &Config,
+    stack: &Stack,
+    initial: &BTreeMap<String, InitialState>,
+    metrics: &Metrics,
+    lines: &[Line<'_>],
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<ReplayOutput, ReplayError> {
+    check_metrics(config, metrics)?;
     // First pass: every line is routed and parsed, so a malformed line stops
     // the replay before it starts; only (time, line) is kept.
     let mut out = ReplayOutput::default();
     let mut order: Vec<(Timestamp, usize)> = Vec::new();
     let count = |out: &mut ReplayOutput, reason: &str| *out.ignored.entry(reason.to_owned()).or_default() += 1;
+    let mut scratch = Scratch::default();
     for (index, line) in lines.iter().enumerate() {
         if line.text.trim().is_empty() {
             continue;
         }
         out.events += 1;
-        let routed = !router
-            .route(line.text)
-            .map_err(|e| ReplayError::Event { line: line.number, message: e.to_string() })?
-            .is_empty();
+        let functions = stack
+            .route(line.text, &mut scratch)
+            .map_err(|e| ReplayError::Event { line: line.number, message: e.to_string() })?;
         let parsed = event::parse_event(line.text)
             .map_err(|e| ReplayError::Event { line: line.number, message: e.to_string() })?;
-        match (parsed, routed) {
-            (_, false) => count(&mut out, "matched no rule"),
+        match (parsed, functions.contains(&Function::Controller)) {
+            (_, false) => count(&mut out, "matched no rule of the controller"),
             (Parsed::NotOurs { .. }, true) => count(&mut out, "routed but not an event kind the controller consumes"),
             (Parsed::Ours(e), true) => order.push((e.meta.time.instant(), index)),
         }
     }
     // EventBridge may deliver out of order; act in event-time order.
     order.sort_unstable();
-
-    let mut views: BTreeMap<String, ServiceView> = config
-        .targets
-        .keys()
-        .map(|id| {
-            let init = initial.get(id).copied().unwrap_or_default();
-            (
-                id.clone(),
-                ServiceView { desired: init.desired, baseline_running: init.running, ..ServiceView::default() },
-            )
-        })
-        .collect();
-    // One record (memory + ledger) per target, as the Lambda stores them.
-    let mut records: BTreeMap<String, TargetRecord> = BTreeMap::new();
-    let mut next_tick: Option<Timestamp> = None;
-    let tick = SignedDuration::from_mins(1);
-    // Per service, how far each of its metric series (in `metrics` order)
-    // has been read.
-    let mut cursors: BTreeMap<&str, Vec<usize>> =
-        metrics.iter().map(|(service, m)| (service.as_str(), vec![0; m.len()])).collect();
-    let mut evaluate = |now: Timestamp,
-                        service: &str,
-                        trigger: String,
-                        views: &mut BTreeMap<String, ServiceView>,
-                        records: &mut BTreeMap<String, TargetRecord>,
-                        out: &mut ReplayOutput| {
-        let (Some(target), Some(view)) = (config.targets.get(service), views.get_mut(service)) else { return };
-        // Only the datapoints that became visible since the last evaluation:
-        // controller memory keeps what the alarms need, so a week-long
-        // replay stays linear.
-        let visible: BTreeMap<MetricId, Vec<Datapoint>> = match (metrics.get(service), cursors.get_mut(service)) {
-            (Some(m), Some(read)) => m
-                .iter()
-                .zip(read.iter_mut())
-                .map(|((id, points), from)| {
-                    let to = *from + points[*from..].partition_point(|p| p.timestamp <= now);
-                    let new = points[*from..to].to_vec();
-                    *from = to;
-                    (id.clone(), new)
-                })
-                .collect(),
-            _ => BTreeMap::new(),
-        };
-        let snapshot = ServiceSnapshot {
-            desired: view.desired,
-            running: view.running(),
-            pending: view.pending(),
-            primary_running: None,
-            deployment_in_progress: view.deployment_in_progress,
-        };
-        // The handler's own decision step (what the Lambda runs between
-        // its reads and its writes).
-        if !records.contains_key(service) {
-            records.insert(service.to_owned(), TargetRecord::default());
-        }
-        let Some(record) = records.get_mut(service) else { return };
-        let decision = handler::decide(now, target, record, &snapshot, visible);
-        // Open loop on the world, closed on our own desired count.
-        for a in &decision.actions {
-            if let Action::SetDesiredCount { to, .. } = a {
-                view.desired = *to;
-            }
-        }
-        out.decisions.push((trigger, decision));
-    };
-    // After the last event, ticks go on while recorded metrics continue.
     let end_of_metrics = metrics
         .values()
         .flat_map(|m| m.values())
         .filter_map(|points| points.last())
         .map(|p| p.timestamp)
         .max()
-        .and_then(|t| t.checked_add(tick).ok());
-    let total = order.len();
-    let report_every = (total / 200).max(1);
-    for (done, stop) in order.into_iter().map(Some).chain([None]).enumerate() {
-        if done % report_every == 0 || done == total {
-            progress(done.min(total), total);
-        }
-        // One-minute ticks up to this event (or to the end of the metrics).
-        let until = match stop {
-            Some((time, _)) => Some(time),
-            None => end_of_metrics,
-        };
-        if let Some(until) = until {
-            let mut t = *next_tick.get_or_insert_with(|| {
-                Timestamp::from_second(until.as_second() - until.as_second().rem_euclid(60) + 60).unwrap_or(until)
-            });
-            while t <= until {
-                let services: Vec<String> = views.keys().cloned().collect();
-                for s in services {
-                    evaluate(t, &s, "tick".into(), &mut views, &mut records, &mut out);
-                }
-                t = t.checked_add(tick).unwrap_or(Timestamp::MAX);
-            }
-            next_tick = Some(t);
-        }
-        let Some((time, index)) = stop else { break };
-        let line = lines[index].number;
-        // Parsed once already; a second parse keeps memory flat.
-        let Ok(Parsed::Ours(e)) = event::parse_event(lines[index].text) else { continue };
-        // The handler's routing to targets and its ledger, per target.
-        let targets = match handler::targets_of(config, &e) {
-            Ok(targets) => targets,
-            Err(reason) => {
-                *out.ignored.entry(reason.kind().into()).or_default() += 1;
-                continue;
-            }
-        };
-        let trigger = format!("event:{} line {line}", e.meta.id);
-        for target in targets {
-            let service = target.resource_id.as_str();
-            let record = records.entry(service.to_owned()).or_default();
-            if let Err(refusal) = handler::admit(&mut record.ledger, &e, time) {
-                *out.ignored.entry(refusal.kind().into()).or_default() += 1;
-                continue;
-            }
-            if let Some(view) = views.get_mut(service) {
-                observe_event(view, &e.detail);
-            }
-            evaluate(time, service, trigger.clone(), &mut views, &mut records, &mut out);
-        }
+        .and_then(|t| t.checked_add(SignedDuration::from_mins(1)).ok());
+    let first = order.first().map(|(t, _)| *t);
+    let last = order.last().map(|(t, _)| *t).max(end_of_metrics);
+    let (Some(first), Some(end)) = (first.or(end_of_metrics), last) else { return Ok(out) };
+    if end.duration_since(first) > MAX_SPAN {
+        return Err(ReplayError::Setup(format!(
+            "the recording spans {first} to {end}, more than the {} days a replay covers: split it",
+            MAX_SPAN.as_hours() / 24
+        )));
     }
+    let world = ReplayWorld::new(config, initial, metrics, first);
+    let (state, published) = (InMemoryState::default(), RecordingDecisions::default());
+    let ports = ServicePorts { services: &world, metrics: &world, state: &state, decisions: &published };
+    // A replay is shadow mode over the recording: decisions are recorded,
+    // and our own desired count is applied to the view (closed loop).
+    let settings = Settings::default();
+    let mut running: Invocations<'_, (String, Result<Report, HandlerError>)> = Invocations::default();
+    let invoke = |trigger: String, event: serde_json::Value| {
+        let (world, ports) = (&world, &ports);
+        async move { (trigger, handler::invoke(world, config, settings, ports, &event).await) }
+    };
+    let collect = |done: Vec<(String, Result<Report, HandlerError>)>, out: &mut ReplayOutput| {
+        for (trigger, report) in done {
+            let report = report?;
+            for i in report.ignored {
+                *out.ignored.entry(i.kind).or_default() += 1;
+            }
+            out.decisions.extend(report.decisions.into_iter().map(|d| (trigger.clone(), d)));
+        }
+        Ok::<(), ReplayError>(())
+    };
+    let mut next_tick = stack.next_fire(first, Function::Controller).filter(|(t, _)| *t <= end);
+    let mut ticks = 0u64;
+    let (total, report_every) = (order.len(), (order.len() / 200).max(1));
+    let mut pending = order.into_iter().peekable();
+    let mut done_events = 0usize;
+    loop {
+        let next_event = pending.peek().map(|(t, _)| *t);
+        let next = [next_event, next_tick.map(|(t, _)| t), world.clock.next_wake()].into_iter().flatten().min();
+        let Some(now) = next else { break };
+        world.clock.set(now);
+        // Sleepers due now (the tick's polls) run first, then the tick,
+        // then the events of this instant.
+        collect(running.poll_all(), &mut out)?;
+        if let Some((at, rule)) = next_tick.filter(|(t, _)| *t == now) {
+            ticks += 1;
+            running.spawn(invoke("tick".into(), scheduled_event(rule, at, ticks)));
+            next_tick = stack.next_fire(at, Function::Controller).filter(|(t, _)| *t <= end);
+            // The tick's first evaluation sees the world before this
+            // instant's events change it.
+            collect(running.poll_all(), &mut out)?;
+        }
+        while let Some((_, index)) = pending.next_if(|(t, _)| *t == now) {
+            if done_events % report_every == 0 {
+                progress(done_events, total);
+            }
+            done_events += 1;
+            let line = &lines[index];
+            // Parsed once already; a second parse keeps memory flat.
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(line.text) else { continue };
+            if let Ok(Parsed::Ours(e)) = event::parse_event_value(value.clone()) {
+                // ECS's own state changes whether or not the controller acts.
+                for target in handler::targets_of(config, &e).unwrap_or_default() {
+                    world.observe(&e.detail, &target.resource_id);
+                }
+                running.spawn(invoke(format!("event:{} line {}", e.meta.id, line.number), value));
+            }
+        }
+        collect(running.poll_all(), &mut out)?;
+    }
+    progress(total, total);
+    // Decisions of a tick's polls arrive when its invocation ends.
+    out.decisions.sort_by_key(|(_, d)| d.time);
     Ok(out)
 }
 

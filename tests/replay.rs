@@ -5,8 +5,7 @@
 use ecs_autopilot::config;
 use ecs_autopilot::decision::{Block, Reason};
 use ecs_autopilot::replay::{metrics_from_get_metric_data, replay, InitialState, Line, MetricMapping, ReplayError};
-use ecs_autopilot::route::template::rules_from_template;
-use ecs_autopilot::route::Router;
+use ecs_autopilot::sim::stack::Stack;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -14,15 +13,9 @@ fn file(path: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
 }
 
-fn setup() -> (config::Config, Router, BTreeMap<String, InitialState>, ecs_autopilot::replay::Metrics) {
+fn setup() -> (config::Config, Stack, BTreeMap<String, InitialState>, ecs_autopilot::replay::Metrics) {
     let cfg = config::load_str(&file("examples/config/describe-outputs.json")).unwrap();
-    let router = Router::new(
-        rules_from_template(&file("infra/template.yaml"), &BTreeMap::new())
-            .unwrap()
-            .into_iter()
-            .map(|r| r.rule)
-            .collect(),
-    );
+    let router = Stack::from_template(&file("infra/template.yaml"), &BTreeMap::new()).unwrap();
     let initial = serde_json::from_str(&file("examples/recorded/initial.json")).unwrap();
     let mapping: BTreeMap<String, MetricMapping> =
         serde_yaml_ng::from_str(&file("examples/recorded/metric-map.yaml")).unwrap();
@@ -56,19 +49,26 @@ fn the_example_recording_replays_to_aws_decisions() {
         changes,
         vec![
             ("10:16".to_owned(), 4, 3, &cpu("in")),
-            ("10:22".to_owned(), 3, 6, &cpu("out")),
+            // A datapoint is readable once its minute has ended: the third
+            // breaching minute (10:22) is read at 10:23.
+            ("10:23".to_owned(), 3, 6, &cpu("out")),
             ("10:25".to_owned(), 6, 14, &cpu("out")),
-            ("10:54".to_owned(), 14, 5, &cpu("in")),
+            ("10:55".to_owned(), 14, 5, &cpu("in")),
         ]
     );
-    // §2.5: the scale-in due at 10:14 waits for the deployment to complete.
-    let at_1014 = out.decisions.iter().find(|(_, d)| d.time.to_string().contains("T10:14:00")).unwrap();
-    assert!(at_1014.1.blocked_by.contains(&Block::DeploymentInProgress));
+    // §2.5: the scale-in due at the 10:15 tick waits for the deployment,
+    // which completes (dep-2) at that same instant, after the tick's read.
+    let at_1015 = out.decisions.iter().find(|(t, d)| t == "tick" && d.time.to_string().contains("T10:15:00")).unwrap();
+    assert!(at_1015.1.blocked_by.contains(&Block::DeploymentInProgress), "{:?}", at_1015.1);
     assert_eq!(
         out.ignored,
-        [("duplicate event id".to_owned(), 1), ("matched no rule".to_owned(), 1), ("stale version".to_owned(), 1)]
-            .into_iter()
-            .collect()
+        [
+            ("duplicate event id".to_owned(), 1),
+            ("matched no rule of the controller".to_owned(), 1),
+            ("stale version".to_owned(), 1)
+        ]
+        .into_iter()
+        .collect()
     );
     assert_eq!(out.events, 21);
 }

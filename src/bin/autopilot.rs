@@ -138,14 +138,40 @@ enum Command {
 }
 
 /// Where `route` reads its rules from.
-fn load_rules(path: &str, params: &[String]) -> Result<ecs_autopilot::route::Router, Failure> {
-    use ecs_autopilot::route::template;
+/// The deployed stack of a SAM template (its rules, the functions they
+/// invoke, its schedules), or of a plain rules file (every rule invokes the
+/// controller, ticked every minute as the template deploys).
+fn load_stack(path: &str, params: &[String]) -> Result<ecs_autopilot::sim::stack::Stack, Failure> {
+    use ecs_autopilot::sim::stack::Stack;
     let text = read(path)?;
+    let overrides = parse_params(params)?;
+    let is_template = text.contains("Resources:") || text.contains("\"Resources\"");
+    let stack = if is_template {
+        Stack::from_template(&text, &overrides).map_err(|e| Failure::input(format!("{path}: {e}")))?
+    } else {
+        let rules = ecs_autopilot::route::template::rules_from_file(&text)
+            .map_err(|e| Failure::input(format!("{path}: {e}")))?;
+        if rules.is_empty() {
+            return Err(Failure::input(format!("{path}: no EventBridge rules found")));
+        }
+        Stack::from_rules(rules, "rate(1 minute)").map_err(|e| Failure::input(format!("{path}: {e}")))?
+    };
+    Ok(stack)
+}
+
+fn parse_params(params: &[String]) -> Result<std::collections::BTreeMap<String, String>, Failure> {
     let mut overrides = std::collections::BTreeMap::new();
     for p in params {
         let (k, v) = p.split_once('=').ok_or_else(|| Failure::input(format!("--param {p:?}: expected NAME=VALUE")))?;
         overrides.insert(k.to_owned(), v.to_owned());
     }
+    Ok(overrides)
+}
+
+fn load_rules(path: &str, params: &[String]) -> Result<ecs_autopilot::route::Router, Failure> {
+    use ecs_autopilot::route::template;
+    let text = read(path)?;
+    let overrides = parse_params(params)?;
     let is_template = text.contains("Resources:") || text.contains("\"Resources\"");
     let rules = if is_template {
         template::rules_from_template(&text, &overrides).map(|rs| rs.into_iter().map(|r| r.rule).collect())

@@ -74,6 +74,7 @@ where
         report.ignored.push(Ignored {
             event_id: Some(event.meta.id.clone()),
             target: None,
+            kind: "alarm event".to_owned(),
             reason: "alarm state changes are the service handler's".to_owned(),
         });
         return Ok(report);
@@ -91,6 +92,7 @@ where
             Claimed::Refused(refusal) => report.ignored.push(Ignored {
                 event_id: Some(event.meta.id.clone()),
                 target: Some(provider.clone()),
+                kind: refusal.kind().to_owned(),
                 reason: refusal.to_string(),
             }),
             Claimed::Nothing => {}

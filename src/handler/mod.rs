@@ -101,6 +101,9 @@ pub struct Report {
 pub struct Ignored {
     pub event_id: Option<String>,
     pub target: Option<String>,
+    /// A short kind, for counting (e.g. `duplicate event id`).
+    #[serde(default)]
+    pub kind: String,
     pub reason: String,
 }
 
@@ -181,6 +184,7 @@ where
             report.ignored.push(Ignored {
                 event_id: Some(event.meta.id.clone()),
                 target: None,
+                kind: reason.kind().to_owned(),
                 reason: reason.to_string(),
             });
             return Ok(report);
@@ -470,7 +474,7 @@ where
         }
         claim::Claimed::Refused(refusal) => {
             if let Some(e) = event {
-                report.ignored.push(ignored(e, target, refusal.to_string()));
+                report.ignored.push(ignored(e, target, refusal));
             }
         }
         claim::Claimed::Nothing => {}
@@ -593,8 +597,13 @@ pub fn decide(
     decision
 }
 
-fn ignored(e: &Event, target: &TargetConfig, reason: String) -> Ignored {
-    Ignored { event_id: Some(e.meta.id.clone()), target: Some(target.resource_id.clone()), reason }
+fn ignored(e: &Event, target: &TargetConfig, refusal: Refusal) -> Ignored {
+    Ignored {
+        event_id: Some(e.meta.id.clone()),
+        target: Some(target.resource_id.clone()),
+        kind: refusal.kind().to_owned(),
+        reason: refusal.to_string(),
+    }
 }
 
 /// Parses an event delivered to a handler; a malformed or foreign event
@@ -605,11 +614,13 @@ fn parse(event_json: &serde_json::Value) -> Result<Event, Ignored> {
         Ok(Parsed::NotOurs { id, detail_type, source }) => Err(Ignored {
             event_id: Some(id),
             target: None,
+            kind: "not an event kind the functions consume".to_owned(),
             reason: format!("not an event the controller consumes ({source} / {detail_type})"),
         }),
         Err(e) => Err(Ignored {
             event_id: event_json.get("id").and_then(|v| v.as_str()).map(str::to_owned),
             target: None,
+            kind: "malformed event".to_owned(),
             reason: format!("malformed event: {e}"),
         }),
     }

@@ -6,13 +6,15 @@
 //! evaluation cadence of its own: when a decision is taken is decided by the
 //! invocations and by the handler's polling (docs/simulation.md).
 //!
-//! Owns: the run loop, the invocations in flight (a virtual-time executor:
-//! an invocation waiting in [`Clock::sleep_until`] is polled again once the
-//! world has reached that second) and the scorecard. May not touch: the
+//! Owns: the run loop (each second: the world moves, the invocations due
+//! start, and those in flight — [`Invocations`] — are polled; one waiting in
+//! [`Clock::sleep_until`] goes on once the world has reached that second) and
+//! the scorecard. May not touch: the
 //! controller or the planner directly (only the handlers call them), files,
 //! the real clock.
 
 use super::cluster::PROVIDER;
+use super::runtime::Invocations;
 use super::scenario::{MetricPipeline, Scenario};
 use super::stack::{scheduled_event, Function, Stack, StackError};
 use super::world::{at, Second, SimWorld, WorldError, CLUSTER};
@@ -26,9 +28,6 @@ use crate::ports::Clock;
 use crate::route::Scratch;
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 
 pub use super::world::EPOCH_SECONDS;
 
@@ -198,41 +197,23 @@ enum Outcome {
     Capacity(Result<CapacityReport, HandlerError>),
 }
 
-type Invocation<'a> = Pin<Box<dyn Future<Output = Outcome> + 'a>>;
-
 impl<'a> Deployed<'a> {
     /// One Lambda invocation of `function` with `event`, as the Lambda edge
     /// runs it.
-    fn invoke(&'a self, function: Function, event: serde_json::Value) -> Invocation<'a> {
+    async fn invoke(&'a self, function: Function, event: serde_json::Value) -> Outcome {
         match function {
-            Function::Controller => Box::pin(async move {
+            Function::Controller => {
                 Outcome::Controller(handler::invoke(self.world, self.config, self.settings, &self.ports, &event).await)
-            }),
-            Function::Capacity => Box::pin(async move {
+            }
+            Function::Capacity => {
                 let ports = (self.world, self.ports.state, self.ports.decisions);
                 let now = self.world.now();
                 let report =
                     handle_capacity_event(now, &self.providers, &self.capacity, self.settings, ports, &event).await;
                 Outcome::Capacity(report)
-            }),
+            }
         }
     }
-}
-
-/// Polls every invocation once; returns the finished ones' outcomes. The
-/// in-memory ports never wait, so an invocation is pending only while it
-/// sleeps until a later simulated second.
-fn poll_all(running: &mut Vec<Invocation<'_>>) -> Vec<Outcome> {
-    let mut cx = Context::from_waker(Waker::noop());
-    let mut done = Vec::new();
-    running.retain_mut(|f| match f.as_mut().poll(&mut cx) {
-        Poll::Ready(outcome) => {
-            done.push(outcome);
-            false
-        }
-        Poll::Pending => true,
-    });
-    done
 }
 
 /// The scorecard, accumulated second by second.
@@ -332,7 +313,7 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
         providers: if s.cluster.is_some() { vec![PROVIDER.to_owned()] } else { Vec::new() },
         capacity: CapacityOptions { mode: capacity_mode, ..CapacityOptions::default() },
     };
-    let mut running: Vec<Invocation<'_>> = Vec::new();
+    let mut running: Invocations<'_, Outcome> = Invocations::default();
     let mut scorer = Scorer::new(s);
     let mut samples = Vec::new();
     let mut decisions: Vec<Decision> = Vec::new();
@@ -350,21 +331,21 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
                 ticks += 1;
                 let event = scheduled_event(rule, when, ticks);
                 for f in functions {
-                    running.push(deployed.invoke(*f, event.clone()));
+                    running.spawn(deployed.invoke(*f, event.clone()));
                 }
             }
         }
         for event in deployed.world.take_events() {
             if kind == ControllerKind::Autopilot && scored {
                 for f in stack.functions_for(&event.to_string(), &mut scratch) {
-                    running.push(deployed.invoke(f, event.clone()));
+                    running.spawn(deployed.invoke(f, event.clone()));
                 }
             }
             if scored {
                 events.push(event);
             }
         }
-        for outcome in poll_all(&mut running) {
+        for outcome in running.poll_all() {
             match outcome {
                 Outcome::Controller(report) => decisions.extend(report?.decisions),
                 Outcome::Capacity(report) => {

@@ -8,6 +8,7 @@ pub mod chart;
 pub mod cloudwatch;
 pub mod cluster;
 pub mod engine;
+pub mod runtime;
 pub mod scenario;
 pub mod stack;
 pub mod tasks;

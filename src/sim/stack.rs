@@ -6,6 +6,7 @@
 //! Owns: the mapping from the template's rules to the two functions. May
 //! not touch: files (the template is compiled in) or the clock.
 
+use crate::route::scan::ScanError;
 use crate::route::template::{rules_from_template, TemplateError};
 use crate::route::{Router, Scratch};
 use crate::schedule::{Schedule, ScheduleError};
@@ -98,14 +99,47 @@ impl Stack {
     /// several rules match). A malformed event invokes none.
     #[must_use]
     pub fn functions_for(&self, event: &str, scratch: &mut Scratch) -> Vec<Function> {
+        self.route(event, scratch).unwrap_or_default()
+    }
+
+    /// [`Stack::functions_for`], saying why an event is not valid JSON.
+    ///
+    /// # Errors
+    /// [`ScanError`] for text that is not a JSON object.
+    pub fn route(&self, event: &str, scratch: &mut Scratch) -> Result<Vec<Function>, ScanError> {
         let mut matched = Vec::new();
-        if self.router.route_indexes(event, scratch, &mut matched).is_err() {
-            return Vec::new();
-        }
+        self.router.route_indexes(event, scratch, &mut matched)?;
         let mut out: Vec<Function> = matched.iter().flat_map(|i| self.targets[*i].iter().copied()).collect();
         out.sort_unstable();
         out.dedup();
-        out
+        Ok(out)
+    }
+
+    /// A stack of plain rules (a rules file, no template): every rule
+    /// invokes the controller, which the `tick` schedule invokes too.
+    ///
+    /// # Errors
+    /// [`StackError::Schedule`] for an invalid `tick` expression.
+    pub fn from_rules(rules: Vec<crate::route::Rule>, tick: &str) -> Result<Self, StackError> {
+        let schedule = Schedule::new(tick, None, None, None)
+            .map_err(|source| StackError::Schedule { rule: "tick".into(), source })?;
+        let targets = vec![vec![Function::Controller]; rules.len()];
+        Ok(Self {
+            router: Router::new(rules),
+            targets,
+            schedules: vec![("tick".into(), schedule, vec![Function::Controller])],
+        })
+    }
+
+    /// The first schedule firing strictly after `after` that invokes
+    /// `function`, with the rule's name.
+    #[must_use]
+    pub fn next_fire(&self, after: Timestamp, function: Function) -> Option<(Timestamp, &str)> {
+        self.schedules
+            .iter()
+            .filter(|(_, _, fs)| fs.contains(&function))
+            .filter_map(|(name, schedule, _)| schedule.next_after(after).map(|t| (t, name.as_str())))
+            .min()
     }
 
     /// The schedule rules that fire in `(after, until]`, with the functions

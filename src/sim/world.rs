@@ -20,9 +20,7 @@ use crate::ports::{CapacityPort, Clock, MetricsPort, PortError, ServicePort, Ser
 use jiff::Timestamp;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
 
 /// Simulated time starts here (2026-01-05, a Monday, 00:00 UTC).
 pub const EPOCH_SECONDS: i64 = 1_767_571_200;
@@ -403,25 +401,6 @@ impl Clock for SimWorld {
     }
 
     fn sleep_until(&self, until: Timestamp) -> impl Future<Output = ()> + Send {
-        Sleep { world: self, until }
-    }
-}
-
-/// Pending until the world's clock reaches `until`; the engine advances the
-/// world and polls again each simulated second.
-struct Sleep<'w> {
-    world: &'w SimWorld,
-    until: Timestamp,
-}
-
-impl Future for Sleep<'_> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
-        if self.world.now() >= self.until {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
+        super::runtime::sleep_until(self, until)
     }
 }

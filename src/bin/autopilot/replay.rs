@@ -2,7 +2,7 @@
 //! chart, decision log, events) or recorded events and metrics, with a
 //! progress line on a terminal.
 
-use super::{load_config, load_rules, read, yaml_or_json, Failure};
+use super::{load_config, load_stack, read, yaml_or_json, Failure};
 
 pub(super) fn scenario(
     path: &str,
@@ -212,7 +212,7 @@ pub(super) fn recorded(
         return Err(Failure::input(format!("--format {format:?}: expected table or jsonl for --events")));
     }
     let config = load_config(configs)?;
-    let router = load_rules(rules, params)?;
+    let stack = load_stack(rules, params)?;
     let metrics = match (metrics, metric_map) {
         (Some(m), Some(map)) => {
             let mapping: std::collections::BTreeMap<String, MetricMapping> =
@@ -231,7 +231,7 @@ pub(super) fn recorded(
     let text = read(events)?;
     let lines: Vec<Line<'_>> = text.lines().enumerate().map(|(i, t)| Line { number: i + 1, text: t }).collect();
     let mut bar = Progress::new("replaying");
-    let out = replay::replay_with_progress(&config, &router, &initial, &metrics, &lines, &mut |done, total| {
+    let out = replay::replay_with_progress(&config, &stack, &initial, &metrics, &lines, &mut |done, total| {
         bar.update(done, total);
     })
     .map_err(|e| Failure::input(format!("{events}: {e}")))?;
