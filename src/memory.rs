@@ -11,10 +11,66 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
 /// A metric datapoint.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// Stored compactly as `[epoch milliseconds, value]` (controller memory
+/// holds many; DynamoDB items and their parsing stay small); read from that
+/// or from `{"timestamp": "<RFC 3339>", "value": v}` (observation files and
+/// records stored before).
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Datapoint {
     pub timestamp: Timestamp,
     pub value: f64,
+}
+
+impl Serialize for Datapoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.timestamp.as_millisecond(), self.value).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Datapoint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DatapointVisitor)
+    }
+}
+
+/// Reads either form without buffering (stored memory holds many).
+struct DatapointVisitor;
+
+impl<'de> serde::de::Visitor<'de> for DatapointVisitor {
+    type Value = Datapoint;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[epoch milliseconds, value] or {\"timestamp\": RFC 3339, \"value\": number}")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Datapoint, A::Error> {
+        use serde::de::Error;
+        let ms: i64 = seq.next_element()?.ok_or_else(|| A::Error::invalid_length(0, &self))?;
+        let value: f64 = seq.next_element()?.ok_or_else(|| A::Error::invalid_length(1, &self))?;
+        if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+            return Err(A::Error::invalid_length(3, &self));
+        }
+        let timestamp =
+            Timestamp::from_millisecond(ms).map_err(|e| A::Error::custom(format!("datapoint time {ms} ms: {e}")))?;
+        Ok(Datapoint { timestamp, value })
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Datapoint, A::Error> {
+        use serde::de::Error;
+        let (mut timestamp, mut value) = (None, None);
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "timestamp" => timestamp = Some(map.next_value::<Timestamp>()?),
+                "value" => value = Some(map.next_value::<f64>()?),
+                other => return Err(A::Error::unknown_field(other, &["timestamp", "value"])),
+            }
+        }
+        Ok(Datapoint {
+            timestamp: timestamp.ok_or_else(|| A::Error::missing_field("timestamp"))?,
+            value: value.ok_or_else(|| A::Error::missing_field("value"))?,
+        })
+    }
 }
 
 /// Memory of the whole controller.
@@ -143,13 +199,62 @@ pub enum Freshness {
 }
 
 impl EventLedger {
-    /// How long processed ids are remembered. EventBridge retries for up to
-    /// 24 hours (spec §10.2, R-EB-DLQ).
-    pub const ID_RETENTION: SignedDuration = SignedDuration::from_hours(24);
+    /// How long ids and versions are remembered. What a ledger must catch
+    /// is EventBridge's at-least-once delivery: the same event twice, close
+    /// together. Retries after a failure need no memory — a failed
+    /// invocation put the previous record back, so its event is not in the
+    /// ledger — and an event that slips past the ledger only triggers one
+    /// more evaluation, which decides on the same memory (cooldowns, the
+    /// datapoints already acted on) and so never acts twice
+    /// (docs/lambdas.md). Fifteen minutes keeps busy services' records small.
+    pub const ID_RETENTION: SignedDuration = SignedDuration::from_mins(15);
+    /// At most this many processed ids are kept (oldest forgotten first).
+    pub const MAX_IDS: usize = 400;
+    /// At most this many task / container-instance versions are kept
+    /// (oldest forgotten first). With [`Self::MAX_IDS`] the ledger stays
+    /// near 100 KB, a quarter of DynamoDB's 400 KB item limit.
+    pub const MAX_VERSIONS: usize = 600;
 
     /// Classifies `event` and, when fresh, records it. Stale and duplicate
-    /// events change nothing.
+    /// events change nothing. Versioned events (task and container-instance
+    /// changes) are recognised by their version alone: a redelivery carries
+    /// the same version, so their ids need not be kept.
     pub fn observe(&mut self, event: &Event, now: Timestamp) -> Freshness {
+        self.prune(now);
+        if self.index.0.contains(&event.meta.id) {
+            return Freshness::Duplicate;
+        }
+        let horizon = now.checked_sub(Self::ID_RETENTION).unwrap_or(Timestamp::MIN);
+        let versioned = match &event.detail {
+            Detail::TaskStateChange(t) => Some((t.task_arn.as_str(), t.version)),
+            Detail::ContainerInstanceStateChange(c) => Some((c.container_instance_arn.as_str(), c.version)),
+            _ => None,
+        };
+        if let Some((arn, version)) = versioned {
+            match self.versions.get(arn) {
+                // Higher means later (§10.2); the same version is the same
+                // state delivered again. An entry past the horizon is
+                // forgotten even before the sweep removes it, so the lazy
+                // sweep never changes an answer.
+                Some(&(seen, at)) if version == seen && at >= horizon => return Freshness::Duplicate,
+                Some(&(seen, at)) if version < seen && at >= horizon => return Freshness::Stale { seen, got: version },
+                _ => {
+                    self.versions.insert(arn.to_owned(), (version, now));
+                }
+            }
+        } else {
+            self.processed.push_back((event.meta.id.clone(), now));
+            self.index.0.insert(event.meta.id.clone());
+        }
+        self.enforce_caps();
+        Freshness::Fresh
+    }
+
+    /// Forgets entries older than [`Self::ID_RETENTION`] (the version map at
+    /// most once a minute) and keeps within the caps. The handlers call it
+    /// before every write, ticks included, so a stored ledger never grows
+    /// past its budget.
+    pub fn prune(&mut self, now: Timestamp) {
         if self.index.0.len() != self.processed.len() {
             self.index.0 = self.processed.iter().map(|(id, _)| id.clone()).collect();
         }
@@ -160,34 +265,29 @@ impl EventLedger {
                 self.index.0.remove(&id);
             }
         }
-        // The version map is swept whole, so at most once a minute.
         if self.pruned_at.is_none_or(|at| now.duration_since(at) >= SignedDuration::from_mins(1)) {
             self.versions.retain(|_, (_, at)| *at >= horizon);
             self.pruned_at = Some(now);
         }
-        if self.index.0.contains(&event.meta.id) {
-            return Freshness::Duplicate;
-        }
-        let versioned = match &event.detail {
-            Detail::TaskStateChange(t) => Some((t.task_arn.as_str(), t.version)),
-            Detail::ContainerInstanceStateChange(c) => Some((c.container_instance_arn.as_str(), c.version)),
-            _ => None,
-        };
-        if let Some((arn, version)) = versioned {
-            match self.versions.get(arn) {
-                // Duplicates share a version; higher means later (§10.2).
-                // An entry past the horizon is forgotten even before the
-                // sweep removes it, so the lazy sweep never changes an answer.
-                Some(&(seen, at)) if version <= seen && at >= horizon => {
-                    return Freshness::Stale { seen, got: version }
-                }
-                _ => {
-                    self.versions.insert(arn.to_owned(), (version, now));
-                }
+        self.enforce_caps();
+    }
+
+    fn enforce_caps(&mut self) {
+        while self.processed.len() > Self::MAX_IDS {
+            if let Some((id, _)) = self.processed.pop_front() {
+                self.index.0.remove(&id);
             }
         }
-        self.processed.push_back((event.meta.id.clone(), now));
-        self.index.0.insert(event.meta.id.clone());
-        Freshness::Fresh
+        if self.versions.len() > Self::MAX_VERSIONS {
+            // Down to nine tenths at once, so the sort runs once per many
+            // inserts rather than on each.
+            let keep = Self::MAX_VERSIONS * 9 / 10;
+            let mut by_age: Vec<(Timestamp, String)> =
+                self.versions.iter().map(|(arn, (_, at))| (*at, arn.clone())).collect();
+            by_age.sort_unstable();
+            for (_, arn) in by_age.into_iter().take(self.versions.len() - keep) {
+                self.versions.remove(&arn);
+            }
+        }
     }
 }

@@ -17,7 +17,7 @@ use crate::decision::Decision;
 use crate::event::{self, DeploymentEventName, Detail, Parsed, TaskStatus};
 use crate::handler::{self, HandlerError, Report, ServicePorts, Settings};
 use crate::memory::Datapoint;
-use crate::ports::memory::{InMemoryState, RecordingDecisions};
+use crate::ports::memory::{CountingDecisions, InMemoryState};
 use crate::ports::{Clock, MetricsPort, PortError, ServicePort, ServiceSnapshot};
 use crate::route::Scratch;
 use crate::sim::runtime::{Invocations, VirtualClock};
@@ -210,10 +210,14 @@ impl ServicePort for ReplayWorld<'_> {
 }
 
 impl MetricsPort for ReplayWorld<'_> {
-    /// The recorded datapoints of each query with timestamps in `[from, to)`
-    /// whose period has ended by now (a recording does not say when
-    /// CloudWatch published them; docs/simulation.md). A query nobody
-    /// recorded (such as a `SampleCount`) answers an empty series.
+    /// The recorded datapoints of each query, as `GetMetricData` would have
+    /// answered: aggregated to the query's period with its statistic (a
+    /// recording finer than the query, such as 10-s points under a 60-s
+    /// policy, becomes one datapoint per period), timestamps in
+    /// `[from, to)`, and only periods that have ended by now (a recording
+    /// does not say when CloudWatch published them; docs/simulation.md). A
+    /// query nobody recorded (such as a `SampleCount`) answers an empty
+    /// series.
     async fn fetch(
         &self,
         queries: &[(MetricId, MetricQuery)],
@@ -224,26 +228,61 @@ impl MetricsPort for ReplayWorld<'_> {
         Ok(queries
             .iter()
             .map(|(id, q)| {
-                let period = SignedDuration::from_secs(i64::from(q.period_seconds()));
                 let recorded = serde_json::to_string(q)
                     .ok()
                     .and_then(|key| self.queries.get(&key))
                     .into_iter()
                     .flatten()
                     .find_map(|(service, metric)| self.metrics.get(service).and_then(|m| m.get(metric)));
-                let points = recorded.map_or_else(Vec::new, |series| {
-                    let start = series.partition_point(|p| p.timestamp < from);
-                    series[start..]
-                        .iter()
-                        .take_while(|p| p.timestamp < to)
-                        .filter(|p| p.timestamp.checked_add(period).is_ok_and(|end| end <= now))
-                        .copied()
-                        .collect()
-                });
+                let points = recorded.map_or_else(Vec::new, |series| answer(series, q, from, to, now));
                 (id.clone(), points)
             })
             .collect())
     }
+}
+
+/// One query's answer from a recorded series (sorted by time).
+fn answer(series: &[Datapoint], q: &MetricQuery, from: Timestamp, to: Timestamp, now: Timestamp) -> Vec<Datapoint> {
+    let period = i64::from(q.period_seconds().max(1));
+    let statistic = match q {
+        MetricQuery::Single { statistic, .. } => statistic.as_str(),
+        MetricQuery::Math { .. } => "",
+    };
+    let (from_s, to_s, now_s) = (from.as_second(), to.as_second(), now.as_second());
+    let first = series.partition_point(|p| p.timestamp.as_second() < from_s - from_s.rem_euclid(period));
+    let mut out: Vec<Datapoint> = Vec::new();
+    let mut bucket: Option<(i64, Vec<f64>)> = None;
+    let flush = |bucket: &mut Option<(i64, Vec<f64>)>, out: &mut Vec<Datapoint>| {
+        let Some((start, values)) = bucket.take() else { return };
+        if start < from_s || start >= to_s || start + period > now_s || values.is_empty() {
+            return;
+        }
+        let n = values.len() as f64;
+        let value = match statistic {
+            "Sum" => values.iter().sum(),
+            "Maximum" => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            "Minimum" => values.iter().copied().fold(f64::INFINITY, f64::min),
+            "SampleCount" => n,
+            // Average, and metric math: the mean of what was recorded.
+            _ => values.iter().sum::<f64>() / n,
+        };
+        if let Ok(timestamp) = Timestamp::from_second(start) {
+            out.push(Datapoint { timestamp, value });
+        }
+    };
+    for p in &series[first..] {
+        let t = p.timestamp.as_second();
+        if t >= to_s || t > now_s {
+            break;
+        }
+        let start = t - t.rem_euclid(period);
+        if bucket.as_ref().is_some_and(|(s, _)| *s != start) {
+            flush(&mut bucket, &mut out);
+        }
+        bucket.get_or_insert_with(|| (start, Vec::new())).1.push(p.value);
+    }
+    flush(&mut bucket, &mut out);
+    out
 }
 
 impl Clock for ReplayWorld<'_> {
@@ -348,7 +387,7 @@ pub fn replay_with_progress(
         )));
     }
     let world = ReplayWorld::new(config, initial, metrics, first);
-    let (state, published) = (InMemoryState::default(), RecordingDecisions::default());
+    let (state, published) = (InMemoryState::default(), CountingDecisions::default());
     let ports = ServicePorts { services: &world, metrics: &world, state: &state, decisions: &published };
     // A replay is shadow mode over the recording: decisions are recorded,
     // and our own desired count is applied to the view (closed loop).

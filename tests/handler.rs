@@ -92,7 +92,8 @@ fn task_event_scales_out_records_memory_and_publishes_the_decision() {
     assert_eq!(report.decisions[0].desired, 8);
     let record = w.record();
     assert_eq!(record.memory.last_scale_out.map(|r| r.to), Some(8), "cooldown clock starts");
-    assert_eq!(record.ledger.processed.len(), 1);
+    // A task event is remembered by its task's version (docs/lambdas.md).
+    assert_eq!(record.ledger.versions.len(), 1);
     let published = w.decisions.published.lock().unwrap();
     assert_eq!(published.len(), 1);
     assert_eq!(published[0].1["desired"], 8);
@@ -163,7 +164,7 @@ fn sixteen_concurrent_invocations_on_one_service_act_once() {
     });
     assert_eq!(w.services.updates(), vec![(WEB.to_owned(), 8)], "exactly one action");
     let record = w.record();
-    assert_eq!(record.ledger.processed.len(), 16, "no lost memory update");
+    assert_eq!(record.ledger.versions.len(), 16, "no lost memory update");
     assert_eq!(w.state.get(&target_key(WEB)).unwrap().version, 16);
 }
 

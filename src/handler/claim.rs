@@ -88,6 +88,8 @@ where
         let Some(decision) = work.decide(now, &mut record).await? else {
             return Ok(Claimed::Nothing);
         };
+        // Every write keeps the ledger within its budget, ticks included.
+        W::ledger(&mut record).prune(now);
         let claimed = match state.save(key, &encode(&record, key)?, version, now).await? {
             SaveOutcome::Conflict => continue,
             SaveOutcome::Saved { version } => version,

@@ -197,6 +197,20 @@ impl DecisionPort for RecordingDecisions {
     }
 }
 
+/// Counts published records and keeps none (long simulations and replays
+/// keep their decisions in the handlers' reports instead).
+#[derive(Debug, Default)]
+pub struct CountingDecisions {
+    pub published: std::sync::atomic::AtomicU64,
+}
+
+impl DecisionPort for CountingDecisions {
+    async fn publish(&self, _detail_type: &str, _record: &serde_json::Value) -> Result<(), PortError> {
+        self.published.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+}
+
 /// A fixed cluster; records applied actions.
 #[derive(Debug)]
 pub struct FakeCapacity {

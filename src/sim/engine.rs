@@ -23,7 +23,7 @@ use crate::config::{self, ConfigError, TargetConfig};
 use crate::decision::Decision;
 use crate::handler::capacity::{handle_capacity_event, CapacityReport};
 use crate::handler::{self, HandlerError, Report as HandlerReport, ServicePorts, Settings};
-use crate::ports::memory::{InMemoryState, RecordingDecisions};
+use crate::ports::memory::{CountingDecisions, InMemoryState};
 use crate::ports::Clock;
 use crate::route::Scratch;
 use jiff::SignedDuration;
@@ -186,7 +186,7 @@ struct Deployed<'a> {
     world: &'a SimWorld,
     config: &'a config::Config,
     settings: Settings,
-    ports: ServicePorts<'a, SimWorld, SimWorld, InMemoryState, RecordingDecisions>,
+    ports: ServicePorts<'a, SimWorld, SimWorld, InMemoryState, CountingDecisions>,
     providers: Vec<String>,
     capacity: CapacityOptions,
 }
@@ -296,7 +296,7 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
     let world = SimWorld::new(s, metrics, prefix)
         .map_err(|WorldError { field, reason }| SimError::Scenario { field, reason })?;
     let stack = Stack::deployed_for(&format!("arn:aws:ecs:us-east-1:123456789012:cluster/{CLUSTER}"))?;
-    let (state, published) = (InMemoryState::default(), RecordingDecisions::default());
+    let (state, published) = (InMemoryState::default(), CountingDecisions::default());
     // The baseline is Application Auto Scaling and cluster auto scaling:
     // `aws` mode on AWS's cadence (the tick; alarms of sub-minute metrics
     // every 10 s through the handler's polling), deaf to ECS events.
