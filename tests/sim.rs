@@ -282,3 +282,97 @@ fn tasks_serve_traffic_only_after_their_health_checks_spec_9_2() {
         assert_eq!(a.score.task_hours > 0.0, b.score.task_hours > 0.0);
     }
 }
+
+fn backtest(s: &Scenario, config_text: &str) -> Result<sim::Report, sim::SimError> {
+    let cfg = ecs_autopilot::config::load_str(config_text).unwrap();
+    let (baseline, ours) = sim::engine::backtest_targets(&cfg)?;
+    Ok(sim::Report {
+        scenario: s.name.clone(),
+        description: String::new(),
+        duration_seconds: s.duration_seconds,
+        baseline: sim::engine::run_with(s, sim::ControllerKind::AwsBaseline, baseline)?,
+        autopilot: sim::engine::run_with(s, sim::ControllerKind::Autopilot, ours)?,
+    })
+}
+
+#[test]
+fn a_users_own_configuration_is_backtested_on_the_scenarios_demand() {
+    let s = scenario("spike-20s");
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/config/backtest.yaml")).unwrap();
+    let report = backtest(&s, &text).unwrap();
+    // The simulated service takes the configured identity; both policies
+    // (CPU and the load balancer's requests per target) read data.
+    for run in [&report.baseline, &report.autopilot] {
+        let d = run.decisions.iter().rev().find(|d| d.policies.len() == 2).expect("a decision");
+        assert_eq!(d.service, "service/prod-cluster/web");
+        assert!(d.policies.iter().all(|p| p.metric_value.is_some()), "{:?}", d.policies);
+    }
+    // The baseline is AWS: aws mode, whatever the Autopilot section says.
+    assert!(report.baseline.decisions.iter().all(|d| d.mode == ecs_autopilot::config::EvaluationMode::Aws));
+    assert!(report.autopilot.decisions.iter().all(|d| d.mode == ecs_autopilot::config::EvaluationMode::Fast));
+    assert!(report.autopilot.score.reaction_decision_seconds < report.baseline.score.reaction_decision_seconds);
+}
+
+#[test]
+fn a_metric_the_scenario_does_not_model_is_an_error_naming_it() {
+    let mut s = scenario("spike-20s");
+    let memory = "
+ScalableTargets:
+  - {ResourceId: service/prod/api, MinCapacity: 2, MaxCapacity: 40}
+ScalingPolicies:
+  - PolicyName: memory60
+    ResourceId: service/prod/api
+    PolicyType: TargetTrackingScaling
+    TargetTrackingScalingPolicyConfiguration:
+      TargetValue: 60
+      PredefinedMetricSpecification: {PredefinedMetricType: ECSServiceAverageMemoryUtilization}
+";
+    let err = backtest(&s, memory).unwrap_err().to_string();
+    assert!(err.contains("service.memory"), "{err}");
+    s.service.memory = Some(sim::scenario::MemoryModel { idle_percent: 30.0, busy_percent: 90.0 });
+    let report = backtest(&s, memory).unwrap();
+    assert!(report.baseline.score.scaling_actions > 0, "memory rises with the spike and scales the service");
+    let two = memory.replace(
+        "ScalableTargets:\n",
+        "ScalableTargets:\n  - {ResourceId: service/prod/b, MinCapacity: 1, MaxCapacity: 2}\n",
+    );
+    assert!(backtest(&s, &two).unwrap_err().to_string().contains("one service"));
+}
+
+#[test]
+fn custom_metrics_drive_step_policies_through_the_simulated_cloudwatch() {
+    let mut s = scenario("spike-20s");
+    s.custom_metrics = vec![sim::scenario::CustomMetric {
+        namespace: "AWS/SQS".into(),
+        metric_name: "ApproximateNumberOfMessagesVisible".into(),
+        dimensions: vec![ecs_autopilot::config::aws::Dimension { name: "QueueName".into(), value: "jobs".into() }],
+        points: vec![(0, 10.0), (900, 10.0), (960, 5_000.0), (3600, 5_000.0)],
+    }];
+    let text = "
+ScalableTargets:
+  - {ResourceId: service/prod/worker, MinCapacity: 2, MaxCapacity: 40}
+ScalingPolicies:
+  - PolicyName: backlog
+    ResourceId: service/prod/worker
+    PolicyType: StepScaling
+    StepScalingPolicyConfiguration:
+      AdjustmentType: ChangeInCapacity
+      Cooldown: 120
+      StepAdjustments: [{MetricIntervalLowerBound: 0, ScalingAdjustment: 4}]
+    Alarms: [{AlarmName: autopilot-backlog}]
+MetricAlarms:
+  - AlarmName: autopilot-backlog
+    Namespace: AWS/SQS
+    MetricName: ApproximateNumberOfMessagesVisible
+    Dimensions: [{Name: QueueName, Value: jobs}]
+    Statistic: Maximum
+    Period: 60
+    EvaluationPeriods: 1
+    Threshold: 1000
+    ComparisonOperator: GreaterThanThreshold
+";
+    let report = backtest(&s, text).unwrap();
+    let first = report.baseline.decisions.iter().find(|d| !d.actions.is_empty()).expect("the backlog scales out");
+    assert!(first.time.as_second() - sim::engine::EPOCH_SECONDS >= 960, "{}", first.time);
+}

@@ -80,7 +80,10 @@ enum Command {
         /// the rules of --rules and the configuration of --config.
         #[arg(long, requires = "configs")]
         events: Option<String>,
-        /// Configuration files for --events (merged).
+        /// Configuration files (merged): the services' policies for --events;
+        /// with --scenario, your own configuration to backtest (one scalable
+        /// target: the AWS baseline runs its AWS-shaped part, ecs-autopilot
+        /// runs it as written, Autopilot settings included).
         #[arg(long = "config")]
         configs: Vec<String>,
         /// GetMetricData output (JSON) for --events.
@@ -263,8 +266,15 @@ fn main() -> ExitCode {
         ),
         Command::TestEventPattern { event_pattern, event } => test_event_pattern(&event_pattern, &event),
         Command::Route { rules, events, params, stats } => route(&rules, &events, &params, stats),
-        Command::Replay { scenario: Some(scenario), format, chart, decisions, events_out, .. } => {
-            replay::scenario(&scenario, &format, chart.as_deref(), decisions.as_deref(), events_out.as_deref())
+        Command::Replay { scenario: Some(scenario), configs, format, chart, decisions, events_out, .. } => {
+            replay::scenario(
+                &scenario,
+                &configs,
+                &format,
+                chart.as_deref(),
+                decisions.as_deref(),
+                events_out.as_deref(),
+            )
         }
         Command::Replay {
             scenario: None,

@@ -7,6 +7,7 @@
 //! Owns: the stored datapoints and the statistics of a query. May not touch:
 //! the service model (the world feeds it one sample a second), the clock.
 
+use crate::config::aws::Dimension;
 use crate::config::MetricQuery;
 use crate::memory::Datapoint;
 use jiff::Timestamp;
@@ -27,18 +28,30 @@ struct Period {
     minimum: f64,
 }
 
+/// How a stream's samples count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Samples {
+    /// Each running task reports once per period (ECS service metrics):
+    /// `SampleCount` is the reporting tasks, `Sum` their values added up.
+    PerTask,
+    /// One sample a second (load balancer and custom metrics): `SampleCount`
+    /// is the seconds, `Sum` the samples added up.
+    PerSecond,
+}
+
 /// One metric's stream: accumulates per-second samples into periods.
 #[derive(Clone, Debug)]
 struct Stream {
     period: u32,
     delay: u32,
+    samples: Samples,
     stored: Vec<Period>,
     open: Option<Period>,
 }
 
 impl Stream {
-    fn new(period: u32, delay: u32) -> Self {
-        Self { period: period.max(1), delay, stored: Vec::new(), open: None }
+    fn new(period: u32, delay: u32, samples: Samples) -> Self {
+        Self { period: period.max(1), delay, samples, stored: Vec::new(), open: None }
     }
 
     fn record(&mut self, second: i64, value: f64, tasks: u32) {
@@ -72,28 +85,28 @@ impl Stream {
 }
 
 /// Which metric a stream is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EcsMetric {
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// `AWS/ECS` `CPUUtilization` of the service.
     Cpu,
+    /// `AWS/ECS` `MemoryUtilization` of the service.
     Memory,
+    /// `AWS/ApplicationELB` `RequestCountPerTarget` of the service's target
+    /// group (requests per serving task).
+    RequestsPerTarget,
+    /// A custom metric: namespace, name and sorted dimensions.
+    Custom { namespace: String, metric_name: String, dimensions: Vec<Dimension> },
 }
 
-impl EcsMetric {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Cpu => "CPUUtilization",
-            Self::Memory => "MemoryUtilization",
-        }
-    }
-}
-
-/// The service's `AWS/ECS` metrics.
+/// The service's metrics, as CloudWatch stores them.
 #[derive(Clone, Debug)]
 pub struct SimCloudWatch {
     cluster: String,
     service: String,
-    cpu: Stream,
-    memory: Stream,
+    streams: Vec<(Source, Stream)>,
+    /// Sources nobody publishes in this run, with the reason (a query for
+    /// one is an error, not a silent absence).
+    unmodelled: Vec<(Source, String)>,
 }
 
 /// A query the simulated CloudWatch cannot answer.
@@ -103,32 +116,47 @@ pub struct Unanswerable(pub String);
 
 impl SimCloudWatch {
     /// The metrics of `service/<cluster>/<service>`, published every
-    /// `period` seconds, readable `delay` seconds after the period ends.
+    /// `period` seconds, readable `delay` seconds after the period ends: CPU
+    /// and load-balancer requests always; memory and custom metrics when the
+    /// caller adds them ([`SimCloudWatch::publish`]).
     #[must_use]
     pub fn new(cluster: &str, service: &str, period: u32, delay: u32) -> Self {
         Self {
             cluster: cluster.to_owned(),
             service: service.to_owned(),
-            cpu: Stream::new(period, delay),
-            memory: Stream::new(period, delay),
+            streams: vec![
+                (Source::Cpu, Stream::new(period, delay, Samples::PerTask)),
+                (Source::RequestsPerTarget, Stream::new(period, delay, Samples::PerSecond)),
+            ],
+            unmodelled: vec![(
+                Source::Memory,
+                "the scenario has no service.memory model (idle_percent, busy_percent)".to_owned(),
+            )],
         }
     }
 
-    /// Records one second of a metric from `tasks` reporting tasks. ECS
-    /// publishes nothing while no task runs.
-    pub fn record(&mut self, metric: EcsMetric, second: i64, value: f64, tasks: u32) {
-        if tasks == 0 {
-            return;
-        }
-        match metric {
-            EcsMetric::Cpu => self.cpu.record(second, value, tasks),
-            EcsMetric::Memory => self.memory.record(second, value, tasks),
+    /// Publishes `source` too, at the same period and delay.
+    pub fn publish(&mut self, source: Source) {
+        let (period, delay) = (self.streams[0].1.period, self.streams[0].1.delay);
+        let samples = if matches!(source, Source::Memory) { Samples::PerTask } else { Samples::PerSecond };
+        self.unmodelled.retain(|(s, _)| *s != source);
+        self.streams.push((source, Stream::new(period, delay, samples)));
+    }
+
+    /// Records one second of `source` from `tasks` reporting tasks (ignored
+    /// for per-second metrics). ECS publishes nothing while no task runs.
+    pub fn record(&mut self, source: &Source, second: i64, value: f64, tasks: u32) {
+        if let Some((_, stream)) = self.streams.iter_mut().find(|(s, _)| s == source) {
+            if stream.samples == Samples::PerTask && tasks == 0 {
+                return;
+            }
+            stream.record(second, value, tasks.max(1));
         }
     }
 
     /// Closes the periods that ended by `second` (exclusive).
     pub fn close_ended(&mut self, second: i64) {
-        for s in [&mut self.cpu, &mut self.memory] {
+        for (_, s) in &mut self.streams {
             if s.open.is_some_and(|p| p.start + i64::from(s.period) <= second) {
                 s.close();
             }
@@ -138,19 +166,51 @@ impl SimCloudWatch {
     /// The newest readable CPU datapoint (Average) at `now`, for charts.
     #[must_use]
     pub fn newest_cpu(&self, now: i64) -> Option<f64> {
-        self.cpu.stored.iter().rev().find(|p| p.visible_at <= now).map(|p| p.sum / f64::from(p.seconds.max(1)))
+        let (_, cpu) = self.streams.iter().find(|(s, _)| *s == Source::Cpu)?;
+        cpu.stored.iter().rev().find(|p| p.visible_at <= now).map(|p| p.sum / f64::from(p.seconds.max(1)))
+    }
+
+    /// The source a query reads, if this service publishes it.
+    fn source_of(&self, namespace: &str, metric_name: &str, dimensions: &[Dimension]) -> Source {
+        let has = |name: &str, value: &str| dimensions.iter().any(|d| d.name == name && d.value == value);
+        match (namespace, metric_name) {
+            ("AWS/ECS", "CPUUtilization" | "MemoryUtilization")
+                if dimensions.len() == 2 && has("ClusterName", &self.cluster) && has("ServiceName", &self.service) =>
+            {
+                if metric_name == "CPUUtilization" {
+                    Source::Cpu
+                } else {
+                    Source::Memory
+                }
+            }
+            // The service sits behind one target group, whatever its name.
+            ("AWS/ApplicationELB", "RequestCountPerTarget")
+                if dimensions.len() == 1 && dimensions[0].name == "TargetGroup" =>
+            {
+                Source::RequestsPerTarget
+            }
+            _ => {
+                let mut sorted = dimensions.to_vec();
+                sorted.sort();
+                Source::Custom {
+                    namespace: namespace.to_owned(),
+                    metric_name: metric_name.to_owned(),
+                    dimensions: sorted,
+                }
+            }
+        }
     }
 
     /// Answers one query as `GetMetricData` would at `now`: the readable
     /// datapoints with timestamps in `[from, to)`. A query period finer than
     /// the stream's returns the stream's periods (a standard-resolution
     /// metric has nothing finer); a coarser one that is a multiple of it
-    /// aggregates whole stream periods. A metric nobody publishes has no
-    /// datapoints (CloudWatch answers an empty series).
+    /// aggregates whole stream periods.
     ///
     /// # Errors
-    /// [`Unanswerable`] for metric math, a period that is not a multiple of
-    /// the stream's, or a statistic CloudWatch does not have.
+    /// [`Unanswerable`] for metric math, a metric the scenario does not
+    /// model, a period that is not a multiple of the stream's, or a
+    /// statistic CloudWatch does not have.
     pub fn answer(
         &self,
         query: &MetricQuery,
@@ -163,21 +223,24 @@ impl SimCloudWatch {
                 "metric math is not modelled by the simulated CloudWatch (docs/simulation.md)".into(),
             ));
         };
-        let ours = namespace == "AWS/ECS"
-            && dimensions.iter().any(|d| d.name == "ClusterName" && d.value == self.cluster)
-            && dimensions.iter().any(|d| d.name == "ServiceName" && d.value == self.service)
-            && dimensions.len() == 2;
-        let stream = match (ours, metric_name.as_str()) {
-            (true, "CPUUtilization") => &self.cpu,
-            (true, "MemoryUtilization") => &self.memory,
-            _ => return Ok(Vec::new()),
+        let source = self.source_of(namespace, metric_name, dimensions);
+        if let Some((_, why)) = self.unmodelled.iter().find(|(s, _)| *s == source) {
+            return Err(Unanswerable(format!("{namespace} {metric_name}: {why}")));
+        }
+        let Some((_, stream)) = self.streams.iter().find(|(s, _)| *s == source) else {
+            // CloudWatch would answer an empty series; a backtest that
+            // silently had no data for a policy would mislead, so it says so.
+            let dims: Vec<String> = dimensions.iter().map(|d| format!("{}={}", d.name, d.value)).collect();
+            return Err(Unanswerable(format!(
+                "{namespace} {metric_name} {{{}}} is not published in this scenario: add it under custom_metrics",
+                dims.join(",")
+            )));
         };
         let base = stream.period;
         let period = (*period_seconds).max(base);
         if period % base != 0 {
             return Err(Unanswerable(format!(
-                "period {period_seconds} s is not a multiple of the {base}-s stream of {}",
-                EcsMetric::name(if metric_name == "CPUUtilization" { EcsMetric::Cpu } else { EcsMetric::Memory })
+                "period {period_seconds} s is not a multiple of the {base}-s stream of {metric_name}"
             )));
         }
         let statistic = Statistic::parse(statistic)?;
@@ -186,7 +249,7 @@ impl SimCloudWatch {
         let mut group: Option<(i64, Vec<&Period>)> = None;
         let flush = |group: &mut Option<(i64, Vec<&Period>)>, out: &mut Vec<Datapoint>| {
             if let Some((start, members)) = group.take() {
-                if let Some(value) = statistic.of(&members) {
+                if let Some(value) = statistic.of(&members, stream.samples) {
                     if let Ok(timestamp) = Timestamp::from_second(start) {
                         out.push(Datapoint { timestamp, value });
                     }
@@ -234,13 +297,24 @@ impl Statistic {
         })
     }
 
-    /// The statistic over whole stream periods. Each task reports once per
-    /// stream period, so `SampleCount` is the reporting tasks per period and
-    /// `Sum` is the tasks' values added up (docs/simulation.md).
-    fn of(self, periods: &[&Period]) -> Option<f64> {
+    /// The statistic over whole stream periods (docs/simulation.md): for
+    /// ECS metrics each task reports once per stream period, so
+    /// `SampleCount` is the reporting tasks and `Sum` the tasks' values
+    /// added up; for per-second metrics each second is a sample.
+    fn of(self, periods: &[&Period], samples: Samples) -> Option<f64> {
         let seconds: u32 = periods.iter().map(|p| p.seconds).sum();
         if seconds == 0 {
             return None;
+        }
+        if samples == Samples::PerSecond {
+            let sum: f64 = periods.iter().map(|p| p.sum).sum();
+            return Some(match self {
+                Self::Average => sum / f64::from(seconds),
+                Self::Maximum => periods.iter().map(|p| p.maximum).fold(f64::NEG_INFINITY, f64::max),
+                Self::Minimum => periods.iter().map(|p| p.minimum).fold(f64::INFINITY, f64::min),
+                Self::SampleCount => f64::from(seconds),
+                Self::Sum => sum,
+            });
         }
         let mean = |f: fn(&Period) -> f64| periods.iter().map(|p| f(p)).sum::<f64>() / f64::from(seconds);
         let tasks_per_period =
@@ -281,7 +355,8 @@ mod tests {
     fn datapoints_are_readable_only_after_the_delay_and_aggregate_whole_periods() {
         let mut cw = SimCloudWatch::new("sim", "web", 20, 20);
         for s in 0..60 {
-            cw.record(EcsMetric::Cpu, s, if s < 20 { 30.0 } else { 60.0 }, 4);
+            cw.record(&Source::Cpu, s, if s < 20 { 30.0 } else { 60.0 }, 4);
+            cw.record(&Source::RequestsPerTarget, s, 2.0, 4);
         }
         cw.close_ended(60);
         let all = |stat, period, now| cw.answer(&query(stat, period), now, at(0), at(600)).unwrap();
@@ -296,18 +371,55 @@ mod tests {
         // A 10-s query of a 20-s stream answers at the stream's resolution.
         assert_eq!(all("Average", 10, 80).len(), 3);
         assert!(cw.answer(&query("p99", 20), 80, at(0), at(600)).is_err());
+        // Requests per target: a per-second counter, summed per period.
+        let alb = MetricQuery::Single {
+            namespace: "AWS/ApplicationELB".into(),
+            metric_name: "RequestCountPerTarget".into(),
+            dimensions: vec![Dimension { name: "TargetGroup".into(), value: "targetgroup/web/1".into() }],
+            statistic: "Sum".into(),
+            period_seconds: 60,
+        };
+        assert_eq!(cw.answer(&alb, 80, at(0), at(600)).unwrap()[0].value, 120.0);
+        // Memory is not modelled unless the scenario says how: an error.
+        let mut memory = query("Average", 60);
+        if let MetricQuery::Single { metric_name, .. } = &mut memory {
+            *metric_name = "MemoryUtilization".into();
+        }
+        assert!(cw.answer(&memory, 80, at(0), at(600)).unwrap_err().0.contains("service.memory"));
     }
 
     #[test]
-    fn other_services_and_idle_services_have_no_datapoints() {
+    fn idle_services_have_no_datapoints_and_unpublished_metrics_are_named() {
         let mut cw = SimCloudWatch::new("sim", "web", 60, 0);
-        cw.record(EcsMetric::Cpu, 0, 50.0, 0);
+        cw.record(&Source::Cpu, 0, 50.0, 0);
         cw.close_ended(120);
         assert!(cw.answer(&query("Average", 60), 1000, at(0), at(600)).unwrap().is_empty());
         let mut other = query("Average", 60);
         if let MetricQuery::Single { dimensions, .. } = &mut other {
             dimensions[1].value = "api".into();
         }
-        assert!(cw.answer(&other, 1000, at(0), at(600)).unwrap().is_empty());
+        let err = cw.answer(&other, 1000, at(0), at(600)).unwrap_err();
+        assert!(err.0.contains("custom_metrics"), "{err}");
+    }
+
+    #[test]
+    fn custom_metrics_are_answered_once_published() {
+        let mut cw = SimCloudWatch::new("sim", "web", 60, 0);
+        let dims = vec![Dimension { name: "QueueName".into(), value: "jobs".into() }];
+        let source =
+            Source::Custom { namespace: "AWS/SQS".into(), metric_name: "Backlog".into(), dimensions: dims.clone() };
+        cw.publish(source.clone());
+        for s in 0..60 {
+            cw.record(&source, s, f64::from(s as u32), 1);
+        }
+        cw.close_ended(60);
+        let q = MetricQuery::Single {
+            namespace: "AWS/SQS".into(),
+            metric_name: "Backlog".into(),
+            dimensions: dims,
+            statistic: "Maximum".into(),
+            period_seconds: 60,
+        };
+        assert_eq!(cw.answer(&q, 60, at(0), at(600)).unwrap()[0].value, 59.0);
     }
 }

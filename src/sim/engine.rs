@@ -286,16 +286,35 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
         ControllerKind::Autopilot => s.autopilot_metrics.unwrap_or(s.baseline_metrics),
     };
     check(s, metrics)?;
-    let cfg = target_config(s, kind, metrics)?;
+    run_with(s, kind, target_config(s, kind, metrics)?)
+}
+
+/// Runs one controller over the scenario with `target` as its
+/// configuration: the simulated service takes the target's identity and
+/// the scenario's demand drives every metric its policies read (CPU,
+/// memory with `service.memory`, the load balancer's requests per target,
+/// `custom_metrics`).
+///
+/// # Errors
+/// As [`run`]; a policy reading a metric the scenario does not model is a
+/// [`SimError::Handler`] naming it.
+pub fn run_with(s: &Scenario, kind: ControllerKind, target: TargetConfig) -> Result<Run, SimError> {
+    let metrics = match kind {
+        ControllerKind::AwsBaseline => s.baseline_metrics,
+        ControllerKind::Autopilot => s.autopilot_metrics.unwrap_or(s.baseline_metrics),
+    };
+    check(s, metrics)?;
+    let resource_id = target.resource_id.clone();
+    let cluster_name = resource_id.split('/').nth(1).unwrap_or(CLUSTER).to_owned();
     let config =
-        config::Config { targets: [(cfg.resource_id.clone(), cfg)].into_iter().collect(), warnings: Vec::new() };
+        config::Config { targets: [(resource_id.clone(), target)].into_iter().collect(), warnings: Vec::new() };
     let prefix = match kind {
         ControllerKind::AwsBaseline => "aws",
         ControllerKind::Autopilot => "autopilot",
     };
-    let world = SimWorld::new(s, metrics, prefix)
+    let world = SimWorld::new(s, metrics, prefix, &resource_id)
         .map_err(|WorldError { field, reason }| SimError::Scenario { field, reason })?;
-    let stack = Stack::deployed_for(&format!("arn:aws:ecs:us-east-1:123456789012:cluster/{CLUSTER}"))?;
+    let stack = Stack::deployed_for(&format!("arn:aws:ecs:us-east-1:123456789012:cluster/{cluster_name}"))?;
     let (state, published) = (InMemoryState::default(), CountingDecisions::default());
     // The baseline is Application Auto Scaling and cluster auto scaling:
     // `aws` mode on AWS's cadence (the tick; alarms of sub-minute metrics
@@ -410,6 +429,28 @@ fn check(s: &Scenario, metrics: MetricPipeline) -> Result<(), SimError> {
         });
     }
     Ok(())
+}
+
+/// The two configurations a backtest runs from the user's one: the AWS
+/// baseline reads its AWS-shaped part alone (no `Autopilot` settings:
+/// exactly Application Auto Scaling), ecs-autopilot reads it as written.
+///
+/// # Errors
+/// [`SimError::Scenario`] unless the configuration has exactly one scalable
+/// target (the simulated service takes its identity).
+pub fn backtest_targets(config: &config::Config) -> Result<(TargetConfig, TargetConfig), SimError> {
+    let mut targets = config.targets.values();
+    let (Some(target), None) = (targets.next(), targets.next()) else {
+        return Err(SimError::Scenario {
+            field: "--config".into(),
+            reason: format!(
+                "a backtest simulates one service: the configuration has {} scalable targets",
+                config.targets.len()
+            ),
+        });
+    };
+    let baseline = TargetConfig { extensions: crate::config::Extensions::default(), ..target.clone() };
+    Ok((baseline, target.clone()))
 }
 
 /// Both controllers on the same scenario.

@@ -38,6 +38,10 @@ pub struct Scenario {
     /// A rolling deployment during the run.
     #[serde(default)]
     pub deployment: Option<DeploymentModel>,
+    /// Custom metrics the service publishes (for backtested configurations
+    /// that read them).
+    #[serde(default)]
+    pub custom_metrics: Vec<CustomMetric>,
 }
 
 /// The Auto Scaling group and capacity provider under the service.
@@ -223,6 +227,34 @@ pub struct ServiceModel {
     /// balancer's checks otherwise). Default 0: traffic at once.
     #[serde(default)]
     pub healthy_after_seconds: u32,
+    /// Memory utilization of a task: `idle_percent` at no load, rising
+    /// linearly with its CPU to `busy_percent` at 100 % CPU. Needed only
+    /// when a backtested configuration reads `MemoryUtilization`.
+    #[serde(default)]
+    pub memory: Option<MemoryModel>,
+}
+
+/// A task's memory utilization as a function of its load.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryModel {
+    pub idle_percent: f64,
+    pub busy_percent: f64,
+}
+
+/// A metric the service publishes itself (a CloudWatch custom metric),
+/// answered for queries naming the same namespace, name and dimensions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomMetric {
+    pub namespace: String,
+    pub metric_name: String,
+    /// `{Name, Value}` pairs, as in the configuration.
+    #[serde(default)]
+    pub dimensions: Vec<crate::config::aws::Dimension>,
+    /// `(second, value)` points, linearly interpolated; one value a second
+    /// is published.
+    pub points: Vec<(u32, f64)>,
 }
 
 /// How CPU utilization reaches the controller.

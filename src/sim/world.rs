@@ -9,7 +9,7 @@
 //! May not touch: decisions (only the handlers, through the ports, change
 //! the desired count or the group), the real clock.
 
-use super::cloudwatch::{EcsMetric, SimCloudWatch};
+use super::cloudwatch::{SimCloudWatch, Source};
 use super::cluster::{ServiceCounts, SimCluster, PROVIDER};
 use super::scenario::{unit, MetricPipeline, Scenario};
 use super::tasks::TaskBook;
@@ -25,7 +25,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 /// Simulated time starts here (2026-01-05, a Monday, 00:00 UTC).
 pub const EPOCH_SECONDS: i64 = 1_767_571_200;
 
-/// The simulated cluster's name.
+/// The simulated cluster's name when the scenario's own policy runs.
 pub const CLUSTER: &str = "sim";
 
 /// The instant of simulated second `t`.
@@ -140,20 +140,49 @@ impl State {
     }
 }
 
+/// The metrics the scenario's service publishes.
+fn cloudwatch(s: &Scenario, cluster: &str, service: &str, metrics: MetricPipeline) -> SimCloudWatch {
+    let mut cw = SimCloudWatch::new(cluster, service, metrics.period_seconds, metrics.delay_seconds);
+    if s.service.memory.is_some() {
+        cw.publish(Source::Memory);
+    }
+    for m in &s.custom_metrics {
+        let mut dimensions = m.dimensions.clone();
+        dimensions.sort();
+        cw.publish(Source::Custom { namespace: m.namespace.clone(), metric_name: m.metric_name.clone(), dimensions });
+    }
+    cw
+}
+
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl SimWorld {
-    /// The world at second 0 of `scenario`, its metrics published as
-    /// `metrics` says, the tasks of its service named with `prefix`.
+    /// The world at second 0 of `scenario`: the service `resource_id`
+    /// (`service/<cluster>/<service>`), its metrics published as `metrics`
+    /// says, its tasks named with `prefix`.
     ///
     /// # Errors
-    /// [`WorldError`] when the initial tasks do not fit the initial instances.
-    pub fn new(scenario: &Scenario, metrics: MetricPipeline, prefix: &str) -> Result<Self, WorldError> {
+    /// [`WorldError`] when the resource id is not a service's, or the
+    /// initial tasks do not fit the initial instances.
+    pub fn new(
+        scenario: &Scenario,
+        metrics: MetricPipeline,
+        prefix: &str,
+        resource_id: &str,
+    ) -> Result<Self, WorldError> {
         let s = scenario;
+        let mut parts = resource_id.splitn(3, '/');
+        let (Some("service"), Some(cluster_name), Some(service_name)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(WorldError {
+                field: "ResourceId".into(),
+                reason: format!("{resource_id:?} is not service/<cluster>/<service>"),
+            });
+        };
         let mut cluster = s.cluster.as_ref().map(|m| SimCluster::new(m, s.seed));
-        let book = TaskBook::new(CLUSTER, &s.name, s.service.initial_tasks, prefix);
+        let book = TaskBook::new(cluster_name, service_name, s.service.initial_tasks, prefix);
         if let Some(c) = cluster.as_mut() {
             for _ in 0..book.running_count() {
                 if !c.place(0) {
@@ -170,7 +199,7 @@ impl SimWorld {
         let mut state = State {
             t: 0,
             scenario: s.clone(),
-            resource_id: format!("service/{CLUSTER}/{}", s.name),
+            resource_id: resource_id.to_owned(),
             desired: book.running_count(),
             book,
             deploy_remaining: 0,
@@ -178,7 +207,7 @@ impl SimWorld {
             draws: 0,
             placement_reported_at: None,
             cluster,
-            cloudwatch: SimCloudWatch::new(CLUSTER, &s.name, metrics.period_seconds, metrics.delay_seconds),
+            cloudwatch: cloudwatch(s, cluster_name, service_name, metrics),
             applied: Vec::new(),
             calls: ApiCalls::default(),
         };
@@ -258,12 +287,29 @@ impl SimWorld {
         // ECS publishes CPU only while tasks run; task-level CPU caps at
         // 100 %; tasks not yet healthy idle, so the service average is the
         // serving tasks' CPU spread over all running ones (docs/simulation.md).
+        let second = now.as_second();
         if running > 0 {
             let busy = if serving > 0 { (demand / (f64::from(serving) * rpt) * 100.0).min(100.0) } else { 0.0 };
             let cpu = busy * f64::from(serving) / f64::from(running);
-            w.cloudwatch.record(EcsMetric::Cpu, now.as_second(), cpu, running);
+            w.cloudwatch.record(&Source::Cpu, second, cpu, running);
+            if let Some(m) = s.service.memory {
+                let memory = m.idle_percent + (m.busy_percent - m.idle_percent) * cpu / 100.0;
+                w.cloudwatch.record(&Source::Memory, second, memory, running);
+            }
         }
-        w.cloudwatch.close_ended(now.as_second() + 1);
+        // The load balancer spreads requests over the healthy targets.
+        if serving > 0 {
+            w.cloudwatch.record(&Source::RequestsPerTarget, second, demand / f64::from(serving), serving);
+        }
+        for m in &s.custom_metrics {
+            let mut dimensions = m.dimensions.clone();
+            dimensions.sort();
+            let source =
+                Source::Custom { namespace: m.namespace.clone(), metric_name: m.metric_name.clone(), dimensions };
+            let value = super::scenario::Demand::Points { points: m.points.clone() }.at(t, s.seed);
+            w.cloudwatch.record(&source, second, value, 1);
+        }
+        w.cloudwatch.close_ended(second + 1);
         Second { demand, needed, running, serving, provisioning: w.book.provisioning_count() }
     }
 

@@ -6,6 +6,7 @@ use super::{load_config, load_stack, read, yaml_or_json, Failure};
 
 pub(super) fn scenario(
     path: &str,
+    configs: &[String],
     format: &str,
     chart: Option<&str>,
     decisions: Option<&str>,
@@ -29,13 +30,28 @@ pub(super) fn scenario(
         let points = sim::scenario::csv_points(&read(&file)?).map_err(|e| Failure::input(format!("{file}: {e}")))?;
         scenario.demand = sim::scenario::Demand::Points { points };
     }
+    // Your own configuration, or the scenario's built-in CPU policy.
+    let targets = if configs.is_empty() {
+        None
+    } else {
+        let config = load_config(configs)?;
+        Some(sim::engine::backtest_targets(&config).map_err(|e| Failure::input(e.to_string()))?)
+    };
+    let run = |kind: sim::ControllerKind| {
+        let result = match &targets {
+            None => sim::engine::run(&scenario, kind),
+            Some((baseline, ours)) => {
+                let target = if kind == sim::ControllerKind::AwsBaseline { baseline } else { ours };
+                sim::engine::run_with(&scenario, kind, target.clone())
+            }
+        };
+        result.map_err(|e| Failure::input(format!("{path}: {e}")))
+    };
     let mut bar = Progress::new("simulating");
     bar.update(0, 2);
-    let baseline = sim::engine::run(&scenario, sim::ControllerKind::AwsBaseline)
-        .map_err(|e| Failure::input(format!("{path}: {e}")))?;
+    let baseline = run(sim::ControllerKind::AwsBaseline)?;
     bar.update(1, 2);
-    let autopilot = sim::engine::run(&scenario, sim::ControllerKind::Autopilot)
-        .map_err(|e| Failure::input(format!("{path}: {e}")))?;
+    let autopilot = run(sim::ControllerKind::Autopilot)?;
     bar.update(2, 2);
     let report = sim::Report {
         scenario: scenario.name.clone(),
