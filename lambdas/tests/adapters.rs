@@ -205,6 +205,65 @@ mod cloudwatch {
         assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
     }
 
+    /// The exact `GetMetricData` request of a `fast` high-resolution CPU
+    /// policy: the Average and its SampleCount in one call (docs/lambdas.md).
+    #[tokio::test]
+    async fn fast_mode_sends_the_average_and_its_sample_count_in_one_call() {
+        let cfg = ecs_autopilot::config::load_str(
+            "ScalableTargets: [{ResourceId: service/prod/api, MinCapacity: 1, MaxCapacity: 9}]\nScalingPolicies:\n  - {PolicyName: cpu, ResourceId: service/prod/api, PolicyType: TargetTrackingScaling, TargetTrackingScalingPolicyConfiguration: {TargetValue: 50, PredefinedMetricSpecification: {PredefinedMetricType: ECSServiceAverageCPUUtilizationHighResolution}}}\nAutopilot: {Defaults: {EvaluationMode: fast}}",
+        )
+        .unwrap();
+        let queries = ecs_autopilot::handler::fetch_queries(&cfg.targets["service/prod/api"]);
+        let rule = mock!(Client::get_metric_data)
+            .match_requests(|r| {
+                let sent: Vec<(
+                    Option<&str>,
+                    Option<&str>,
+                    Option<&str>,
+                    Option<i32>,
+                    Vec<(Option<&str>, Option<&str>)>,
+                )> = r
+                    .metric_data_queries()
+                    .iter()
+                    .map(|q| {
+                        let stat = q.metric_stat().unwrap();
+                        let metric = stat.metric().unwrap();
+                        let dims = metric.dimensions().iter().map(|d| (d.name(), d.value())).collect();
+                        (q.id(), metric.metric_name(), stat.stat(), stat.period(), dims)
+                    })
+                    .collect();
+                let dims = vec![(Some("ClusterName"), Some("prod")), (Some("ServiceName"), Some("api"))];
+                sent == vec![
+                    (Some("m0"), Some("CPUUtilization"), Some("Average"), Some(20), dims.clone()),
+                    (Some("m1"), Some("CPUUtilization"), Some("SampleCount"), Some(20), dims),
+                ]
+            })
+            .then_output(|| {
+                GetMetricDataOutput::builder()
+                    .metric_data_results(
+                        MetricDataResult::builder()
+                            .id("m0")
+                            .timestamps(DateTime::from_secs(1_772_445_540))
+                            .values(80.0)
+                            .build(),
+                    )
+                    .metric_data_results(
+                        MetricDataResult::builder()
+                            .id("m1")
+                            .timestamps(DateTime::from_secs(1_772_445_540))
+                            .values(6.0)
+                            .build(),
+                    )
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_cloudwatch, [&rule]);
+        let from = now().checked_sub(jiff::SignedDuration::from_mins(20)).unwrap();
+        let out = CloudWatchMetrics::new(client).fetch(&queries, from, now()).await.unwrap();
+        assert_eq!(rule.num_calls(), 1, "one call carries both");
+        let counts = &out[&queries[1].0];
+        assert_eq!(counts[0].value, 6.0, "the SampleCount comes back under its own id");
+    }
+
     #[tokio::test]
     async fn server_errors_are_retried_then_reported_retryable() {
         let rule = mock!(Client::get_metric_data).sequence().http_status(503, None).times(3).build();
