@@ -205,6 +205,10 @@ mod cloudwatch {
         assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
     }
 
+    /// id, metric name, statistic, period, dimensions of one sent query.
+    type SentQuery<'a> =
+        (Option<&'a str>, Option<&'a str>, Option<&'a str>, Option<i32>, Vec<(Option<&'a str>, Option<&'a str>)>);
+
     /// The exact `GetMetricData` request of a `fast` high-resolution CPU
     /// policy: the Average and its SampleCount in one call (docs/lambdas.md).
     #[tokio::test]
@@ -216,13 +220,7 @@ mod cloudwatch {
         let queries = ecs_autopilot::handler::fetch_queries(&cfg.targets["service/prod/api"]);
         let rule = mock!(Client::get_metric_data)
             .match_requests(|r| {
-                let sent: Vec<(
-                    Option<&str>,
-                    Option<&str>,
-                    Option<&str>,
-                    Option<i32>,
-                    Vec<(Option<&str>, Option<&str>)>,
-                )> = r
+                let sent: Vec<SentQuery<'_>> = r
                     .metric_data_queries()
                     .iter()
                     .map(|q| {
