@@ -112,3 +112,76 @@ fn metrics_must_match_the_configuration() {
         metrics_from_get_metric_data(&serde_json::json!({"MetricDataResults": []}), &missing).unwrap_err().to_string();
     assert!(err.contains("does not contain"), "{err}");
 }
+
+/// An ECS event envelope for cluster `prod` (the capacity snapshot's).
+fn envelope(id: &str, time: &str, detail_type: &str, detail: serde_json::Value) -> String {
+    serde_json::json!({"version": "0", "id": id, "detail-type": detail_type, "source": "aws.ecs",
+        "account": "123456789012", "time": time, "region": "us-east-1", "resources": [], "detail": detail})
+    .to_string()
+}
+
+#[test]
+fn recorded_events_drive_the_capacity_function_on_a_snapshot_cluster() {
+    use ecs_autopilot::capacity::{snapshot, CapacityOptions};
+    use ecs_autopilot::replay::{replay_with, CapacitySetup};
+    let (cfg, _, initial, metrics) = setup();
+    let overrides = [("ClusterArns".to_owned(), "arn:aws:ecs:us-east-1:123456789012:cluster/prod".to_owned())].into();
+    let stack = Stack::from_template(&file("infra/template.yaml"), &overrides).unwrap();
+    let text = file("examples/capacity/snapshot.json");
+    let merged = snapshot::merge(&[("snapshot.json", text.as_str())]).unwrap();
+    let cluster = snapshot::cluster(&merged, None).unwrap();
+    let snap: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let waiting: Vec<String> = snap["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["lastStatus"] == "PROVISIONING")
+        .map(|t| t["taskArn"].as_str().unwrap().to_owned())
+        .collect();
+    let cluster_arn = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
+    let new_instance = "arn:aws:ecs:us-east-1:123456789012:container-instance/prod/d1";
+    let mut events = vec![envelope(
+        "pf-1",
+        "2026-11-22T02:00:05Z",
+        "ECS Service Action",
+        serde_json::json!({"eventType": "ERROR", "eventName": "SERVICE_TASK_PLACEMENT_FAILURE", "clusterArn": cluster_arn,
+            "reason": "RESOURCE:CPU", "createdAt": "2026-11-22T02:00:05Z"}),
+    )];
+    // The instance the scale-out asked for registers, and four waiting
+    // tasks are placed on it.
+    let resources = |cpu: i64, memory: i64| {
+        serde_json::json!([{"name": "CPU", "type": "INTEGER", "integerValue": cpu},
+                           {"name": "MEMORY", "type": "INTEGER", "integerValue": memory}])
+    };
+    events.push(envelope(
+        "ci-1",
+        "2026-11-22T02:02:30Z",
+        "ECS Container Instance State Change",
+        serde_json::json!({"containerInstanceArn": new_instance, "clusterArn": cluster_arn, "version": 1,
+            "status": "ACTIVE", "ec2InstanceId": "i-0d1", "agentConnected": true,
+            "registeredResources": resources(2048, 7680), "remainingResources": resources(2048, 7680),
+            "attributes": [{"name": "ecs.availability-zone", "value": "us-east-1c"}]}),
+    ));
+    for (k, arn) in waiting.iter().take(4).enumerate() {
+        events.push(envelope(
+            &format!("placed-{k}"),
+            "2026-11-22T02:02:40Z",
+            "ECS Task State Change",
+            serde_json::json!({"clusterArn": cluster_arn, "taskArn": arn, "group": "service:web", "version": 3,
+                "lastStatus": "PENDING", "desiredStatus": "RUNNING", "containerInstanceArn": new_instance,
+                "capacityProviderName": "prod-ec2"}),
+        ));
+    }
+    let text = events.join("\n");
+    let fast = CapacityOptions { mode: ecs_autopilot::config::EvaluationMode::Fast, ..CapacityOptions::default() };
+    let setup = CapacitySetup { cluster, options: fast };
+    let out = replay_with(&cfg, &stack, &initial, &metrics, &lines(&text), Some(setup), &mut |_, _| {}).unwrap();
+    let acting: Vec<_> = out.capacity_decisions.iter().filter(|(_, d)| !d.actions.is_empty()).collect();
+    let (trigger, first) = acting.first().expect("the placement failure scales out");
+    assert_eq!(trigger, "event:pf-1 line 1");
+    assert_eq!((first.current_desired, first.desired, first.provisioning_tasks), (3, 4, 9));
+    // After the placements, the function plans with five tasks waiting.
+    let after = out.capacity_decisions.iter().rev().find(|(t, _)| t.starts_with("event:placed-3")).unwrap();
+    assert_eq!(after.1.provisioning_tasks, 5, "{after:?}");
+    assert_eq!(after.1.current_desired, 4, "our own scale-out is remembered (closed loop on the group)");
+}

@@ -29,6 +29,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Check a configuration (YAML or JSON; several files are merged) and
     /// print every error with its field path.
@@ -95,6 +97,18 @@ enum Command {
         /// Initial state per service: {"service/c/s": {"desired": 4, "running": 4}}.
         #[arg(long)]
         initial: Option<String>,
+        /// With --events: a capacity snapshot (`capacity plan`'s input files,
+        /// merged) whose cluster the capacity function plans, brought forward
+        /// by the recorded task and container-instance events.
+        #[arg(long = "capacity-snapshot", requires = "events")]
+        capacity_snapshot: Vec<String>,
+        /// The capacity provider of --capacity-snapshot to plan (default: the
+        /// snapshot's only one).
+        #[arg(long = "capacity-provider", requires = "events")]
+        capacity_provider: Option<String>,
+        /// How the replayed capacity function plans: fast (default) or aws.
+        #[arg(long = "capacity-mode", default_value = "fast")]
+        capacity_mode: String,
         /// EventBridge rules (SAM template or rules file).
         #[arg(long, default_value = "infra/template.yaml")]
         rules: String,
@@ -286,13 +300,21 @@ fn main() -> ExitCode {
             rules,
             params,
             format,
+            capacity_snapshot,
+            capacity_provider,
+            capacity_mode,
             ..
         } => replay::recorded(
             &events,
             &configs,
-            metrics.as_deref(),
-            metric_map.as_deref(),
-            initial.as_deref(),
+            replay::Recorded {
+                metrics: metrics.as_deref(),
+                metric_map: metric_map.as_deref(),
+                initial: initial.as_deref(),
+                capacity_snapshot: &capacity_snapshot,
+                capacity_provider: capacity_provider.as_deref(),
+                capacity_mode: &capacity_mode,
+            },
             &rules,
             &params,
             &format,

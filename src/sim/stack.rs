@@ -131,6 +131,12 @@ impl Stack {
         })
     }
 
+    /// Whether the schedule rule named `rule` invokes `function`.
+    #[must_use]
+    pub fn schedule_invokes(&self, rule: &str, function: Function) -> bool {
+        self.schedules.iter().any(|(name, _, fs)| name == rule && fs.contains(&function))
+    }
+
     /// The first schedule firing strictly after `after` that invokes
     /// `function`, with the rule's name.
     #[must_use]

@@ -212,18 +212,42 @@ fn png(_: &str) -> Result<Vec<u8>, Failure> {
     ))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The recorded inputs of `replay --events` besides the events.
+pub(super) struct Recorded<'a> {
+    pub metrics: Option<&'a str>,
+    pub metric_map: Option<&'a str>,
+    pub initial: Option<&'a str>,
+    pub capacity_snapshot: &'a [String],
+    pub capacity_provider: Option<&'a str>,
+    pub capacity_mode: &'a str,
+}
+
 pub(super) fn recorded(
     events: &str,
     configs: &[String],
-    metrics: Option<&str>,
-    metric_map: Option<&str>,
-    initial: Option<&str>,
+    inputs: Recorded<'_>,
     rules: &str,
     params: &[String],
     format: &str,
 ) -> Result<(), Failure> {
     use ecs_autopilot::replay::{self, Line, MetricMapping};
+    let Recorded { metrics, metric_map, initial, capacity_snapshot, capacity_provider, capacity_mode } = inputs;
+    let capacity = if capacity_snapshot.is_empty() {
+        None
+    } else {
+        use ecs_autopilot::capacity::{snapshot, CapacityOptions};
+        let mode = match capacity_mode {
+            "aws" => ecs_autopilot::config::EvaluationMode::Aws,
+            "fast" => ecs_autopilot::config::EvaluationMode::Fast,
+            other => return Err(Failure::input(format!("--capacity-mode {other:?}: expected aws or fast"))),
+        };
+        let texts =
+            capacity_snapshot.iter().map(|f| read(f).map(|t| (f.as_str(), t))).collect::<Result<Vec<_>, _>>()?;
+        let docs: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (*n, t.as_str())).collect();
+        let merged = snapshot::merge(&docs).map_err(|e| Failure::input(e.to_string()))?;
+        let cluster = snapshot::cluster(&merged, capacity_provider).map_err(|e| Failure::input(e.to_string()))?;
+        Some(replay::CapacitySetup { cluster, options: CapacityOptions { mode, ..CapacityOptions::default() } })
+    };
     if !matches!(format, "table" | "jsonl") {
         return Err(Failure::input(format!("--format {format:?}: expected table or jsonl for --events")));
     }
@@ -247,7 +271,7 @@ pub(super) fn recorded(
     let text = read(events)?;
     let lines: Vec<Line<'_>> = text.lines().enumerate().map(|(i, t)| Line { number: i + 1, text: t }).collect();
     let mut bar = Progress::new("replaying");
-    let out = replay::replay_with_progress(&config, &stack, &initial, &metrics, &lines, &mut |done, total| {
+    let out = replay::replay_with(&config, &stack, &initial, &metrics, &lines, capacity, &mut |done, total| {
         bar.update(done, total);
     })
     .map_err(|e| Failure::input(format!("{events}: {e}")))?;
@@ -266,6 +290,19 @@ pub(super) fn recorded(
                 d.desired,
                 serde_json::to_string(&d.reason).unwrap_or_default(),
                 trigger
+            );
+        }
+    }
+    for (trigger, d) in &out.capacity_decisions {
+        if format == "jsonl" {
+            let mut v =
+                serde_json::to_value(d).map_err(|e| Failure::runtime(format!("cannot encode decision: {e}")))?;
+            v["trigger"] = trigger.clone().into();
+            println!("{v}");
+        } else if !d.actions.is_empty() {
+            println!(
+                "{}  {:<28} {:>3} -> {:<3} instances (M {}, N {})  {}",
+                d.time, d.capacity_provider, d.current_desired, d.desired, d.m, d.n, trigger
             );
         }
     }

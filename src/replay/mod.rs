@@ -12,16 +12,21 @@
 //! touch: files or the clock — events, metrics and configuration arrive as
 //! values, time comes from the events.
 
+pub mod cluster;
+
+use crate::capacity::{CapacityAction, CapacityDecision, CapacityOptions, Cluster};
 use crate::config::{Config, MetricId, MetricQuery};
 use crate::decision::Decision;
 use crate::event::{self, DeploymentEventName, Detail, Parsed, TaskStatus};
+use crate::handler::capacity::{handle_capacity_event, CapacityReport};
 use crate::handler::{self, HandlerError, Report, ServicePorts, Settings};
 use crate::memory::Datapoint;
 use crate::ports::memory::{CountingDecisions, InMemoryState};
-use crate::ports::{Clock, MetricsPort, PortError, ServicePort, ServiceSnapshot};
+use crate::ports::{CapacityPort, Clock, MetricsPort, PortError, ServicePort, ServiceSnapshot};
 use crate::route::Scratch;
 use crate::sim::runtime::{Invocations, VirtualClock};
 use crate::sim::stack::{scheduled_event, Function, Stack};
+use cluster::RecordedCluster;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -132,6 +137,18 @@ pub struct ReplayOutput {
     /// Events not acted on, counted by reason — nothing is dropped silently.
     pub ignored: BTreeMap<String, u64>,
     pub events: u64,
+    /// With a capacity snapshot: the capacity function's records, in time
+    /// order, with what triggered them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_decisions: Vec<(String, CapacityDecision)>,
+}
+
+/// A recorded cluster for the capacity function: the snapshot it starts
+/// from and how the function plans.
+#[derive(Clone, Debug)]
+pub struct CapacitySetup {
+    pub cluster: Cluster,
+    pub options: CapacityOptions,
 }
 
 /// Recorded metrics: per service, per metric id, datapoints.
@@ -145,6 +162,8 @@ pub struct ReplayWorld<'m> {
     /// Each configured query (as JSON) → the services and metric ids that
     /// read it, to find the recorded series a `GetMetricData` query asks for.
     queries: BTreeMap<String, Vec<(String, MetricId)>>,
+    /// The EC2 cluster, when the capacity function is replayed too.
+    cluster: Option<Mutex<RecordedCluster>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -172,7 +191,7 @@ impl<'m> ReplayWorld<'m> {
                 }
             }
         }
-        Self { clock: VirtualClock::at(start), views: Mutex::new(views), metrics, queries }
+        Self { clock: VirtualClock::at(start), views: Mutex::new(views), metrics, queries, cluster: None }
     }
 
     fn observe(&self, detail: &Detail, service: &str) {
@@ -285,6 +304,28 @@ fn answer(series: &[Datapoint], q: &MetricQuery, from: Timestamp, to: Timestamp,
     out
 }
 
+impl CapacityPort for ReplayWorld<'_> {
+    async fn cluster(&self, capacity_provider: &str) -> Result<Cluster, PortError> {
+        match &self.cluster {
+            Some(c) if lock(c).cluster.capacity_provider == capacity_provider => Ok(lock(c).cluster.clone()),
+            _ => Err(PortError::permanent(
+                "ecs:DescribeCapacityProviders",
+                format!("{capacity_provider} is not in the capacity snapshot"),
+            )),
+        }
+    }
+
+    async fn apply(&self, _cluster: &Cluster, action: &CapacityAction) -> Result<(), PortError> {
+        match &self.cluster {
+            Some(c) => {
+                lock(c).apply(action);
+                Ok(())
+            }
+            None => Err(PortError::permanent("autoscaling:SetDesiredCapacity", "no capacity snapshot")),
+        }
+    }
+}
+
 impl Clock for ReplayWorld<'_> {
     fn now(&self) -> Timestamp {
         self.clock.now()
@@ -345,11 +386,36 @@ pub fn replay_with_progress(
     lines: &[Line<'_>],
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<ReplayOutput, ReplayError> {
+    replay_with(config, stack, initial, metrics, lines, None, progress)
+}
+
+/// What one replayed invocation returned, with its trigger.
+enum Outcome {
+    Controller(String, Result<Report, HandlerError>),
+    Capacity(String, Result<CapacityReport, HandlerError>),
+}
+
+/// [`replay_with_progress`], and with `capacity` the capacity function too:
+/// on the events the rules send it and on the tick, against the snapshot's
+/// cluster brought forward by the recorded events ([`RecordedCluster`]).
+///
+/// # Errors
+/// As [`replay`].
+pub fn replay_with(
+    config: &Config,
+    stack: &Stack,
+    initial: &BTreeMap<String, InitialState>,
+    metrics: &Metrics,
+    lines: &[Line<'_>],
+    capacity: Option<CapacitySetup>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<ReplayOutput, ReplayError> {
     check_metrics(config, metrics)?;
+    let with_capacity = capacity.is_some();
     // First pass: every line is routed and parsed, so a malformed line stops
     // the replay before it starts; only (time, line) is kept.
     let mut out = ReplayOutput::default();
-    let mut order: Vec<(Timestamp, usize)> = Vec::new();
+    let mut order: Vec<(Timestamp, usize, bool, bool)> = Vec::new();
     let count = |out: &mut ReplayOutput, reason: &str| *out.ignored.entry(reason.to_owned()).or_default() += 1;
     let mut scratch = Scratch::default();
     for (index, line) in lines.iter().enumerate() {
@@ -362,10 +428,13 @@ pub fn replay_with_progress(
             .map_err(|e| ReplayError::Event { line: line.number, message: e.to_string() })?;
         let parsed = event::parse_event(line.text)
             .map_err(|e| ReplayError::Event { line: line.number, message: e.to_string() })?;
-        match (parsed, functions.contains(&Function::Controller)) {
+        let to_controller = functions.contains(&Function::Controller);
+        let to_capacity = with_capacity && functions.contains(&Function::Capacity);
+        match (parsed, to_controller || to_capacity) {
+            (_, false) if with_capacity => count(&mut out, "matched no rule"),
             (_, false) => count(&mut out, "matched no rule of the controller"),
-            (Parsed::NotOurs { .. }, true) => count(&mut out, "routed but not an event kind the controller consumes"),
-            (Parsed::Ours(e), true) => order.push((e.meta.time.instant(), index)),
+            (Parsed::NotOurs { .. }, true) => count(&mut out, "routed but not an event kind the functions consume"),
+            (Parsed::Ours(e), true) => order.push((e.meta.time.instant(), index, to_controller, to_capacity)),
         }
     }
     // EventBridge may deliver out of order; act in event-time order.
@@ -377,8 +446,8 @@ pub fn replay_with_progress(
         .map(|p| p.timestamp)
         .max()
         .and_then(|t| t.checked_add(SignedDuration::from_mins(1)).ok());
-    let first = order.first().map(|(t, _)| *t);
-    let last = order.last().map(|(t, _)| *t).max(end_of_metrics);
+    let first = order.first().map(|(t, ..)| *t);
+    let last = order.last().map(|(t, ..)| *t).max(end_of_metrics);
     let (Some(first), Some(end)) = (first.or(end_of_metrics), last) else { return Ok(out) };
     if end.duration_since(first) > MAX_SPAN {
         return Err(ReplayError::Setup(format!(
@@ -386,24 +455,50 @@ pub fn replay_with_progress(
             MAX_SPAN.as_hours() / 24
         )));
     }
-    let world = ReplayWorld::new(config, initial, metrics, first);
+    let mut world = ReplayWorld::new(config, initial, metrics, first);
+    let (providers, capacity_options) = match capacity {
+        Some(setup) => {
+            let provider = setup.cluster.capacity_provider.clone();
+            world.cluster = Some(Mutex::new(RecordedCluster::new(setup.cluster)));
+            (vec![provider], setup.options)
+        }
+        None => (Vec::new(), CapacityOptions::default()),
+    };
     let (state, published) = (InMemoryState::default(), CountingDecisions::default());
     let ports = ServicePorts { services: &world, metrics: &world, state: &state, decisions: &published };
     // A replay is shadow mode over the recording: decisions are recorded,
     // and our own desired count is applied to the view (closed loop).
     let settings = Settings::default();
-    let mut running: Invocations<'_, (String, Result<Report, HandlerError>)> = Invocations::default();
-    let invoke = |trigger: String, event: serde_json::Value| {
-        let (world, ports) = (&world, &ports);
-        async move { (trigger, handler::invoke(world, config, settings, ports, &event).await) }
-    };
-    let collect = |done: Vec<(String, Result<Report, HandlerError>)>, out: &mut ReplayOutput| {
-        for (trigger, report) in done {
-            let report = report?;
-            for i in report.ignored {
-                *out.ignored.entry(i.kind).or_default() += 1;
+    let mut running: Invocations<'_, Outcome> = Invocations::default();
+    let (world_ref, ports_ref, providers_ref, options_ref) = (&world, &ports, &providers, &capacity_options);
+    let invoke = |function: Function, trigger: String, event: serde_json::Value| async move {
+        match function {
+            Function::Controller => {
+                Outcome::Controller(trigger, handler::invoke(world_ref, config, settings, ports_ref, &event).await)
             }
-            out.decisions.extend(report.decisions.into_iter().map(|d| (trigger.clone(), d)));
+            Function::Capacity => {
+                let ports = (world_ref, ports_ref.state, ports_ref.decisions);
+                let now = world_ref.clock.now();
+                let report = handle_capacity_event(now, providers_ref, options_ref, settings, ports, &event).await;
+                Outcome::Capacity(trigger, report)
+            }
+        }
+    };
+    let collect = |done: Vec<Outcome>, out: &mut ReplayOutput| {
+        for outcome in done {
+            match outcome {
+                Outcome::Controller(trigger, report) => {
+                    let report = report?;
+                    for i in report.ignored {
+                        *out.ignored.entry(i.kind).or_default() += 1;
+                    }
+                    out.decisions.extend(report.decisions.into_iter().map(|d| (trigger.clone(), d)));
+                }
+                Outcome::Capacity(trigger, report) => {
+                    let report = report?;
+                    out.capacity_decisions.extend(report.decisions.into_iter().map(|d| (trigger.clone(), d)));
+                }
+            }
         }
         Ok::<(), ReplayError>(())
     };
@@ -413,7 +508,7 @@ pub fn replay_with_progress(
     let mut pending = order.into_iter().peekable();
     let mut done_events = 0usize;
     loop {
-        let next_event = pending.peek().map(|(t, _)| *t);
+        let next_event = pending.peek().map(|(t, ..)| *t);
         let next = [next_event, next_tick.map(|(t, _)| t), world.clock.next_wake()].into_iter().flatten().min();
         let Some(now) = next else { break };
         world.clock.set(now);
@@ -422,13 +517,17 @@ pub fn replay_with_progress(
         collect(running.poll_all(), &mut out)?;
         if let Some((at, rule)) = next_tick.filter(|(t, _)| *t == now) {
             ticks += 1;
-            running.spawn(invoke("tick".into(), scheduled_event(rule, at, ticks)));
+            let event = scheduled_event(rule, at, ticks);
+            if with_capacity && stack.schedule_invokes(rule, Function::Capacity) {
+                running.spawn(invoke(Function::Capacity, "tick".into(), event.clone()));
+            }
+            running.spawn(invoke(Function::Controller, "tick".into(), event));
             next_tick = stack.next_fire(at, Function::Controller).filter(|(t, _)| *t <= end);
             // The tick's first evaluation sees the world before this
             // instant's events change it.
             collect(running.poll_all(), &mut out)?;
         }
-        while let Some((_, index)) = pending.next_if(|(t, _)| *t == now) {
+        while let Some((_, index, to_controller, to_capacity)) = pending.next_if(|(t, ..)| *t == now) {
             if done_events % report_every == 0 {
                 progress(done_events, total);
             }
@@ -437,11 +536,20 @@ pub fn replay_with_progress(
             // Parsed once already; a second parse keeps memory flat.
             let Ok(value) = serde_json::from_str::<serde_json::Value>(line.text) else { continue };
             if let Ok(Parsed::Ours(e)) = event::parse_event_value(value.clone()) {
-                // ECS's own state changes whether or not the controller acts.
+                // ECS's own state changes whether or not the functions act.
                 for target in handler::targets_of(config, &e).unwrap_or_default() {
                     world.observe(&e.detail, &target.resource_id);
                 }
-                running.spawn(invoke(format!("event:{} line {}", e.meta.id, line.number), value));
+                if let Some(c) = &world.cluster {
+                    lock(c).observe(&e.detail);
+                }
+                let trigger = format!("event:{} line {}", e.meta.id, line.number);
+                if to_capacity {
+                    running.spawn(invoke(Function::Capacity, trigger.clone(), value.clone()));
+                }
+                if to_controller {
+                    running.spawn(invoke(Function::Controller, trigger, value));
+                }
             }
         }
         collect(running.poll_all(), &mut out)?;
@@ -449,6 +557,7 @@ pub fn replay_with_progress(
     progress(total, total);
     // Decisions of a tick's polls arrive when its invocation ends.
     out.decisions.sort_by_key(|(_, d)| d.time);
+    out.capacity_decisions.sort_by_key(|(_, d)| d.time);
     Ok(out)
 }
 
