@@ -171,14 +171,29 @@ where
     D: DecisionPort + Sync,
 {
     let mut report = Report { applied: !settings.shadow, ..Report::default() };
-    let event = match parse(event_json) {
-        Ok(e) => e,
-        Err(ignored) => {
-            report.ignored.push(ignored);
-            return Ok(report);
-        }
-    };
-    let targets = match targets_of(config, &event) {
+    match parse(event_json) {
+        Ok(event) => handle_parsed(now, config, settings, ports, &event, &mut report).await?,
+        Err(ignored) => report.ignored.push(ignored),
+    }
+    Ok(report)
+}
+
+/// [`handle_event`] on an event already parsed.
+async fn handle_parsed<S, M, T, D>(
+    now: Timestamp,
+    config: &Config,
+    settings: Settings,
+    ports: &ServicePorts<'_, S, M, T, D>,
+    event: &Event,
+    report: &mut Report,
+) -> Result<(), HandlerError>
+where
+    S: ServicePort + Sync,
+    M: MetricsPort + Sync,
+    T: StatePort + Sync,
+    D: DecisionPort + Sync,
+{
+    let targets = match targets_of(config, event) {
         Ok(targets) => targets,
         Err(reason) => {
             report.ignored.push(Ignored {
@@ -187,13 +202,13 @@ where
                 kind: reason.kind().to_owned(),
                 reason: reason.to_string(),
             });
-            return Ok(report);
+            return Ok(());
         }
     };
     for target in targets {
-        Box::pin(evaluate_target(now, target, settings, ports, Some(&event), Trigger::Event, &mut report)).await?;
+        Box::pin(evaluate_target(now, target, settings, ports, Some(event), Trigger::Event, report)).await?;
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Why an event concerns no configured target.
@@ -506,8 +521,15 @@ where
     D: DecisionPort + Sync,
 {
     let start = clock.now();
-    let mut report = handle_event(start, config, settings, ports, event_json).await?;
-    let Ok(event) = parse(event_json) else { return Ok(report) };
+    let mut report = Report { applied: !settings.shadow, ..Report::default() };
+    let event = match parse(event_json) {
+        Ok(event) => event,
+        Err(ignored) => {
+            report.ignored.push(ignored);
+            return Ok(report);
+        }
+    };
+    handle_parsed(start, config, settings, ports, &event, &mut report).await?;
     if !matches!(event.detail, Detail::Scheduled(_)) || settings.poll_window_seconds == 0 {
         return Ok(report);
     }
