@@ -20,7 +20,8 @@ fn controller_settings_cases() {
     assert_eq!(ok.config, ConfigSource::ParameterPath("/autopilot/prod".into()));
     assert!(ok.shadow);
     assert_eq!(ok.event_bus, None);
-    let cases: [Case; 5] = [
+    assert_eq!(ok.poll_window_seconds, 50, "the tick polls for 50 s by default");
+    let cases: [Case; 7] = [
         ("no configuration source", &[("AUTOPILOT_STATE_TABLE", "s")], "environment variable AUTOPILOT_CONFIG_FILE: set it"),
         (
             "two configuration sources",
@@ -37,6 +38,16 @@ fn controller_settings_cases() {
             "shadow not a boolean",
             &[("AUTOPILOT_CONFIG_FILE", "a.yaml"), ("AUTOPILOT_STATE_TABLE", "s"), ("AUTOPILOT_SHADOW", "yes")],
             "environment variable AUTOPILOT_SHADOW: \"yes\" is not true or false",
+        ),
+        (
+            "poll window past the tick",
+            &[("AUTOPILOT_CONFIG_FILE", "a.yaml"), ("AUTOPILOT_STATE_TABLE", "s"), ("AUTOPILOT_POLL_WINDOW_SECONDS", "55")],
+            "environment variable AUTOPILOT_POLL_WINDOW_SECONDS: \"55\" is not a whole number of seconds from 0 to 50",
+        ),
+        (
+            "poll window not a number",
+            &[("AUTOPILOT_CONFIG_FILE", "a.yaml"), ("AUTOPILOT_STATE_TABLE", "s"), ("AUTOPILOT_POLL_WINDOW_SECONDS", "-1")],
+            "environment variable AUTOPILOT_POLL_WINDOW_SECONDS: \"-1\"",
         ),
     ];
     for (name, vars, expected) in cases {
