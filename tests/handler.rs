@@ -238,6 +238,28 @@ fn the_tick_evaluates_every_target() {
 }
 
 #[test]
+fn a_deleted_service_does_not_stop_the_tick_from_evaluating_the_others() {
+    // Two targets; `service/c/gone` was deleted from ECS.
+    let mut w = World::hot();
+    let gone = CONFIG
+        .replace("service/c/web", "service/c/gone")
+        .replace("cpu50", "cpu50-gone")
+        .replace("Autopilot:\n  Defaults: {EvaluationMode: fast}\n", "");
+    // Two documents, merged as several configuration files are.
+    w.config = config::load_documents(&[("a", CONFIG), ("b", &gone)]).unwrap();
+    assert_eq!(w.config.targets.len(), 2);
+    let tick: Value = serde_json::from_str(include_str!("fixtures/events/scheduled-event.json")).unwrap();
+    let err = w.run(Settings::default(), &tick).unwrap_err();
+    let HandlerError::Targets { failures } = &err else { panic!("{err}") };
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].0, "service/c/gone");
+    assert!(!err.retryable(), "a deleted service is permanent: {err}");
+    // The other target was evaluated and acted on.
+    assert_eq!(w.services.updates(), vec![(WEB.to_owned(), 8)]);
+    assert_eq!(w.record().memory.last_scale_out.map(|r| r.to), Some(8));
+}
+
+#[test]
 fn emf_line_carries_desired_computed_and_the_metric() {
     let w = World::hot();
     let report = w.run(Settings::default(), &task_event("e1", "t1", 4)).unwrap();

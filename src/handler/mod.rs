@@ -68,6 +68,13 @@ pub enum HandlerError {
     ActionFailed { target: String, action: String, source: PortError, restored: bool },
     #[error("capacity planning for {provider} failed: {reason}")]
     Planning { provider: String, reason: String },
+    /// Some targets of one event failed; every other target was evaluated.
+    #[error("{} of the event's targets failed (the others were evaluated): {}", failures.len(), render_failures(failures))]
+    Targets { failures: Vec<(String, HandlerError)> },
+}
+
+fn render_failures(failures: &[(String, HandlerError)]) -> String {
+    failures.iter().map(|(target, e)| format!("{target}: {e}")).collect::<Vec<_>>().join("; ")
 }
 
 impl HandlerError {
@@ -78,6 +85,9 @@ impl HandlerError {
             Self::Port(e) | Self::ActionFailed { source: e, .. } => e.retryable,
             Self::Contention { .. } => true,
             Self::CorruptMemory { .. } | Self::Planning { .. } => false,
+            // A retry re-evaluates every target; those that succeeded decide
+            // again on their new memory and do not act twice.
+            Self::Targets { failures } => failures.iter().any(|(_, e)| e.retryable()),
         }
     }
 }
@@ -205,10 +215,39 @@ where
             return Ok(());
         }
     };
+    evaluate_all(now, &targets, settings, ports, event, Trigger::Event, report).await
+}
+
+/// Evaluates every target, whatever happens to the others; the failures,
+/// each with its target, come back together (a single failure as itself).
+async fn evaluate_all<S, M, T, D>(
+    now: Timestamp,
+    targets: &[&TargetConfig],
+    settings: Settings,
+    ports: &ServicePorts<'_, S, M, T, D>,
+    event: &Event,
+    trigger: Trigger,
+    report: &mut Report,
+) -> Result<(), HandlerError>
+where
+    S: ServicePort + Sync,
+    M: MetricsPort + Sync,
+    T: StatePort + Sync,
+    D: DecisionPort + Sync,
+{
+    let mut failures = Vec::new();
     for target in targets {
-        Box::pin(evaluate_target(now, target, settings, ports, Some(event), Trigger::Event, report)).await?;
+        // Boxed: the layout of the invocation future stays shallow (the SDK
+        // adapters' futures nest deeply).
+        if let Err(e) = Box::pin(evaluate_target(now, target, settings, ports, Some(event), trigger, report)).await {
+            failures.push((target.resource_id.clone(), e));
+        }
     }
-    Ok(())
+    match failures.len() {
+        0 => Ok(()),
+        1 if targets.len() == 1 => Err(failures.remove(0).1),
+        _ => Err(HandlerError::Targets { failures }),
+    }
 }
 
 /// Why an event concerns no configured target.
@@ -543,11 +582,7 @@ where
     while at <= deadline {
         clock.sleep_until(at).await;
         let now = clock.now();
-        for target in &polled {
-            // Boxed: the layout of the invocation future stays shallow (the
-            // SDK adapters' futures nest deeply).
-            Box::pin(evaluate_target(now, target, settings, ports, Some(&event), Trigger::Poll, &mut report)).await?;
-        }
+        evaluate_all(now, &polled, settings, ports, &event, Trigger::Poll, &mut report).await?;
         at = at.checked_add(POLL_INTERVAL).unwrap_or(Timestamp::MAX);
     }
     Ok(report)
