@@ -212,6 +212,28 @@ fn unreadable_stored_memory_is_a_permanent_error_naming_the_key() {
 }
 
 #[test]
+fn records_carry_their_schema_and_a_newer_one_is_never_rewritten() {
+    let w = World::hot();
+    // A record from before schemas (no `schema`) is read and upgraded.
+    let old = InMemoryState::default();
+    block_on(ecs_autopilot::ports::StatePort::save(&old, &target_key(WEB), r#"{"memory":{}}"#, None, now())).unwrap();
+    let ports = ServicePorts { services: &w.services, metrics: &w.metrics, state: &old, decisions: &w.decisions };
+    block_on(handle_event(now(), &w.config, Settings::default(), &ports, &task_event("e1", "t1", 1))).unwrap();
+    let stored: TargetRecord = serde_json::from_str(&old.get(&target_key(WEB)).unwrap().body).unwrap();
+    assert_eq!(stored.schema, ecs_autopilot::handler::RECORD_SCHEMA);
+    // A record written by a newer build is refused, not rewritten.
+    let newer = InMemoryState::default();
+    let body = r#"{"schema":99,"memory":{},"future_field":[1,2,3]}"#;
+    block_on(ecs_autopilot::ports::StatePort::save(&newer, &target_key(WEB), body, None, now())).unwrap();
+    let ports = ServicePorts { services: &w.services, metrics: &w.metrics, state: &newer, decisions: &w.decisions };
+    let err =
+        block_on(handle_event(now(), &w.config, Settings::default(), &ports, &task_event("e2", "t2", 1))).unwrap_err();
+    assert!(matches!(err, HandlerError::NewerRecord { found: 99, .. }), "{err}");
+    assert!(!err.retryable());
+    assert_eq!(newer.get(&target_key(WEB)).unwrap().body, body, "left as the newer build wrote it");
+}
+
+#[test]
 fn poison_and_foreign_events_are_acknowledged_with_a_reason() {
     let w = World::hot();
     let report = w.run(Settings::default(), &json!({"id": "x", "detail-type": 3})).unwrap();

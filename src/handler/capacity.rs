@@ -17,10 +17,22 @@ use serde::{Deserialize, Serialize};
 /// Memory of one capacity provider as stored.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProviderRecord {
+    /// [`super::RECORD_SCHEMA`] of the build that wrote it (0: before schemas).
+    #[serde(default)]
+    pub schema: u32,
     #[serde(default)]
     pub memory: CapacityMemory,
     #[serde(default)]
     pub ledger: EventLedger,
+}
+
+impl super::Schema for ProviderRecord {
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+    fn set_schema(&mut self, schema: u32) {
+        self.schema = schema;
+    }
 }
 
 /// What one capacity invocation did.

@@ -11,7 +11,7 @@
 //! action. May not touch: what is read or decided (the [`Work`]'s job), the
 //! clock, I/O other than through the ports.
 
-use super::{admit, encode, load, HandlerError, Refusal, Settings};
+use super::{admit, encode, load, HandlerError, Refusal, Schema, Settings};
 use crate::event::Event;
 use crate::memory::EventLedger;
 use crate::ports::{PortError, SaveOutcome, StatePort};
@@ -26,7 +26,7 @@ const RESTORE_ATTEMPTS: u32 = 3;
 /// One unit of work under one stored record.
 pub(super) trait Work {
     /// What is stored under the key.
-    type Record: Serialize + DeserializeOwned + Default + Clone + Send + Sync;
+    type Record: Serialize + DeserializeOwned + Default + Clone + Send + Sync + super::Schema;
     /// What deciding produced.
     type Decision: Send;
 
@@ -88,8 +88,10 @@ where
         let Some(decision) = work.decide(now, &mut record).await? else {
             return Ok(Claimed::Nothing);
         };
-        // Every write keeps the ledger within its budget, ticks included.
+        // Every write keeps the ledger within its budget, ticks included,
+        // and stamps the schema this build writes.
         W::ledger(&mut record).prune(now);
+        record.set_schema(super::RECORD_SCHEMA);
         let claimed = match state.save(key, &encode(&record, key)?, version, now).await? {
             SaveOutcome::Conflict => continue,
             SaveOutcome::Saved { version } => version,

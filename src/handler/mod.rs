@@ -62,6 +62,10 @@ pub enum HandlerError {
     Port(#[from] PortError),
     #[error("stored memory under {key} is unreadable: {reason}")]
     CorruptMemory { key: String, reason: String },
+    #[error("stored memory under {key} has schema {found}, newer than this build's {RECORD_SCHEMA}: deploy the newer build (a rollback must not rewrite it)")]
+    NewerRecord { key: String, found: u32 },
+    #[error("memory for {key} cannot be encoded: {reason}")]
+    Encode { key: String, reason: String },
     #[error("memory of {key} kept changing: {attempts} conditional writes lost, giving up so Lambda retries")]
     Contention { key: String, attempts: u32 },
     #[error("{action} on {target} failed: {source}; {}", if *restored { "the decision was undone, a retry acts again" } else { "the recorded decision could not be undone (a concurrent write or failed restore): the next evaluation decides on it" })]
@@ -84,7 +88,9 @@ impl HandlerError {
         match self {
             Self::Port(e) | Self::ActionFailed { source: e, .. } => e.retryable,
             Self::Contention { .. } => true,
-            Self::CorruptMemory { .. } | Self::Planning { .. } => false,
+            Self::CorruptMemory { .. } | Self::NewerRecord { .. } | Self::Encode { .. } | Self::Planning { .. } => {
+                false
+            }
             // A retry re-evaluates every target; those that succeeded decide
             // again on their new memory and do not act twice.
             Self::Targets { failures } => failures.iter().any(|(_, e)| e.retryable()),
@@ -128,6 +134,9 @@ pub struct ServicePorts<'a, S, M, T, D> {
 /// Memory of one scalable target as stored (one document per target).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TargetRecord {
+    /// [`RECORD_SCHEMA`] of the build that wrote it (0: before schemas).
+    #[serde(default)]
+    pub schema: u32,
     #[serde(default)]
     pub memory: TargetMemory,
     #[serde(default)]
@@ -683,17 +692,43 @@ fn parse(event_json: &serde_json::Value) -> Result<Event, Ignored> {
     }
 }
 
+/// The schema of the records this build writes. A record stored by an
+/// older build (an older or no `schema`) is read and upgraded by the next
+/// write; one stored by a newer build is refused, so a rollback never
+/// rewrites it without the fields it does not know (docs/lambdas.md).
+pub const RECORD_SCHEMA: u32 = 1;
+
+/// A stored record with its schema number.
+pub(crate) trait Schema {
+    fn schema(&self) -> u32;
+    fn set_schema(&mut self, schema: u32);
+}
+
+impl Schema for TargetRecord {
+    fn schema(&self) -> u32 {
+        self.schema
+    }
+    fn set_schema(&mut self, schema: u32) {
+        self.schema = schema;
+    }
+}
+
 /// Loads the record stored under `key` and its version (a fresh record and
 /// no version when there is none yet).
 async fn load<R, T>(state: &T, key: &str) -> Result<(R, Option<u64>), HandlerError>
 where
-    R: serde::de::DeserializeOwned + Default,
+    R: serde::de::DeserializeOwned + Default + Schema,
     T: StatePort + Sync,
 {
     match state.load(key).await? {
-        Some(s) => serde_json::from_str::<R>(&s.body)
-            .map(|r| (r, Some(s.version)))
-            .map_err(|e| HandlerError::CorruptMemory { key: key.to_owned(), reason: e.to_string() }),
+        Some(s) => {
+            let record = serde_json::from_str::<R>(&s.body)
+                .map_err(|e| HandlerError::CorruptMemory { key: key.to_owned(), reason: e.to_string() })?;
+            if record.schema() > RECORD_SCHEMA {
+                return Err(HandlerError::NewerRecord { key: key.to_owned(), found: record.schema() });
+            }
+            Ok((record, Some(s.version)))
+        }
         None => Ok((R::default(), None)),
     }
 }
@@ -709,8 +744,7 @@ async fn publish<D: DecisionPort + Sync, R: Serialize>(
 }
 
 fn encode<R: Serialize>(record: &R, key: &str) -> Result<String, HandlerError> {
-    serde_json::to_string(record)
-        .map_err(|e| HandlerError::CorruptMemory { key: key.to_owned(), reason: e.to_string() })
+    serde_json::to_string(record).map_err(|e| HandlerError::Encode { key: key.to_owned(), reason: e.to_string() })
 }
 
 /// A CloudWatch Embedded Metric Format document for a decision: desired,
