@@ -152,3 +152,53 @@ fn metric_queries_resolve_predefined_types_to_cloudwatch_metrics_spec_3_2() {
     assert_eq!(dimensions[0].value, "targetgroup/api-tg/943f017f100becff");
     assert_eq!(t.queries.len(), t.metric_ids().len(), "every metric a policy reads has a query");
 }
+
+/// A step policy driven by an alarm, with `{ADJ}`, `{COOLDOWN}`, `{PERIOD}`
+/// and `{N}` to fill in.
+const STEP: &str = "
+ScalableTargets:
+  - {ResourceId: service/prod/worker, MinCapacity: 2, MaxCapacity: 40}
+ScalingPolicies:
+  - PolicyName: backlog
+    ResourceId: service/prod/worker
+    PolicyType: StepScaling
+    StepScalingPolicyConfiguration:
+      AdjustmentType: ChangeInCapacity
+      Cooldown: {COOLDOWN}
+      StepAdjustments: [{MetricIntervalLowerBound: 0, ScalingAdjustment: {ADJ}}]
+    Alarms: [{AlarmName: autopilot-backlog}]
+MetricAlarms:
+  - AlarmName: autopilot-backlog
+    Namespace: AWS/SQS
+    MetricName: ApproximateNumberOfMessagesVisible
+    Dimensions: [{Name: QueueName, Value: jobs}]
+    Statistic: Maximum
+    Period: {PERIOD}
+    EvaluationPeriods: {N}
+    Threshold: 1000
+    ComparisonOperator: GreaterThanThreshold
+";
+
+#[test]
+fn numbers_outside_aws_ranges_are_refused_naming_the_field() {
+    let fill = |adj: &str, cooldown: &str, period: &str, n: &str| {
+        STEP.replace("{ADJ}", adj).replace("{COOLDOWN}", cooldown).replace("{PERIOD}", period).replace("{N}", n)
+    };
+    assert!(config::load_str(&fill("4", "120", "60", "3")).is_ok(), "the base case is valid");
+    let cases = [
+        (
+            "adjustment past int32 (would wrap)",
+            fill("9223372036854775807", "120", "60", "3"),
+            "ScalingAdjustment",
+            "32-bit",
+        ),
+        ("negative adjustment past int32", fill("-2147483649", "120", "60", "3"), "ScalingAdjustment", "32-bit"),
+        ("cooldown past int32", fill("4", "4294967296", "60", "3"), "Cooldown", "2147483647"),
+        ("evaluation periods past one day", fill("4", "120", "60", "4294967295"), "EvaluationPeriods", "86,400"),
+        ("period × periods past one day", fill("4", "120", "86400", "60000"), "EvaluationPeriods", "one-day"),
+    ];
+    for (name, text, field, reason) in cases {
+        let err = config::load_str(&text).unwrap_err().to_string();
+        assert!(err.contains(field) && err.contains(reason), "{name}: {err}");
+    }
+}

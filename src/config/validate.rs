@@ -291,11 +291,15 @@ fn capacity(path: &str, value: i64, c: &mut Collector) -> Option<u32> {
 }
 
 fn cooldown(path: &str, value: Option<i64>, c: &mut Collector) -> u32 {
-    match value.map(u32::try_from) {
+    // The API's cooldowns are 32-bit integers.
+    match value.map(|v| u32::try_from(v).ok().filter(|v| i32::try_from(*v).is_ok())) {
         None => DEFAULT_COOLDOWN_SECONDS,
-        Some(Ok(v)) => v,
-        Some(Err(_)) => {
-            c.error(path, format!("{} must be a whole number of seconds ≥ 0", value.unwrap_or_default()));
+        Some(Some(v)) => v,
+        Some(None) => {
+            c.error(
+                path,
+                format!("{} must be a whole number of seconds from 0 to {}", value.unwrap_or_default(), i32::MAX),
+            );
             DEFAULT_COOLDOWN_SECONDS
         }
     }
@@ -523,6 +527,14 @@ fn check_steps(path: &str, steps: &[StepAdjustment], kind: AdjustmentType, c: &m
             ),
             _ => {}
         }
+        // The API's ScalingAdjustment is a 32-bit integer; a larger value
+        // would otherwise wrap in the capacity arithmetic.
+        if i32::try_from(s.scaling_adjustment).is_err() {
+            c.error(
+                join_path(&p, "ScalingAdjustment"),
+                format!("{} is outside AWS's range (a 32-bit integer)", s.scaling_adjustment),
+            );
+        }
         if kind == AdjustmentType::ExactCapacity && s.scaling_adjustment < 0 {
             c.error(
                 join_path(&p, "ScalingAdjustment"),
@@ -592,6 +604,16 @@ fn alarm_spec(path: &str, a: &MetricAlarm, c: &mut Collector) -> Option<AlarmSpe
     let evaluation_periods = u32::try_from(a.evaluation_periods).ok().filter(|n| *n >= 1);
     if evaluation_periods.is_none() {
         c.error(join_path(path, "EvaluationPeriods"), format!("{} must be ≥ 1", a.evaluation_periods));
+    }
+    // CloudWatch: an alarm evaluates at most one day of periods
+    // (EvaluationPeriods × Period ≤ 86,400 s, docs/configuration.md).
+    if let Some(n) = evaluation_periods {
+        if i128::from(n) * i128::from(period) > 86_400 {
+            c.error(
+                join_path(path, "EvaluationPeriods"),
+                format!("{n} periods of {period} s exceed CloudWatch's one-day evaluation range (86,400 s)"),
+            );
+        }
     }
     let datapoints = a.datapoints_to_alarm.unwrap_or(a.evaluation_periods);
     if datapoints < 1 || datapoints > a.evaluation_periods {
