@@ -331,3 +331,22 @@ fn csv_demand_is_read_next_to_the_scenario_and_a_bad_row_is_named() {
     let err = text(&out.stderr);
     assert!(err.contains("recorded-demand.csv: line 3: \"60,lots\" is not a whole second and a number"), "{err}");
 }
+
+#[test]
+fn a_closed_pipe_ends_the_command_quietly_with_sigpipes_status() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_autopilot"))
+        .args(["schedule", "next", "rate(1 minute)", "--count", "1000000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    // The reader is dropped here: the pipe closes, as `| head -1` does.
+    let out = child.wait_with_output().unwrap();
+    assert!(first.starts_with("20"), "{first}");
+    assert_eq!(out.status.code(), Some(141), "{}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "no panic, no message: {}", text(&out.stderr));
+}

@@ -14,6 +14,16 @@ use jiff::Timestamp;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
+/// Writes a line to standard output. A closed pipe (`autopilot … | head`)
+/// or a full disk ends the command through [`Failure::output`] instead of a
+/// panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err(crate::Failure::output)?
+    }};
+}
+
 #[path = "autopilot/replay.rs"]
 mod replay;
 
@@ -262,6 +272,16 @@ impl Failure {
     fn runtime(message: impl Into<String>) -> Self {
         Self { code: 1, message: message.into() }
     }
+    /// Standard output failed: a closed pipe ends quietly with the status a
+    /// shell gives a process killed by SIGPIPE (128 + 13); anything else is a
+    /// runtime failure.
+    fn output(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Self { code: 141, message: String::new() }
+        } else {
+            Self::runtime(format!("cannot write to standard output: {e}"))
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -332,7 +352,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("autopilot: {}", f.message);
+            if !f.message.is_empty() {
+                eprintln!("autopilot: {}", f.message);
+            }
             ExitCode::from(f.code)
         }
     }
@@ -355,7 +377,7 @@ fn test_event_pattern(pattern: &str, event: &str) -> Result<(), Failure> {
     let (pattern, event) = (inline_or_file(pattern)?, inline_or_file(event)?);
     match route::test_event_pattern(&pattern, &event) {
         Ok(result) => {
-            println!("{{\"Result\": {result}}}");
+            out!("{{\"Result\": {result}}}");
             Ok(())
         }
         Err(TestPatternError::Pattern(e)) => Err(Failure::input(format!("InvalidEventPatternException: {e}"))),
@@ -448,29 +470,30 @@ fn capacity_plan(
     if format == "json" {
         let text = serde_json::to_string_pretty(&decision)
             .map_err(|e| Failure::runtime(format!("cannot encode plan: {e}")))?;
-        println!("{text}");
+        out!("{text}");
         return Ok(());
     }
-    println!(
+    out!(
         "capacity provider       {} (Auto Scaling group {}, {} mode)",
         decision.capacity_provider,
         cluster.asg.name,
         if decision.mode == EvaluationMode::Fast { "fast" } else { "aws" }
     );
-    println!("instances needed (M)    {}", decision.m);
-    println!("instances now (N)       {}", decision.n);
-    println!("reservation             {:.1} % (target {} %)", decision.reservation_percent, decision.target_capacity);
-    println!(
+    out!("instances needed (M)    {}", decision.m);
+    out!("instances now (N)       {}", decision.n);
+    out!("reservation             {:.1} % (target {} %)", decision.reservation_percent, decision.target_capacity);
+    out!(
         "provisioning tasks      {} ({} incompatible with every instance type)",
-        decision.provisioning_tasks, decision.incompatible_tasks
+        decision.provisioning_tasks,
+        decision.incompatible_tasks
     );
-    println!("desired capacity        {} -> {}", decision.current_desired, decision.desired);
-    println!("reason                  {}", serde_json::to_string(&decision.reason).unwrap_or_default());
+    out!("desired capacity        {} -> {}", decision.current_desired, decision.desired);
+    out!("reason                  {}", serde_json::to_string(&decision.reason).unwrap_or_default());
     for b in &decision.blocked_by {
-        println!("blocked by              {}", serde_json::to_string(b).unwrap_or_default());
+        out!("blocked by              {}", serde_json::to_string(b).unwrap_or_default());
     }
     for a in &decision.actions {
-        println!("action                  {}", serde_json::to_string(a).unwrap_or_default());
+        out!("action                  {}", serde_json::to_string(a).unwrap_or_default());
     }
     Ok(())
 }
@@ -484,11 +507,11 @@ fn load_config(files: &[String]) -> Result<config::Config, Failure> {
 fn validate(files: &[String]) -> Result<(), Failure> {
     let config = load_config(files)?;
     for warning in &config.warnings {
-        println!("{warning}");
+        out!("{warning}");
     }
     let policies: usize = config.targets.values().map(|t| t.target_tracking.len() + t.step.len()).sum();
     let scheduled: usize = config.targets.values().map(|t| t.scheduled.len()).sum();
-    println!(
+    out!(
         "ok: {} scalable target(s), {policies} scaling polic(ies), {scheduled} scheduled action(s)",
         config.targets.len()
     );
@@ -518,7 +541,7 @@ fn schedule_next(
     let mut cursor = after;
     for _ in 0..count {
         let Some(next) = schedule.next_after(cursor) else { break };
-        println!("{}", next.strftime("%Y-%m-%dT%H:%M:%SZ"));
+        out!("{}", next.strftime("%Y-%m-%dT%H:%M:%SZ"));
         cursor = next;
     }
     Ok(())
@@ -558,7 +581,7 @@ fn evaluate(
         memory.targets.insert(id.clone(), next);
         let line =
             serde_json::to_string(&decision).map_err(|e| Failure::runtime(format!("cannot encode decision: {e}")))?;
-        println!("{line}");
+        out!("{line}");
     }
     if let Some(path) = memory_out {
         let text = serde_json::to_string_pretty(&memory)

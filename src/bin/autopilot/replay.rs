@@ -101,91 +101,93 @@ pub(super) fn scenario(
             "baseline": {"metrics": report.baseline.metrics, "score": report.baseline.score},
             "autopilot": {"metrics": report.autopilot.metrics, "score": report.autopilot.score},
         });
-        println!("{}", serde_json::to_string_pretty(&summary).map_err(|e| Failure::runtime(e.to_string()))?);
+        out!("{}", serde_json::to_string_pretty(&summary).map_err(|e| Failure::runtime(e.to_string()))?);
         return Ok(());
     }
     let (b, a) = (&report.baseline.score, &report.autopilot.score);
     let opt = |v: Option<u32>| v.map_or("-".to_owned(), |s| format!("{s} s"));
     let ratio = |ours: f64, theirs: f64| if theirs > 0.0 { format!("{:.2}", ours / theirs) } else { "-".to_owned() };
-    println!("scenario: {}  ({} s simulated)", report.scenario, report.duration_seconds);
-    println!(
+    out!("scenario: {}  ({} s simulated)", report.scenario, report.duration_seconds);
+    out!(
         "metrics: AWS {} s period + {} s delay; ecs-autopilot {} s period + {} s delay",
         report.baseline.metrics.period_seconds,
         report.baseline.metrics.delay_seconds,
         report.autopilot.metrics.period_seconds,
         report.autopilot.metrics.delay_seconds
     );
-    println!("{:<42} {:>14} {:>14} {:>8}", "", "AWS baseline", "ecs-autopilot", "ratio");
-    let row =
-        |name: &str, theirs: String, ours: String, r: String| println!("{name:<42} {theirs:>14} {ours:>14} {r:>8}");
+    out!("{:<42} {:>14} {:>14} {:>8}", "", "AWS baseline", "ecs-autopilot", "ratio");
+    let row = |name: &str, theirs: String, ours: String, r: String| -> Result<(), Failure> {
+        out!("{name:<42} {theirs:>14} {ours:>14} {r:>8}");
+        Ok(())
+    };
     row(
         "spike -> first scale-out decision",
         opt(b.reaction_decision_seconds),
         opt(a.reaction_decision_seconds),
         ratio(f64::from(a.reaction_decision_seconds.unwrap_or(0)), f64::from(b.reaction_decision_seconds.unwrap_or(0))),
-    );
+    )?;
     row(
         "spike -> new tasks running",
         opt(b.reaction_running_seconds),
         opt(a.reaction_running_seconds),
         ratio(f64::from(a.reaction_running_seconds.unwrap_or(0)), f64::from(b.reaction_running_seconds.unwrap_or(0))),
-    );
+    )?;
     row(
         "under-provisioned task-seconds",
         b.under_provisioned_task_seconds.to_string(),
         a.under_provisioned_task_seconds.to_string(),
         ratio(a.under_provisioned_task_seconds as f64, b.under_provisioned_task_seconds as f64),
-    );
+    )?;
     row(
         "over-provisioned task-seconds",
         b.over_provisioned_task_seconds.to_string(),
         a.over_provisioned_task_seconds.to_string(),
         ratio(a.over_provisioned_task_seconds as f64, b.over_provisioned_task_seconds as f64),
-    );
+    )?;
     row(
         "task-hours",
         format!("{:.2}", b.task_hours),
         format!("{:.2}", a.task_hours),
         ratio(a.task_hours, b.task_hours),
-    );
+    )?;
     row(
         "scaling actions",
         b.scaling_actions.to_string(),
         a.scaling_actions.to_string(),
         ratio(f64::from(a.scaling_actions), f64::from(b.scaling_actions)),
-    );
-    row("flaps (reversals within 15 min)", b.flaps.to_string(), a.flaps.to_string(), "".to_owned());
+    )?;
+    row("flaps (reversals within 15 min)", b.flaps.to_string(), a.flaps.to_string(), "".to_owned())?;
     row(
         "seconds above 100 % utilization",
         b.seconds_above_100_percent.to_string(),
         a.seconds_above_100_percent.to_string(),
         ratio(f64::from(a.seconds_above_100_percent), f64::from(b.seconds_above_100_percent)),
-    );
+    )?;
     if report.baseline.samples.iter().any(|x| x.instances.is_some()) {
         row(
             "instance-hours",
             format!("{:.2}", b.instance_hours),
             format!("{:.2}", a.instance_hours),
             ratio(a.instance_hours, b.instance_hours),
-        );
+        )?;
         row(
             "tasks waiting for an instance (task-s)",
             b.provisioning_task_seconds.to_string(),
             a.provisioning_task_seconds.to_string(),
             ratio(a.provisioning_task_seconds as f64, b.provisioning_task_seconds as f64),
-        );
+        )?;
         row(
             "minutes with placement failures",
             b.placement_failure_minutes.to_string(),
             a.placement_failure_minutes.to_string(),
             ratio(f64::from(a.placement_failure_minutes), f64::from(b.placement_failure_minutes)),
-        );
+        )?;
         row(
             "Auto Scaling group changes",
             b.capacity_actions.to_string(),
             a.capacity_actions.to_string(),
             "".to_owned(),
-        );
+        )?;
     }
     Ok(())
 }
@@ -280,9 +282,9 @@ pub(super) fn recorded(
             let mut v =
                 serde_json::to_value(d).map_err(|e| Failure::runtime(format!("cannot encode decision: {e}")))?;
             v["trigger"] = trigger.clone().into();
-            println!("{v}");
+            out!("{v}");
         } else if !d.actions.is_empty() || d.reason != ecs_autopilot::decision::Reason::NoChange {
-            println!(
+            out!(
                 "{}  {:<28} {:>3} -> {:<3} {:<26} {}",
                 d.time,
                 d.service,
@@ -298,11 +300,17 @@ pub(super) fn recorded(
             let mut v =
                 serde_json::to_value(d).map_err(|e| Failure::runtime(format!("cannot encode decision: {e}")))?;
             v["trigger"] = trigger.clone().into();
-            println!("{v}");
+            out!("{v}");
         } else if !d.actions.is_empty() {
-            println!(
+            out!(
                 "{}  {:<28} {:>3} -> {:<3} instances (M {}, N {})  {}",
-                d.time, d.capacity_provider, d.current_desired, d.desired, d.m, d.n, trigger
+                d.time,
+                d.capacity_provider,
+                d.current_desired,
+                d.desired,
+                d.m,
+                d.n,
+                trigger
             );
         }
     }
