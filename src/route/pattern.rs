@@ -372,7 +372,7 @@ fn compile_matcher(name: &str, operand: &Json, path: &str) -> Result<Matcher, Pa
 
 fn wildcard(text: &str, path: &str) -> Result<Wildcard, PatternError> {
     let w = Wildcard::parse(text).map_err(|reason| err(reason, path))?;
-    if w.complexity() > MAX_WILDCARD_COMPLEXITY {
+    if w.complexity_capped(MAX_WILDCARD_COMPLEXITY) > MAX_WILDCARD_COMPLEXITY {
         return Err(err(
             "Rule is too complex - try using fewer wildcard characters or fewer repeating character sequences after a wildcard character",
             path,

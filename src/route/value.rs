@@ -243,6 +243,17 @@ impl Wildcard {
     /// [`MAX_WILDCARD_COMPLEXITY`].
     #[must_use]
     pub fn complexity(&self) -> usize {
+        self.complexity_capped(usize::MAX)
+    }
+
+    /// [`Wildcard::complexity`], stopping as soon as it exceeds `cap` (the
+    /// answer is then some value above `cap`). Work stays bounded: sets of
+    /// active states are explored at most 4,096 times, each transition
+    /// touches only the active states (at most `cap + 1` of them), and sets
+    /// are looked up by hash — so a pattern of AWS's maximum length is
+    /// checked in milliseconds (`tests/route_properties.rs`).
+    #[must_use]
+    pub fn complexity_capped(&self, cap: usize) -> usize {
         // Tokens: a literal char or a star; state i = "first i tokens matched".
         let mut tokens: Vec<Option<char>> = Vec::new();
         for (i, piece) in self.pieces.iter().enumerate() {
@@ -252,42 +263,46 @@ impl Wildcard {
             tokens.extend(piece.chars().map(Some));
         }
         let n = tokens.len();
-        let close = |set: &mut Vec<bool>| {
-            for i in 0..n {
-                if set[i] && tokens[i].is_none() {
-                    set[i + 1] = true;
+        // Adds the states a star lets through without reading a char.
+        let close = |set: &mut Vec<usize>| {
+            let mut k = 0;
+            while k < set.len() {
+                let i = set[k];
+                if i < n && tokens[i].is_none() {
+                    set.push(i + 1);
                 }
+                k += 1;
             }
+            set.sort_unstable();
+            set.dedup();
         };
         let mut alphabet: Vec<char> = tokens.iter().flatten().copied().collect();
         alphabet.sort_unstable();
         alphabet.dedup();
         alphabet.push('\u{0}');
-        let mut start = vec![false; n + 1];
-        start[0] = true;
+        let mut start = vec![0];
         close(&mut start);
-        let mut seen = vec![start.clone()];
+        let mut seen: std::collections::HashSet<Vec<usize>> = std::collections::HashSet::new();
+        seen.insert(start.clone());
         let mut queue = vec![start];
         let mut best = 0;
         while let Some(set) = queue.pop() {
-            best = best.max(set[..n].iter().filter(|s| **s).count());
-            if seen.len() > 4096 {
+            best = best.max(set.iter().filter(|i| **i < n).count());
+            if best > cap || seen.len() > 4096 {
                 break;
             }
             for &c in &alphabet {
-                let mut next = vec![false; n + 1];
-                for i in 0..n {
-                    if set[i] {
-                        match tokens[i] {
-                            None => next[i] = true,
-                            Some(t) if t == c => next[i + 1] = true,
-                            Some(_) => {}
-                        }
+                let mut next = Vec::with_capacity(set.len() + 1);
+                for &i in &set {
+                    match tokens.get(i) {
+                        Some(None) => next.push(i),
+                        Some(Some(t)) if *t == c => next.push(i + 1),
+                        _ => {}
                     }
                 }
                 close(&mut next);
-                if next.iter().any(|s| *s) && !seen.contains(&next) {
-                    seen.push(next.clone());
+                if !next.is_empty() && !seen.contains(&next) {
+                    seen.insert(next.clone());
                     queue.push(next);
                 }
             }
@@ -432,6 +447,22 @@ mod tests {
         fn short_piece_search_agrees_with_str_find(hay in "[ab€é]{0,30}", needle in "[ab€é]{0,20}") {
             proptest::prop_assert_eq!(find_short(hay.as_bytes(), needle.as_bytes()), hay.find(needle.as_str()));
         }
+    }
+
+    #[test]
+    fn patterns_of_aws_maximum_length_are_rated_without_blowing_up() {
+        // Once cubic in the length: 1,639 characters ran for minutes.
+        let many_stars: String = (0..820).map(|i| if i % 2 == 0 { 'a' } else { '*' }).collect();
+        assert!(
+            Wildcard::parse(&many_stars).unwrap().complexity_capped(MAX_WILDCARD_COMPLEXITY) > MAX_WILDCARD_COMPLEXITY
+        );
+        let mixed: String =
+            (0..1_639).map(|i| if i % 97 == 0 { '*' } else { (b'a' + (i % 23) as u8) as char }).collect();
+        let w = Wildcard::parse(&mixed).unwrap();
+        let capped = w.complexity_capped(MAX_WILDCARD_COMPLEXITY);
+        assert!(capped > MAX_WILDCARD_COMPLEXITY || capped == w.complexity(), "capping changes no verdict");
+        let one_star = format!("{}*", "x".repeat(1_638));
+        assert!(Wildcard::parse(&one_star).unwrap().complexity() <= MAX_WILDCARD_COMPLEXITY);
     }
 
     #[test]
