@@ -376,3 +376,19 @@ MetricAlarms:
     let first = report.baseline.decisions.iter().find(|d| !d.actions.is_empty()).expect("the backlog scales out");
     assert!(first.time.as_second() - sim::engine::EPOCH_SECONDS >= 960, "{}", first.time);
 }
+
+#[test]
+fn sizes_a_scenario_controls_are_bounded_with_the_field_named() {
+    let base = scenario("spike");
+    let cases: [(&str, Box<dyn Fn(&mut Scenario)>, &str); 3] = [
+        ("a run of years", Box::new(|s| s.duration_seconds = u32::MAX), "duration_seconds"),
+        ("four billion tasks", Box::new(|s| s.service.initial_tasks = u32::MAX), "service.initial_tasks"),
+        ("a bound past ECS's quota", Box::new(|s| s.max_tasks = 1_000_000), "max_tasks"),
+    ];
+    for (name, change, field) in cases {
+        let mut s = base.clone();
+        change(&mut s);
+        let err = sim::simulate(&s).unwrap_err().to_string();
+        assert!(err.contains(field) && err.contains("more than"), "{name}: {err}");
+    }
+}

@@ -428,8 +428,40 @@ fn check(s: &Scenario, metrics: MetricPipeline) -> Result<(), SimError> {
             reason: format!("{path}: CSV demand must be read into points first (the CLI does)"),
         });
     }
-    Ok(())
+    // Sizes the scenario controls are bounded, so a typo cannot make a run
+    // allocate without end or run for days (docs/simulation.md).
+    let too_large = |field: &str, value: u64, limit: u64, why: &str| {
+        (value > limit).then(|| SimError::Scenario {
+            field: field.into(),
+            reason: format!("{value} is more than {limit} ({why})"),
+        })
+    };
+    let task_limit = "ECS runs at most 5,000 tasks per service";
+    let checks = [
+        too_large("duration_seconds", u64::from(s.duration_seconds), MAX_DURATION_SECONDS, "31 days"),
+        too_large("service.initial_tasks", u64::from(s.service.initial_tasks), MAX_TASKS, task_limit),
+        too_large("service.initial_desired", u64::from(s.service.initial_desired.unwrap_or(0)), MAX_TASKS, task_limit),
+        too_large("max_tasks", u64::from(s.max_tasks), MAX_TASKS, task_limit),
+        too_large("service.task_start_seconds", u64::from(s.service.task_start_seconds.1), 3_600, "an hour"),
+        too_large(
+            "cluster.max_instances",
+            s.cluster.as_ref().map_or(0, |c| u64::from(c.max_instances.max(c.initial_instances))),
+            MAX_INSTANCES,
+            "the simulated Auto Scaling group's size",
+        ),
+    ];
+    match checks.into_iter().flatten().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
+
+/// The longest scenario: 31 days.
+pub const MAX_DURATION_SECONDS: u64 = 31 * 86_400;
+/// The most tasks a scenario's service may have (ECS's per-service quota).
+pub const MAX_TASKS: u64 = 5_000;
+/// The most instances a scenario's cluster may have.
+pub const MAX_INSTANCES: u64 = 2_000;
 
 /// The two configurations a backtest runs from the user's one: the AWS
 /// baseline reads its AWS-shaped part alone (no `Autopilot` settings:
