@@ -380,7 +380,8 @@ MetricAlarms:
 #[test]
 fn sizes_a_scenario_controls_are_bounded_with_the_field_named() {
     let base = scenario("spike");
-    let cases: [(&str, Box<dyn Fn(&mut Scenario)>, &str); 3] = [
+    type Change = Box<dyn Fn(&mut Scenario)>;
+    let cases: [(&str, Change, &str); 3] = [
         ("a run of years", Box::new(|s| s.duration_seconds = u32::MAX), "duration_seconds"),
         ("four billion tasks", Box::new(|s| s.service.initial_tasks = u32::MAX), "service.initial_tasks"),
         ("a bound past ECS's quota", Box::new(|s| s.max_tasks = 1_000_000), "max_tasks"),
