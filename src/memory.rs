@@ -162,8 +162,9 @@ pub struct EventLedger {
     /// Recently processed event ids with when they were seen, oldest first.
     #[serde(default)]
     pub processed: VecDeque<(String, Timestamp)>,
-    /// Highest `detail.version` seen per task or container-instance ARN, with
-    /// when it was seen (forgotten after [`Self::ID_RETENTION`]).
+    /// Highest `detail.version` seen per task or container instance (the
+    /// last part of its ARN), with when it was seen (forgotten after
+    /// [`Self::ID_RETENTION`]).
     #[serde(default)]
     pub versions: BTreeMap<String, (u64, Timestamp)>,
     /// When old entries were last forgotten (at most once a minute).
@@ -231,6 +232,9 @@ impl EventLedger {
             _ => None,
         };
         if let Some((arn, version)) = versioned {
+            // The ARN's last part (the task or container-instance id) is
+            // unique within a cluster, which is a record's widest scope.
+            let arn = arn.rsplit('/').next().unwrap_or(arn);
             match self.versions.get(arn) {
                 // Higher means later (§10.2); the same version is the same
                 // state delivered again. An entry past the horizon is

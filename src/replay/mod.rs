@@ -270,20 +270,20 @@ fn answer(series: &[Datapoint], q: &MetricQuery, from: Timestamp, to: Timestamp,
     let (from_s, to_s, now_s) = (from.as_second(), to.as_second(), now.as_second());
     let first = series.partition_point(|p| p.timestamp.as_second() < from_s - from_s.rem_euclid(period));
     let mut out: Vec<Datapoint> = Vec::new();
-    let mut bucket: Option<(i64, Vec<f64>)> = None;
-    let flush = |bucket: &mut Option<(i64, Vec<f64>)>, out: &mut Vec<Datapoint>| {
-        let Some((start, values)) = bucket.take() else { return };
-        if start < from_s || start >= to_s || start + period > now_s || values.is_empty() {
+    // The open period: start, count, sum, maximum, minimum.
+    let mut bucket: Option<(i64, u32, f64, f64, f64)> = None;
+    let flush = |bucket: &mut Option<(i64, u32, f64, f64, f64)>, out: &mut Vec<Datapoint>| {
+        let Some((start, n, sum, max, min)) = bucket.take() else { return };
+        if start < from_s || start >= to_s || start + period > now_s || n == 0 {
             return;
         }
-        let n = values.len() as f64;
         let value = match statistic {
-            "Sum" => values.iter().sum(),
-            "Maximum" => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            "Minimum" => values.iter().copied().fold(f64::INFINITY, f64::min),
-            "SampleCount" => n,
+            "Sum" => sum,
+            "Maximum" => max,
+            "Minimum" => min,
+            "SampleCount" => f64::from(n),
             // Average, and metric math: the mean of what was recorded.
-            _ => values.iter().sum::<f64>() / n,
+            _ => sum / f64::from(n),
         };
         if let Ok(timestamp) = Timestamp::from_second(start) {
             out.push(Datapoint { timestamp, value });
@@ -295,10 +295,14 @@ fn answer(series: &[Datapoint], q: &MetricQuery, from: Timestamp, to: Timestamp,
             break;
         }
         let start = t - t.rem_euclid(period);
-        if bucket.as_ref().is_some_and(|(s, _)| *s != start) {
+        if bucket.is_some_and(|b| b.0 != start) {
             flush(&mut bucket, &mut out);
         }
-        bucket.get_or_insert_with(|| (start, Vec::new())).1.push(p.value);
+        let b = bucket.get_or_insert((start, 0, 0.0, f64::NEG_INFINITY, f64::INFINITY));
+        b.1 += 1;
+        b.2 += p.value;
+        b.3 = b.3.max(p.value);
+        b.4 = b.4.min(p.value);
     }
     flush(&mut bucket, &mut out);
     out
