@@ -141,6 +141,13 @@ pub struct ReplayOutput {
     /// order, with what triggered them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capacity_decisions: Vec<(String, CapacityDecision)>,
+    /// How many decision records the controller produced (also when they
+    /// were streamed rather than kept).
+    #[serde(default)]
+    pub evaluations: u64,
+    /// How many capacity plans the capacity function produced.
+    #[serde(default)]
+    pub capacity_plans: u64,
 }
 
 /// A recorded cluster for the capacity function: the snapshot it starts
@@ -393,6 +400,34 @@ pub fn replay_with_progress(
     replay_with(config, stack, initial, metrics, lines, None, progress)
 }
 
+/// A decision record as a replay streams it, with what triggered it.
+pub enum Streamed<'a> {
+    Controller { trigger: &'a str, decision: &'a Decision },
+    Capacity { trigger: &'a str, decision: &'a CapacityDecision },
+}
+
+/// [`replay_with`], keeping no decision: each record goes to `sink` as its
+/// invocation ends (the records of a tick's polls when the tick's
+/// invocation ends, so up to a minute after records of later events), and
+/// memory stays flat however long the recording. The returned output has
+/// the counts and no records.
+///
+/// # Errors
+/// As [`replay`].
+#[allow(clippy::too_many_arguments)]
+pub fn replay_streaming(
+    config: &Config,
+    stack: &Stack,
+    initial: &BTreeMap<String, InitialState>,
+    metrics: &Metrics,
+    lines: &[Line<'_>],
+    capacity: Option<CapacitySetup>,
+    sink: &mut dyn FnMut(Streamed<'_>),
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<ReplayOutput, ReplayError> {
+    run(config, stack, initial, metrics, lines, capacity, Some(sink), progress)
+}
+
 /// What one replayed invocation returned, with its trigger.
 enum Outcome {
     Controller(String, Result<Report, HandlerError>),
@@ -412,6 +447,22 @@ pub fn replay_with(
     metrics: &Metrics,
     lines: &[Line<'_>],
     capacity: Option<CapacitySetup>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<ReplayOutput, ReplayError> {
+    run(config, stack, initial, metrics, lines, capacity, None, progress)
+}
+
+/// The one replay driver: records go to `sink`, or into the output in time
+/// order without one.
+#[allow(clippy::too_many_arguments)]
+fn run(
+    config: &Config,
+    stack: &Stack,
+    initial: &BTreeMap<String, InitialState>,
+    metrics: &Metrics,
+    lines: &[Line<'_>],
+    capacity: Option<CapacitySetup>,
+    mut sink: Option<&mut dyn FnMut(Streamed<'_>)>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<ReplayOutput, ReplayError> {
     check_metrics(config, metrics)?;
@@ -488,7 +539,7 @@ pub fn replay_with(
             }
         }
     };
-    let collect = |done: Vec<Outcome>, out: &mut ReplayOutput| {
+    let mut collect = |done: Vec<Outcome>, out: &mut ReplayOutput| {
         for outcome in done {
             match outcome {
                 Outcome::Controller(trigger, report) => {
@@ -496,11 +547,29 @@ pub fn replay_with(
                     for i in report.ignored {
                         *out.ignored.entry(i.kind).or_default() += 1;
                     }
-                    out.decisions.extend(report.decisions.into_iter().map(|d| (trigger.clone(), d)));
+                    out.evaluations += report.decisions.len() as u64;
+                    match sink.as_mut() {
+                        Some(sink) => {
+                            for d in &report.decisions {
+                                sink(Streamed::Controller { trigger: &trigger, decision: d });
+                            }
+                        }
+                        None => out.decisions.extend(report.decisions.into_iter().map(|d| (trigger.clone(), d))),
+                    }
                 }
                 Outcome::Capacity(trigger, report) => {
                     let report = report?;
-                    out.capacity_decisions.extend(report.decisions.into_iter().map(|d| (trigger.clone(), d)));
+                    out.capacity_plans += report.decisions.len() as u64;
+                    match sink.as_mut() {
+                        Some(sink) => {
+                            for d in &report.decisions {
+                                sink(Streamed::Capacity { trigger: &trigger, decision: d });
+                            }
+                        }
+                        None => {
+                            out.capacity_decisions.extend(report.decisions.into_iter().map(|d| (trigger.clone(), d)));
+                        }
+                    }
                 }
             }
         }

@@ -273,52 +273,84 @@ pub(super) fn recorded(
     let text = read(events)?;
     let lines: Vec<Line<'_>> = text.lines().enumerate().map(|(i, t)| Line { number: i + 1, text: t }).collect();
     let mut bar = Progress::new("replaying");
-    let out = replay::replay_with(&config, &stack, &initial, &metrics, &lines, capacity, &mut |done, total| {
-        bar.update(done, total);
-    })
+    // Records are printed as their invocations end (memory stays flat on
+    // long recordings); the first output error stops the printing.
+    let mut failed: Option<Failure> = None;
+    let print = |record: replay::Streamed<'_>| -> Result<(), Failure> {
+        let (value, line) = match record {
+            replay::Streamed::Controller { trigger, decision: d } => {
+                let line =
+                    (!d.actions.is_empty() || d.reason != ecs_autopilot::decision::Reason::NoChange).then(|| {
+                        format!(
+                            "{}  {:<28} {:>3} -> {:<3} {:<26} {}",
+                            d.time,
+                            d.service,
+                            d.current,
+                            d.desired,
+                            serde_json::to_string(&d.reason).unwrap_or_default(),
+                            trigger
+                        )
+                    });
+                (
+                    serde_json::to_value(d).map(|mut v| {
+                        v["trigger"] = trigger.into();
+                        v
+                    }),
+                    line,
+                )
+            }
+            replay::Streamed::Capacity { trigger, decision: d } => {
+                let line = (!d.actions.is_empty()).then(|| {
+                    format!(
+                        "{}  {:<28} {:>3} -> {:<3} instances (M {}, N {})  {}",
+                        d.time, d.capacity_provider, d.current_desired, d.desired, d.m, d.n, trigger
+                    )
+                });
+                (
+                    serde_json::to_value(d).map(|mut v| {
+                        v["trigger"] = trigger.into();
+                        v
+                    }),
+                    line,
+                )
+            }
+        };
+        if format == "jsonl" {
+            let value = value.map_err(|e| Failure::runtime(format!("cannot encode decision: {e}")))?;
+            out!("{value}");
+        } else if let Some(line) = line {
+            out!("{line}");
+        }
+        Ok(())
+    };
+    let mut sink = |record: replay::Streamed<'_>| {
+        if failed.is_none() {
+            if let Err(f) = print(record) {
+                failed = Some(f);
+            }
+        }
+    };
+    let out = replay::replay_streaming(
+        &config,
+        &stack,
+        &initial,
+        &metrics,
+        &lines,
+        capacity,
+        &mut sink,
+        &mut |done, total| {
+            bar.update(done, total);
+        },
+    )
     .map_err(|e| Failure::input(format!("{events}: {e}")))?;
-    for (trigger, d) in &out.decisions {
-        if format == "jsonl" {
-            let mut v =
-                serde_json::to_value(d).map_err(|e| Failure::runtime(format!("cannot encode decision: {e}")))?;
-            v["trigger"] = trigger.clone().into();
-            out!("{v}");
-        } else if !d.actions.is_empty() || d.reason != ecs_autopilot::decision::Reason::NoChange {
-            out!(
-                "{}  {:<28} {:>3} -> {:<3} {:<26} {}",
-                d.time,
-                d.service,
-                d.current,
-                d.desired,
-                serde_json::to_string(&d.reason).unwrap_or_default(),
-                trigger
-            );
-        }
-    }
-    for (trigger, d) in &out.capacity_decisions {
-        if format == "jsonl" {
-            let mut v =
-                serde_json::to_value(d).map_err(|e| Failure::runtime(format!("cannot encode decision: {e}")))?;
-            v["trigger"] = trigger.clone().into();
-            out!("{v}");
-        } else if !d.actions.is_empty() {
-            out!(
-                "{}  {:<28} {:>3} -> {:<3} instances (M {}, N {})  {}",
-                d.time,
-                d.capacity_provider,
-                d.current_desired,
-                d.desired,
-                d.m,
-                d.n,
-                trigger
-            );
-        }
+    if let Some(f) = failed {
+        return Err(f);
     }
     let ignored: Vec<String> = out.ignored.iter().map(|(k, v)| format!("{v} {k}")).collect();
     eprintln!(
         "{} event(s), {} evaluation(s); ignored: {}",
         out.events,
-        out.decisions.len(),
+        out.evaluations,
         if ignored.is_empty() { "none".to_owned() } else { ignored.join(", ") }
     );
     Ok(())
