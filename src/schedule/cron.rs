@@ -59,15 +59,19 @@ struct FieldSpec {
     min: u32,
     max: u32,
     names: &'static [&'static str],
+    /// Whether a range may wrap past the maximum (`20-2` hours, `FRI-MON`):
+    /// every field but the year is a cycle.
+    cyclic: bool,
 }
 
-const MINUTES: FieldSpec = FieldSpec { name: "minutes", min: 0, max: 59, names: &[] };
-const HOURS: FieldSpec = FieldSpec { name: "hours", min: 0, max: 23, names: &[] };
-const DOM: FieldSpec = FieldSpec { name: "day-of-month", min: 1, max: 31, names: &[] };
-const MONTHS: FieldSpec = FieldSpec { name: "month", min: 1, max: 12, names: &MONTH_NAMES };
-const DOW: FieldSpec = FieldSpec { name: "day-of-week", min: 1, max: 7, names: &DAY_NAMES };
-const YEARS: FieldSpec = FieldSpec { name: "year", min: FIRST_YEAR as u32, max: LAST_YEAR as u32, names: &[] };
-const SECONDS: FieldSpec = FieldSpec { name: "seconds", min: 0, max: 59, names: &[] };
+const MINUTES: FieldSpec = FieldSpec { name: "minutes", min: 0, max: 59, names: &[], cyclic: true };
+const HOURS: FieldSpec = FieldSpec { name: "hours", min: 0, max: 23, names: &[], cyclic: true };
+const DOM: FieldSpec = FieldSpec { name: "day-of-month", min: 1, max: 31, names: &[], cyclic: true };
+const MONTHS: FieldSpec = FieldSpec { name: "month", min: 1, max: 12, names: &MONTH_NAMES, cyclic: true };
+const DOW: FieldSpec = FieldSpec { name: "day-of-week", min: 1, max: 7, names: &DAY_NAMES, cyclic: true };
+const YEARS: FieldSpec =
+    FieldSpec { name: "year", min: FIRST_YEAR as u32, max: LAST_YEAR as u32, names: &[], cyclic: false };
+const SECONDS: FieldSpec = FieldSpec { name: "seconds", min: 0, max: 59, names: &[], cyclic: true };
 
 impl Cron {
     /// Parses the fields inside `cron(...)`.
@@ -329,6 +333,12 @@ fn values(text: &str, spec: &FieldSpec) -> Result<Vec<u32>, CronError> {
             // `5/15` runs from 5 to the field's maximum; a bare value is itself.
             (start, if step.is_some() { spec.max } else { start })
         };
+        if end < start && !spec.cyclic {
+            return Err(CronError(format!(
+                "{} range `{range}`: the end is before the start (only cyclic fields such as hours wrap)",
+                spec.name
+            )));
+        }
         let span = spec.max - spec.min + 1;
         // A range whose end is before its start wraps (`20-2` hours).
         let count = if end >= start { end - start + 1 } else { span - start + end + 1 };
@@ -443,6 +453,7 @@ mod tests {
             ("0 10 * 13 ? *", "month value 13"),
             ("0 10 ? * 8 *", "day-of-week value 8"),
             ("0 10 ? * MON-FRI 2200", "year value 2200"),
+            ("0 10 * * ? 2026-2020", "year range `2026-2020`: the end is before the start"),
             ("0 10 * * ?", "needs 6 fields"),
             ("0/0 10 * * ? *", "increment after `/` must be a positive"),
             ("0 10 ? * 3#6 *", "after `#` must be 1 to 5"),
