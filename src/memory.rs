@@ -73,8 +73,11 @@ impl<'de> serde::de::Visitor<'de> for DatapointVisitor {
     }
 }
 
-/// Memory of the whole controller.
+/// Memory of the whole controller (the file `autopilot evaluate --memory`
+/// reads and `--memory-out` writes). Unknown fields are refused: any other
+/// JSON object would otherwise read as empty memory.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ControllerMemory {
     #[serde(default)]
     pub targets: BTreeMap<String, TargetMemory>,

@@ -122,8 +122,28 @@ fn evaluate_prints_one_decision_per_target_and_keeps_memory() {
     assert_eq!(decision["desired"], 14);
     assert_eq!(decision["reason"]["code"], "ScaledOut");
     assert_eq!(decision["actions"][0], serde_json::json!({"type": "set_desired_count", "from": 10, "to": 14}));
-    let memory: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&memory).unwrap()).unwrap();
-    assert_eq!(memory["targets"]["service/prod-cluster/web"]["last_scale_out"]["to"], 14);
+    let memory_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&memory).unwrap()).unwrap();
+    assert_eq!(memory_json["targets"]["service/prod-cluster/web"]["last_scale_out"]["to"], 14);
+    // The memory written reads back; any other JSON object is refused.
+    let again = |memory: &Path| {
+        autopilot(&[
+            "evaluate",
+            "--config",
+            "examples/config/describe-outputs.json",
+            "--observations",
+            obs.to_str().unwrap(),
+            "--memory",
+            memory.to_str().unwrap(),
+            "--now",
+            "2026-01-01T00:15:59Z",
+        ])
+    };
+    assert_eq!(again(&memory).status.code(), Some(0));
+    let foreign = dir.join("foreign.json");
+    std::fs::write(&foreign, r#"{"desired": 4}"#).unwrap();
+    let out = again(&foreign);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown field `desired`"), "{}", text(&out.stderr));
 }
 
 fn tempdir() -> std::path::PathBuf {
