@@ -374,3 +374,48 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn snapshots_outside_aws_ranges_are_refused_naming_the_field() {
+    use ecs_autopilot::capacity::snapshot;
+    let base: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("examples/capacity/snapshot.json").unwrap()).unwrap();
+    let plan = |doc: &serde_json::Value| {
+        let text = doc.to_string();
+        let merged = snapshot::merge(&[("snapshot.json", text.as_str())]).unwrap();
+        snapshot::cluster(&merged, None).map(|_| ()).map_err(|e| e.to_string())
+    };
+    assert!(plan(&base).is_ok());
+    type Change = fn(&mut serde_json::Value);
+    let cases: [(&str, Change, &str); 4] = [
+        (
+            "a target capacity of 0 (would want every instance)",
+            |d| d["capacityProviders"][0]["autoScalingGroupProvider"]["managedScaling"]["targetCapacity"] = 0.into(),
+            "targetCapacity: 0 must be from 1 to 100",
+        ),
+        (
+            "MinSize above MaxSize",
+            |d| d["AutoScalingGroups"][0]["MinSize"] = 30.into(),
+            "MinSize: 30 is greater than MaxSize 20",
+        ),
+        (
+            "desired outside the group's sizes",
+            |d| d["AutoScalingGroups"][0]["DesiredCapacity"] = 25.into(),
+            "DesiredCapacity: 25",
+        ),
+        (
+            "a task listed twice",
+            |d| {
+                let first = d["tasks"][0].clone();
+                d["tasks"].as_array_mut().unwrap().push(first);
+            },
+            "is listed twice",
+        ),
+    ];
+    for (name, change, expected) in cases {
+        let mut doc = base.clone();
+        change(&mut doc);
+        let err = plan(&doc).unwrap_err();
+        assert!(err.contains(expected), "{name}: {err}");
+    }
+}

@@ -454,7 +454,13 @@ pub fn cluster(doc: &serde_json::Map<String, Value>, provider: Option<&str>) -> 
     }
 
     let mut tasks = Vec::new();
+    let mut seen_tasks: BTreeSet<&str> = BTreeSet::new();
     for (i, t) in raw_tasks.iter().enumerate() {
+        // A task listed twice (two describe-tasks outputs merged) would be
+        // counted twice.
+        if !seen_tasks.insert(t.task_arn.as_str()) {
+            return Err(err(format!("tasks[{i}].taskArn"), format!("{} is listed twice", t.task_arn)));
+        }
         let stage = match t.last_status.as_str() {
             "PROVISIONING" => Stage::Provisioning,
             "PENDING" | "ACTIVATING" => Stage::Pending,
@@ -549,9 +555,11 @@ pub fn cluster(doc: &serde_json::Map<String, Value>, provider: Option<&str>) -> 
             hypothetical: false,
         });
     }
+    let managed_scaling = asg_provider.managed_scaling.unwrap_or_default();
+    check_ranges(&managed_scaling, raw_asg)?;
     Ok(Cluster {
         capacity_provider: chosen.name.clone(),
-        managed_scaling: asg_provider.managed_scaling.unwrap_or_default(),
+        managed_scaling,
         asg: AutoScalingGroup {
             name: raw_asg.auto_scaling_group_name.clone(),
             min: raw_asg.min_size,
@@ -564,4 +572,44 @@ pub fn cluster(doc: &serde_json::Map<String, Value>, provider: Option<&str>) -> 
         tasks,
         services,
     })
+}
+
+/// AWS's ranges for a capacity provider's managed scaling and its group's
+/// sizes (docs/capacity.md): a value outside them would plan nonsense (a
+/// target capacity of 0 wants every instance of the group).
+fn check_ranges(ms: &ManagedScaling, asg: &RawAsg) -> Result<(), SnapshotError> {
+    let managed = "capacityProviders[].autoScalingGroupProvider.managedScaling";
+    let within = |field: &str, value: u32, lo: u32, hi: u32| {
+        if (lo..=hi).contains(&value) {
+            Ok(())
+        } else {
+            Err(err(format!("{managed}.{field}"), format!("{value} must be from {lo} to {hi}")))
+        }
+    };
+    within("targetCapacity", ms.target_capacity, 1, 100)?;
+    within("minimumScalingStepSize", ms.minimum_scaling_step_size, 1, 10_000)?;
+    within("maximumScalingStepSize", ms.maximum_scaling_step_size, 1, 10_000)?;
+    within("instanceWarmupPeriod", ms.instance_warmup_period, 0, 10_000)?;
+    if ms.minimum_scaling_step_size > ms.maximum_scaling_step_size {
+        return Err(err(
+            format!("{managed}.minimumScalingStepSize"),
+            format!(
+                "{} is greater than maximumScalingStepSize {}",
+                ms.minimum_scaling_step_size, ms.maximum_scaling_step_size
+            ),
+        ));
+    }
+    if asg.min_size > asg.max_size {
+        return Err(err(
+            "AutoScalingGroups[].MinSize",
+            format!("{} is greater than MaxSize {}", asg.min_size, asg.max_size),
+        ));
+    }
+    if !(asg.min_size..=asg.max_size).contains(&asg.desired_capacity) {
+        return Err(err(
+            "AutoScalingGroups[].DesiredCapacity",
+            format!("{} is outside MinSize..MaxSize ({}..{})", asg.desired_capacity, asg.min_size, asg.max_size),
+        ));
+    }
+    Ok(())
 }
