@@ -113,7 +113,11 @@ pub fn evaluate(
         } else {
             outcome.target = Some(limited);
         }
-    } else if outcome.reason == Reason::NoChange || outcome.reason == Reason::AlreadyAtDesiredCapacity {
+    } else if (outcome.reason == Reason::NoChange || outcome.reason == Reason::AlreadyAtDesiredCapacity)
+        && results.iter().any(|r| r.fresh)
+    {
+        // Only a look at new data recommends keeping the desired count; a
+        // re-read of an evaluated datapoint would hold a scale-in forever.
         behavior::record_recommendation(now, ext, &mut memory, desired);
     }
 

@@ -39,6 +39,12 @@ pub enum EvaluationMode {
     Fast,
 }
 
+/// `fast` mode's scale-in stabilization when none is configured: a
+/// scale-in goes no lower than the largest recommendation of this window,
+/// so a scale-out is not undone within it (docs/configuration.md, chosen
+/// with the sweep: docs/simulation.md "The sweep").
+pub const FAST_SCALE_IN_STABILIZATION_SECONDS: u32 = 900;
+
 /// Per-target extension settings as written; `None` means "inherit".
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -246,6 +252,25 @@ impl Extensions {
             (None, EvaluationMode::Fast) => 0.1,
             (None, EvaluationMode::Aws) => 0.0,
         }
+    }
+
+    /// The scale-in stabilization window: as configured (0 turns it off);
+    /// unset, [`FAST_SCALE_IN_STABILIZATION_SECONDS`] in `fast` mode and
+    /// none in `aws` mode (the AlarmLow's 15 datapoints are AWS's).
+    #[must_use]
+    pub fn scale_in_stabilization_seconds(&self) -> Option<u32> {
+        let configured = self.scale_in.as_ref().and_then(|r| r.stabilization_window_seconds);
+        match (configured, self.mode) {
+            (Some(0), _) | (None, EvaluationMode::Aws) => None,
+            (Some(w), _) => Some(w),
+            (None, EvaluationMode::Fast) => Some(FAST_SCALE_IN_STABILIZATION_SECONDS),
+        }
+    }
+
+    /// The scale-out stabilization window (none unless configured).
+    #[must_use]
+    pub fn scale_out_stabilization_seconds(&self) -> Option<u32> {
+        self.scale_out.as_ref().and_then(|r| r.stabilization_window_seconds).filter(|w| *w > 0)
     }
 
     /// The alarm shape for a metric, with this target's overrides applied.

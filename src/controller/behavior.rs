@@ -13,16 +13,14 @@ use jiff::{SignedDuration, Timestamp};
 /// The longest rate-limit period accepted by validation.
 const LONGEST_PERIOD: SignedDuration = SignedDuration::from_secs(1800);
 
-fn window(rules: Option<&DirectionRules>) -> Option<SignedDuration> {
-    rules
-        .and_then(|r| r.stabilization_window_seconds)
-        .filter(|w| *w > 0)
-        .map(|w| SignedDuration::from_secs(i64::from(w)))
+fn seconds(w: Option<u32>) -> Option<SignedDuration> {
+    w.filter(|w| *w > 0).map(|w| SignedDuration::from_secs(i64::from(w)))
 }
 
 /// Records a recommendation when a stabilization window is configured.
 pub(super) fn record_recommendation(now: Timestamp, ext: &Extensions, memory: &mut TargetMemory, capacity: u32) {
-    let longest = window(ext.scale_in.as_ref()).max(window(ext.scale_out.as_ref()));
+    let longest =
+        seconds(ext.scale_in_stabilization_seconds()).max(seconds(ext.scale_out_stabilization_seconds()));
     let Some(longest) = longest else { return };
     memory.recommendations.push_back(Recommendation { at: now, capacity });
     let horizon = now.checked_sub(longest).unwrap_or(Timestamp::MIN);
@@ -48,7 +46,7 @@ pub(super) fn limit(
     // up window, scale-in to at least the largest of the down window.
     let since = |w: SignedDuration| now.checked_sub(w).unwrap_or(Timestamp::MIN);
     if result > current {
-        if let Some(w) = window(ext.scale_out.as_ref()) {
+        if let Some(w) = seconds(ext.scale_out_stabilization_seconds()) {
             let floor =
                 memory.recommendations.iter().filter(|r| r.at >= since(w)).map(|r| r.capacity).min().unwrap_or(result);
             let held = result.min(floor.max(current));
@@ -58,7 +56,7 @@ pub(super) fn limit(
             }
         }
     } else if result < current {
-        if let Some(w) = window(ext.scale_in.as_ref()) {
+        if let Some(w) = seconds(ext.scale_in_stabilization_seconds()) {
             let ceiling =
                 memory.recommendations.iter().filter(|r| r.at >= since(w)).map(|r| r.capacity).max().unwrap_or(result);
             let held = result.max(ceiling.min(current));

@@ -69,6 +69,11 @@ pub struct PolicyResult {
     pub scale_in_cooldown: SignedDuration,
     pub kind: PolicyKind,
     pub scale_in_enabled: bool,
+    /// The policy looked at data it had not acted on before. A `fast`
+    /// policy re-reading a datapoint it already evaluated is not fresh: its
+    /// "no change" says nothing new and is not a stabilization
+    /// recommendation.
+    pub fresh: bool,
 }
 
 /// How often an alarm in ALARM re-invokes its policy (spec §3.5).
@@ -163,6 +168,7 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
         scale_in_cooldown: SignedDuration::from_secs(i64::from(policy.scale_in_cooldown_seconds)),
         kind: PolicyKind::TargetTracking,
         scale_in_enabled: !policy.disable_scale_in,
+        fresh: true,
     };
     let value = newest.map(|p| p.value);
     evaluation.metric_value = value;
@@ -248,6 +254,13 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
             // Each datapoint is acted on once: re-using a value measured
             // before the last change would overshoot.
             let seen = memory.evaluated_through.get(&policy.name).is_some_and(|t| *t >= point.timestamp);
+            let stale = |mut r: PolicyResult| {
+                r.fresh = !seen;
+                r
+            };
+            if !seen {
+                memory.evaluated_through.insert(policy.name.clone(), point.timestamp);
+            }
             let ratio = value / target;
             let vote = if ratio > 1.0 + tol_out {
                 Direction::Out
@@ -255,13 +268,12 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
                 Direction::In
             } else {
                 evaluation.outcome = PolicyOutcome::WithinTarget;
-                return result(evaluation, Vote::Hold);
+                return stale(result(evaluation, Vote::Hold));
             };
             if seen {
                 evaluation.outcome = PolicyOutcome::AwaitingReinvocation;
-                return result(evaluation, if vote == Direction::Out { Vote::ReadyOut } else { Vote::ReadyIn });
+                return stale(result(evaluation, if vote == Direction::Out { Vote::ReadyOut } else { Vote::ReadyIn }));
             }
-            memory.evaluated_through.insert(policy.name.clone(), point.timestamp);
             let reporting = ctx
                 .observation
                 .sample_counts
@@ -323,6 +335,7 @@ pub fn step(
         scale_in_cooldown: cooldown,
         kind: PolicyKind::Step,
         scale_in_enabled: true,
+        fresh: true,
     };
     let vote_when_not_alarm = if e.state == AlarmState::InsufficientData { Vote::NoData } else { Vote::Hold };
     if e.state != AlarmState::Alarm {

@@ -3,6 +3,7 @@
 //! and the CPU metric each could read (bottom).
 
 use super::engine::{Report, Sample};
+use super::scenario::{Fairness, MetricPipeline};
 use std::fmt::Write;
 
 const WIDTH: f64 = 960.0;
@@ -117,6 +118,27 @@ pub fn svg(report: &Report) -> String {
     }
     out.push_str("</svg>\n");
     out
+}
+
+/// What each controller read, in words: one line when both read the same
+/// stream; otherwise both streams and whether production delivers
+/// ecs-autopilot's (docs/simulation.md "Fair comparison").
+#[must_use]
+pub fn stream_lines(report: &Report) -> Vec<String> {
+    let (b, a) = (report.baseline.metrics, report.autopilot.metrics);
+    let describe = |m: MetricPipeline| format!("{} s datapoints readable {} s after their period", m.period_seconds, m.delay_seconds);
+    match &report.fairness {
+        Fairness::SameStream => vec![format!("metric stream (both controllers): {}", describe(b))],
+        Fairness::Declared { source } => vec![
+            format!("metric stream, AWS baseline: {}", describe(b)),
+            format!("metric stream, ecs-autopilot: {} — from {source}", describe(a)),
+        ],
+        Fairness::Undeclared => vec![
+            format!("metric stream, AWS baseline: {}", describe(b)),
+            format!("metric stream, ecs-autopilot: {}", describe(a)),
+            "NOT A FAIR COMPARISON: ecs-autopilot reads another stream and the scenario does not say how production delivers it (autopilot_metrics_source)".to_owned(),
+        ],
+    }
 }
 
 fn escape(s: &str) -> String {

@@ -225,10 +225,7 @@ struct Scorer {
 
 impl Scorer {
     fn new(s: &Scenario) -> Self {
-        let spike = match s.demand {
-            super::scenario::Demand::Step { at_seconds, factor, .. } if factor > 1.0 => Some(at_seconds),
-            _ => None,
-        };
+        let spike = s.reaction_from();
         Self { score: Score::default(), spike, running_at_spike: None }
     }
 
@@ -281,10 +278,7 @@ impl Scorer {
 /// deployment would retry; the simulated world never fails, so it is a bug
 /// or a configuration the world cannot answer).
 pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
-    let metrics = match kind {
-        ControllerKind::AwsBaseline => s.baseline_metrics,
-        ControllerKind::Autopilot => s.autopilot_metrics.unwrap_or(s.baseline_metrics),
-    };
+    let metrics = stream(s, kind)?;
     check(s, metrics)?;
     run_with(s, kind, target_config(s, kind, metrics)?)
 }
@@ -299,10 +293,7 @@ pub fn run(s: &Scenario, kind: ControllerKind) -> Result<Run, SimError> {
 /// As [`run`]; a policy reading a metric the scenario does not model is a
 /// [`SimError::Handler`] naming it.
 pub fn run_with(s: &Scenario, kind: ControllerKind, target: TargetConfig) -> Result<Run, SimError> {
-    let metrics = match kind {
-        ControllerKind::AwsBaseline => s.baseline_metrics,
-        ControllerKind::Autopilot => s.autopilot_metrics.unwrap_or(s.baseline_metrics),
-    };
+    let metrics = stream(s, kind)?;
     check(s, metrics)?;
     let resource_id = target.resource_id.clone();
     let cluster_name = resource_id.split('/').nth(1).unwrap_or(CLUSTER).to_owned();
@@ -409,6 +400,15 @@ pub fn run_with(s: &Scenario, kind: ControllerKind, target: TargetConfig) -> Res
     Ok(Run { controller: kind, metrics, score, samples, decisions, capacity_decisions, events })
 }
 
+/// The stream `kind` reads (docs/simulation.md "Fair comparison").
+fn stream(s: &Scenario, kind: ControllerKind) -> Result<MetricPipeline, SimError> {
+    let streams = s.streams().map_err(|(field, reason)| SimError::Scenario { field, reason })?;
+    Ok(match kind {
+        ControllerKind::AwsBaseline => streams.baseline,
+        ControllerKind::Autopilot => streams.autopilot,
+    })
+}
+
 fn check(s: &Scenario, metrics: MetricPipeline) -> Result<(), SimError> {
     if !matches!(metrics.period_seconds, 10 | 20 | 30 | 60) {
         return Err(SimError::Scenario {
@@ -491,8 +491,45 @@ pub struct Report {
     pub scenario: String,
     pub description: String,
     pub duration_seconds: u32,
+    /// Whether both read the same metric stream, or which other one
+    /// production delivers to ecs-autopilot.
+    pub fairness: super::scenario::Fairness,
+    /// Where the demand starts to rise (reaction is measured from here).
+    #[serde(default)]
+    pub reaction_from: Option<u32>,
+    /// The service's bounds.
+    #[serde(default)]
+    pub min_tasks: u32,
+    #[serde(default)]
+    pub max_tasks: u32,
+    /// The target (% CPU).
+    #[serde(default)]
+    pub target_cpu_percent: f64,
     pub baseline: Run,
     pub autopilot: Run,
+}
+
+impl Report {
+    /// Both runs of `s`, with the scenario's facts the scorecard and the
+    /// chart print.
+    ///
+    /// # Errors
+    /// [`SimError::Scenario`] when the scenario's streams are invalid.
+    pub fn new(s: &Scenario, baseline: Run, autopilot: Run) -> Result<Self, SimError> {
+        let streams = s.streams().map_err(|(field, reason)| SimError::Scenario { field, reason })?;
+        Ok(Self {
+            scenario: s.name.clone(),
+            description: s.description.clone(),
+            duration_seconds: s.duration_seconds,
+            fairness: streams.fairness,
+            reaction_from: s.reaction_from(),
+            min_tasks: s.min_tasks,
+            max_tasks: s.max_tasks,
+            target_cpu_percent: s.target_cpu_percent,
+            baseline,
+            autopilot,
+        })
+    }
 }
 
 /// Runs the baseline and ecs-autopilot.
@@ -500,11 +537,5 @@ pub struct Report {
 /// # Errors
 /// [`SimError`] for an invalid scenario.
 pub fn simulate(s: &Scenario) -> Result<Report, SimError> {
-    Ok(Report {
-        scenario: s.name.clone(),
-        description: s.description.clone(),
-        duration_seconds: s.duration_seconds,
-        baseline: run(s, ControllerKind::AwsBaseline)?,
-        autopilot: run(s, ControllerKind::Autopilot)?,
-    })
+    Report::new(s, run(s, ControllerKind::AwsBaseline)?, run(s, ControllerKind::Autopilot)?)
 }

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod runtime;
 pub mod scenario;
 pub mod stack;
+pub mod sweep;
 pub mod tasks;
 pub mod world;
 

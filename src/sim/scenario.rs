@@ -15,11 +15,27 @@ pub struct Scenario {
     pub seed: u64,
     pub demand: Demand,
     pub service: ServiceModel,
-    /// The metric pipeline the AWS baseline sees (standard ECS metrics).
-    pub baseline_metrics: MetricPipeline,
-    /// The metric pipeline ecs-autopilot sees (default: the baseline's).
+    /// The metric stream both controllers read (the fair default,
+    /// docs/simulation.md "Fair comparison").
+    #[serde(default)]
+    pub metrics: Option<MetricPipeline>,
+    /// Older files: the stream the AWS baseline reads (same as `metrics`;
+    /// give one of the two).
+    #[serde(default)]
+    pub baseline_metrics: Option<MetricPipeline>,
+    /// A different stream for ecs-autopilot. Fair only when production
+    /// delivers it: `autopilot_metrics_source` says how, and the scorecard
+    /// and chart print it; without it the scorecard flags the run unfair.
     #[serde(default)]
     pub autopilot_metrics: Option<MetricPipeline>,
+    /// Where production gets `autopilot_metrics` from (e.g. "10-s custom
+    /// metric the service publishes with StorageResolution 1").
+    #[serde(default)]
+    pub autopilot_metrics_source: Option<String>,
+    /// The second reaction is measured from (default: a step's or a ramp's
+    /// start when demand rises; none otherwise).
+    #[serde(default)]
+    pub reaction_from_seconds: Option<u32>,
     /// Target tracking target (% CPU) used by both controllers.
     pub target_cpu_percent: f64,
     #[serde(default = "default_min")]
@@ -258,11 +274,83 @@ pub struct CustomMetric {
 }
 
 /// How CPU utilization reaches the controller.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricPipeline {
     /// 60 (standard), 20 (high resolution) or 10 (custom) seconds.
     pub period_seconds: u32,
     /// Seconds from the end of a period until the datapoint can be read.
     pub delay_seconds: u32,
+}
+
+/// Whether both controllers read the same metric stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fairness {
+    /// One stream for both: the comparison the scorecard headlines.
+    SameStream,
+    /// ecs-autopilot reads a stream production delivers to it (declared).
+    Declared { source: String },
+    /// ecs-autopilot reads a different stream with no production source
+    /// declared: not a fair comparison (older scenario files).
+    Undeclared,
+}
+
+/// The streams of a run, resolved from a scenario.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Streams {
+    pub baseline: MetricPipeline,
+    pub autopilot: MetricPipeline,
+    pub fairness: Fairness,
+}
+
+impl Scenario {
+    /// The metric streams each controller reads.
+    ///
+    /// # Errors
+    /// The field and the reason when `metrics` and `baseline_metrics` are
+    /// both given or both missing, or a source is declared with no stream.
+    pub fn streams(&self) -> Result<Streams, (String, String)> {
+        let baseline = match (self.metrics, self.baseline_metrics) {
+            (Some(m), None) | (None, Some(m)) => m,
+            (Some(_), Some(_)) => {
+                return Err((
+                    "baseline_metrics".into(),
+                    "give `metrics` (the stream both controllers read) or the older `baseline_metrics`, not both"
+                        .into(),
+                ))
+            }
+            (None, None) => {
+                return Err(("metrics".into(), "missing: the metric stream both controllers read".into()));
+            }
+        };
+        let source = self.autopilot_metrics_source.as_deref().map(str::trim);
+        if source.is_some_and(str::is_empty) {
+            return Err(("autopilot_metrics_source".into(), "empty: say how production delivers the stream".into()));
+        }
+        let (autopilot, fairness) = match (self.autopilot_metrics, source) {
+            (None, Some(_)) => {
+                return Err((
+                    "autopilot_metrics_source".into(),
+                    "declares a source for `autopilot_metrics`, which is not given".into(),
+                ))
+            }
+            (None, None) => (baseline, Fairness::SameStream),
+            (Some(m), _) if m == baseline => (m, Fairness::SameStream),
+            (Some(m), Some(source)) => (m, Fairness::Declared { source: source.to_owned() }),
+            (Some(m), None) => (m, Fairness::Undeclared),
+        };
+        Ok(Streams { baseline, autopilot, fairness })
+    }
+
+    /// The second reaction is measured from: `reaction_from_seconds`, else
+    /// the start of a rising step or ramp.
+    #[must_use]
+    pub fn reaction_from(&self) -> Option<u32> {
+        self.reaction_from_seconds.or(match self.demand {
+            Demand::Step { at_seconds, factor, .. } if factor > 1.0 => Some(at_seconds),
+            Demand::Ramp { from, to, start_seconds, .. } if to > from => Some(start_seconds),
+            _ => None,
+        })
+    }
 }

@@ -53,13 +53,8 @@ pub(super) fn scenario(
     bar.update(1, 2);
     let autopilot = run(sim::ControllerKind::Autopilot)?;
     bar.update(2, 2);
-    let report = sim::Report {
-        scenario: scenario.name.clone(),
-        description: scenario.description.clone(),
-        duration_seconds: scenario.duration_seconds,
-        baseline,
-        autopilot,
-    };
+    let report =
+        sim::Report::new(&scenario, baseline, autopilot).map_err(|e| Failure::input(format!("{path}: {e}")))?;
     if let Some(out) = chart {
         let svg = sim::chart::svg(&report);
         let bytes = if out.ends_with(".png") { png(&svg)? } else { svg.into_bytes() };
@@ -98,6 +93,7 @@ pub(super) fn scenario(
     if format == "json" {
         let summary = serde_json::json!({
             "scenario": report.scenario,
+            "fairness": report.fairness,
             "baseline": {"metrics": report.baseline.metrics, "score": report.baseline.score},
             "autopilot": {"metrics": report.autopilot.metrics, "score": report.autopilot.score},
         });
@@ -108,13 +104,9 @@ pub(super) fn scenario(
     let opt = |v: Option<u32>| v.map_or("-".to_owned(), |s| format!("{s} s"));
     let ratio = |ours: f64, theirs: f64| if theirs > 0.0 { format!("{:.2}", ours / theirs) } else { "-".to_owned() };
     out!("scenario: {}  ({} s simulated)", report.scenario, report.duration_seconds);
-    out!(
-        "metrics: AWS {} s period + {} s delay; ecs-autopilot {} s period + {} s delay",
-        report.baseline.metrics.period_seconds,
-        report.baseline.metrics.delay_seconds,
-        report.autopilot.metrics.period_seconds,
-        report.autopilot.metrics.delay_seconds
-    );
+    for line in sim::chart::stream_lines(&report) {
+        out!("{line}");
+    }
     out!("{:<42} {:>14} {:>14} {:>8}", "", "AWS baseline", "ecs-autopilot", "ratio");
     let row = |name: &str, theirs: String, ours: String, r: String| -> Result<(), Failure> {
         out!("{name:<42} {theirs:>14} {ours:>14} {r:>8}");

@@ -1,0 +1,124 @@
+//! The control-quality sweep (docs/simulation.md "The sweep"): 216 runs of
+//! generated demand shapes, both controllers on the same stream (60 s and
+//! 20 s), three seeds. Prints, per shape family and stream, ecs-autopilot ÷
+//! baseline for each scorecard row (median reaction; the others as the
+//! ratio of the family's totals), then every run that misses the bar
+//! (under-provisioned and flaps ≤ baseline, task-hours ≤ 1.05×) and every
+//! run where ecs-autopilot is worse on any row.
+//! Reproduce: `cargo bench --bench sweep` (add a word to keep only the runs
+//! whose name contains it, e.g. `cargo bench --bench sweep -- sawtooth`).
+//! Under `cargo test --all-targets` it runs four cases.
+
+use ecs_autopilot::sim::sweep::{self, Row, SweepCase};
+use ecs_autopilot::sim::{self, Report};
+use std::time::Instant;
+
+fn run(case: &SweepCase) -> Report {
+    sim::simulate(&case.scenario).unwrap_or_else(|e| panic!("{}: {e}", case.scenario.name))
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.retain(|x| x.is_finite());
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(if v.len() % 2 == 1 { v[v.len() / 2] } else { (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0 })
+}
+
+fn show(x: Option<f64>) -> String {
+    match x {
+        Some(v) if v.is_infinite() => "∞".to_owned(),
+        Some(v) => format!("{v:.2}"),
+        None => "-".to_owned(),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let full = args.iter().any(|a| a == "--bench");
+    let filter: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    let mut cases = sweep::cases(&[1, 2, 3]);
+    cases.retain(|c| filter.iter().all(|f| c.scenario.name.contains(f.as_str())));
+    if !full {
+        cases = cases.into_iter().filter(|c| c.family == "step" || c.family == "flash-crowd").step_by(9).take(4).collect();
+    }
+    let started = Instant::now();
+    // Two workers: the machine has two cores.
+    let (left, right) = cases.split_at(cases.len() / 2);
+    let reports: Vec<(&SweepCase, Report)> = std::thread::scope(|scope| {
+        let a = scope.spawn(|| left.iter().map(|c| (c, run(c))).collect::<Vec<_>>());
+        let b = right.iter().map(|c| (c, run(c))).collect::<Vec<_>>();
+        let mut all = a.join().expect("worker");
+        all.extend(b);
+        all
+    });
+    let elapsed = started.elapsed();
+    println!("{} runs in {:.1} s (both controllers each)\n", reports.len(), elapsed.as_secs_f64());
+    println!("| family | stream | runs | reaction (median) | under-prov | over-prov | task-hours | actions | flaps | runs missing the bar |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut families: Vec<&str> = Vec::new();
+    for (c, _) in &reports {
+        if !families.contains(&c.family) {
+            families.push(c.family);
+        }
+    }
+    for family in families {
+        for stream in sweep::STREAMS {
+            let rows: Vec<&Report> = reports
+                .iter()
+                .filter(|(c, r)| c.family == family && r.baseline.metrics == stream)
+                .map(|(_, r)| r)
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let total = |row: Row, of: fn(&Report) -> &sim::Score| -> f64 {
+                rows.iter().filter_map(|r| row.value(of(r))).sum()
+            };
+            let sums = |row: Row| {
+                let (a, b) = (total(row, |r| &r.autopilot.score), total(row, |r| &r.baseline.score));
+                Some(if b == 0.0 { if a == 0.0 { 1.0 } else { f64::INFINITY } } else { a / b })
+            };
+            let reaction = median(rows.iter().filter_map(|r| sweep::ratio(Row::Reaction, r)).collect());
+            let missing = rows.iter().filter(|r| !sweep::misses(r).is_empty()).count();
+            println!(
+                "| {family} | {} s | {} | {} | {} | {} | {} | {} | {} | {missing} |",
+                stream.period_seconds,
+                rows.len(),
+                show(reaction),
+                show(sums(Row::UnderProvisioned)),
+                show(sums(Row::OverProvisioned)),
+                show(sums(Row::TaskHours)),
+                show(sums(Row::Actions)),
+                show(sums(Row::Flaps)),
+            );
+        }
+    }
+    for stream in sweep::STREAMS {
+        let all: Vec<f64> = reports
+            .iter()
+            .filter(|(_, r)| r.baseline.metrics == stream)
+            .filter_map(|(_, r)| sweep::ratio(Row::Reaction, r))
+            .collect();
+        println!("\nmedian reaction ratio on the {} s stream: {}", stream.period_seconds, show(median(all)));
+    }
+    let missing: Vec<_> = reports.iter().filter(|(_, r)| !sweep::misses(r).is_empty()).collect();
+    println!("\n{} runs miss the bar (under-prov > baseline, flaps > baseline or task-hours > 1.05×):", missing.len());
+    for (c, r) in &missing {
+        let rows: Vec<String> = sweep::misses(r)
+            .into_iter()
+            .map(|row| format!("{} {}", row.label(), show(sweep::ratio(row, r))))
+            .collect();
+        println!("  {}: {}", c.scenario.name, rows.join(", "));
+    }
+    let worse: Vec<_> = reports.iter().filter(|(_, r)| !sweep::worse(r).is_empty()).collect();
+    println!("\n{} runs where ecs-autopilot is worse on some row:", worse.len());
+    for (c, r) in &worse {
+        let rows: Vec<String> = sweep::worse(r)
+            .into_iter()
+            .map(|row| format!("{} {}", row.label(), show(sweep::ratio(row, r))))
+            .collect();
+        println!("  {}: {}", c.scenario.name, rows.join(", "));
+    }
+}
