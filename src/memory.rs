@@ -113,6 +113,10 @@ pub struct TargetMemory {
     /// Newest datapoint each policy has evaluated (`fast` mode).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub evaluated_through: BTreeMap<String, Timestamp>,
+    /// Per `fast` policy, the load of its recent datapoints (value × tasks
+    /// reporting), for the trend (docs/configuration.md "fast mode").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub loads: BTreeMap<String, Vec<Datapoint>>,
     /// Scheduled actions have been handled up to this instant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedules_checked_until: Option<Timestamp>,

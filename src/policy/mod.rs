@@ -6,6 +6,7 @@
 //! I/O, the clock, or the decision of what is finally applied.
 
 pub mod alarm;
+mod fast;
 
 use crate::config::{
     AdjustmentType, Aggregation, EvaluationMode, Extensions, MetricId, StepPolicy, TargetTrackingPolicy,
@@ -253,18 +254,26 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
             };
             // Each datapoint is acted on once: re-using a value measured
             // before the last change would overshoot.
-            let seen = memory.evaluated_through.get(&policy.name).is_some_and(|t| *t >= point.timestamp);
+            let through = memory.evaluated_through.get(&policy.name).copied();
+            let seen = through.is_some_and(|t| t >= point.timestamp);
             let stale = |mut r: PolicyResult| {
                 r.fresh = !seen;
                 r
             };
             if !seen {
                 memory.evaluated_through.insert(policy.name.clone(), point.timestamp);
+                fast::record_loads(ctx, policy, series, through, &mut memory.loads);
             }
+            let trend = fast::Trend::of(memory.loads.get(&policy.name).map(Vec::as_slice).unwrap_or_default());
             let ratio = value / target;
             let vote = if ratio > 1.0 + tol_out {
                 Direction::Out
             } else if ratio < 1.0 - tol_in && !policy.disable_scale_in {
+                if trend.rising() {
+                    // Demand is climbing: what is idle now is needed soon.
+                    evaluation.outcome = PolicyOutcome::WithinTarget;
+                    return stale(result(evaluation, Vote::Hold));
+                }
                 Direction::In
             } else {
                 evaluation.outcome = PolicyOutcome::WithinTarget;
@@ -274,15 +283,16 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
                 evaluation.outcome = PolicyOutcome::AwaitingReinvocation;
                 return stale(result(evaluation, if vote == Direction::Out { Vote::ReadyOut } else { Vote::ReadyIn }));
             }
-            let reporting = ctx
-                .observation
-                .sample_counts
-                .get(&policy.metric)
-                .and_then(|counts| counts.iter().find(|c| c.timestamp == point.timestamp))
-                .map(|c| c.value.round().max(0.0) as u32);
-            let capacity = match reporting {
-                Some(tasks) if tasks > 0 && value.is_finite() => proportional_capacity(tasks, value, target),
-                _ => propose(value),
+            let tasks = fast::reporting_tasks(ctx, policy, point).unwrap_or(ctx.running);
+            let capacity = if !value.is_finite() || tasks == 0 {
+                propose(value)
+            } else if vote == Direction::Out {
+                fast::scale_out_capacity(ctx.now, policy, point, tasks, &trend)
+            } else {
+                // Scale in to where the metric sits at the bottom of the
+                // band, not on target: the next small rise then stays
+                // inside it (no scale-out right after a scale-in).
+                proportional_capacity(tasks, value, target * (1.0 - tol_in))
             };
             evaluation.proposal = Some(Proposal { direction: vote, capacity });
             evaluation.outcome = PolicyOutcome::NoChange;

@@ -1,0 +1,156 @@
+//! `fast` mode's reading of a target-tracking metric beyond one datapoint
+//! (docs/configuration.md "fast mode"): the load each datapoint's tasks
+//! carried, its trend, and the capacity a scale-out asks for when the
+//! reading is capped or demand is climbing.
+//!
+//! Owns: those three rules and their constants. May not touch: the vote
+//! (the policy's) or what is applied (the controller's).
+
+use super::{proportional_capacity, Context};
+use crate::config::TargetTrackingPolicy;
+use crate::memory::Datapoint;
+use jiff::{SignedDuration, Timestamp};
+use std::collections::BTreeMap;
+
+/// How far back the load's trend looks.
+pub const TREND_WINDOW: SignedDuration = SignedDuration::from_mins(5);
+/// Demand counts as rising when this many newest loads climb one after
+/// the other…
+pub const CLIMB: usize = 4;
+/// …by this fraction in all.
+pub const RISE: f64 = 0.1;
+/// From a scale-out decision until its tasks serve (start, health checks):
+/// how far past the datapoint's age a rising trend is projected.
+pub const START_ALLOWANCE: SignedDuration = SignedDuration::from_secs(60);
+/// A trend projects at most this multiple of the newest load.
+pub const MAX_PROJECTION: f64 = 1.5;
+/// A utilization reading at or above this is capped: the tasks are
+/// saturated and the demand above is unseen.
+pub const CAPPED_PERCENT: f64 = 99.0;
+/// On a capped reading, the proportional capacity (a lower bound of what
+/// is needed) is multiplied by this — once per generation of tasks, since
+/// the base is the tasks that produced the reading.
+pub const CAPPED_HEADROOM: f64 = 1.5;
+
+/// How many tasks produced the datapoint at `point` (CloudWatch
+/// `SampleCount`), when the observation carries it.
+pub(super) fn reporting_tasks(ctx: &Context<'_>, policy: &TargetTrackingPolicy, point: Datapoint) -> Option<u32> {
+    ctx.observation
+        .sample_counts
+        .get(&policy.metric)
+        .and_then(|counts| counts.iter().find(|c| c.timestamp == point.timestamp))
+        .map(|c| c.value.round().max(0.0) as u32)
+        .filter(|n| *n > 0)
+}
+
+/// Adds the load of every datapoint newer than `through` (value × tasks
+/// that reported it, else × running) and forgets loads older than the
+/// trend window.
+pub(super) fn record_loads(
+    ctx: &Context<'_>,
+    policy: &TargetTrackingPolicy,
+    series: &[Datapoint],
+    through: Option<Timestamp>,
+    loads: &mut BTreeMap<String, Vec<Datapoint>>,
+) {
+    // A capped reading is a lower bound, not a measurement: it would make
+    // a step look like a climb as tasks are added.
+    let capped = caps_at_100(policy);
+    let new: Vec<Datapoint> = series
+        .iter()
+        .filter(|p| through.is_none_or(|t| p.timestamp > t) && p.timestamp <= ctx.now && p.value.is_finite())
+        .filter(|p| !(capped && p.value >= CAPPED_PERCENT))
+        .map(|p| {
+            let tasks = reporting_tasks(ctx, policy, *p).unwrap_or(ctx.running);
+            Datapoint { timestamp: p.timestamp, value: p.value * f64::from(tasks) }
+        })
+        .collect();
+    let loads = loads.entry(policy.name.clone()).or_default();
+    loads.extend(new);
+    loads.sort_by_key(|p| p.timestamp);
+    loads.dedup_by_key(|p| p.timestamp);
+    if let Some(newest) = loads.last().map(|p| p.timestamp) {
+        let horizon = newest.checked_sub(TREND_WINDOW).unwrap_or(Timestamp::MIN);
+        loads.retain(|p| p.timestamp >= horizon);
+    }
+}
+
+/// The load's trend over the window.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Trend {
+    /// Least-squares slope, load per second, when demand is rising.
+    slope: Option<f64>,
+}
+
+impl Trend {
+    /// The trend of `loads` (oldest first): rising when the newest
+    /// [`CLIMB`] loads each exceed the one before and the newest is
+    /// [`RISE`] above the first of them; the slope is fitted over those.
+    /// A step is one jump then flat, and noise seldom climbs [`CLIMB`]
+    /// times in a row: neither counts.
+    #[must_use]
+    pub fn of(loads: &[Datapoint]) -> Self {
+        let n = loads.len();
+        if n < CLIMB {
+            return Self::default();
+        }
+        let loads = &loads[n - CLIMB..];
+        let climbing = loads.windows(2).all(|w| w[1].value > w[0].value);
+        let (first, last) = (loads[0], loads[CLIMB - 1]);
+        if !climbing || last.value < first.value * (1.0 + RISE) {
+            return Self::default();
+        }
+        let n = CLIMB;
+        let t0 = first.timestamp;
+        let xs: Vec<f64> = loads.iter().map(|p| p.timestamp.duration_since(t0).as_secs_f64()).collect();
+        let mean_x = xs.iter().sum::<f64>() / n as f64;
+        let mean_y = loads.iter().map(|p| p.value).sum::<f64>() / n as f64;
+        let (mut sxy, mut sxx) = (0.0, 0.0);
+        for (x, p) in xs.iter().zip(loads) {
+            sxy += (x - mean_x) * (p.value - mean_y);
+            sxx += (x - mean_x) * (x - mean_x);
+        }
+        let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+        Self { slope: (slope > 0.0 && slope.is_finite()).then_some(slope) }
+    }
+
+    /// Whether demand is rising.
+    #[must_use]
+    pub fn rising(self) -> bool {
+        self.slope.is_some()
+    }
+}
+
+/// Whether the policy's metric is a utilization capped at 100 %.
+fn caps_at_100(policy: &TargetTrackingPolicy) -> bool {
+    policy.predefined.is_some_and(|p| !matches!(p, crate::config::PredefinedMetric::ALBRequestCountPerTarget))
+        || (policy.predefined.is_none() && policy.metric.0.contains("Utilization{"))
+}
+
+/// What a scale-out asks for: the proportional capacity from the tasks
+/// that produced the reading; on a capped reading × [`CAPPED_HEADROOM`];
+/// while demand rises, enough for the load projected to when new tasks
+/// would serve (at most [`MAX_PROJECTION`] × the newest).
+pub(super) fn scale_out_capacity(
+    now: Timestamp,
+    policy: &TargetTrackingPolicy,
+    point: Datapoint,
+    tasks: u32,
+    trend: &Trend,
+) -> u32 {
+    let target = policy.target_value;
+    let mut capacity = proportional_capacity(tasks, point.value, target);
+    if caps_at_100(policy) && point.value >= CAPPED_PERCENT {
+        capacity = ((f64::from(capacity) * CAPPED_HEADROOM).ceil().min(f64::from(u32::MAX))) as u32;
+    }
+    if let Some(slope) = trend.slope {
+        let load = point.value * f64::from(tasks);
+        let lead = now.duration_since(point.timestamp).as_secs_f64().max(0.0) + START_ALLOWANCE.as_secs_f64();
+        let projected = (load + slope * lead).min(load * MAX_PROJECTION);
+        let needed = (projected / target - 1e-9).ceil();
+        if needed.is_finite() && needed > f64::from(capacity) {
+            capacity = needed.min(f64::from(u32::MAX)) as u32;
+        }
+    }
+    capacity
+}
