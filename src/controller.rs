@@ -105,7 +105,10 @@ pub fn evaluate(
     if let Some(new) = outcome.target {
         // Bounds beat the opt-in limits: out of range, AWS moves straight
         // into [min, max] (§2.2), so a limit never holds a change outside it.
-        let limited = behavior::limit(now, ext, &mut memory, desired, new, &mut blocks).clamp(min, max);
+        let draining = ext.mode == EvaluationMode::Fast
+            && results.iter().any(|r| r.kind == PolicyKind::TargetTracking)
+            && results.iter().filter(|r| r.kind == PolicyKind::TargetTracking).all(|r| r.draining);
+        let limited = behavior::limit(now, ext, &mut memory, desired, new, draining, &mut blocks).clamp(min, max);
         if limited == desired {
             outcome.target = None;
             outcome.reason = Reason::Blocked;

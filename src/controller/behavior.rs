@@ -10,6 +10,9 @@ use crate::decision::Block;
 use crate::memory::{Recommendation, TargetMemory};
 use jiff::{SignedDuration, Timestamp};
 
+/// The scale-in stabilization while every `fast` policy sees demand drain.
+pub const DRAINING_WINDOW: SignedDuration = SignedDuration::from_secs(300);
+
 /// The longest rate-limit period accepted by validation.
 const LONGEST_PERIOD: SignedDuration = SignedDuration::from_secs(1800);
 
@@ -37,6 +40,7 @@ pub(super) fn limit(
     memory: &mut TargetMemory,
     current: u32,
     proposed: u32,
+    draining: bool,
     blocks: &mut Vec<Block>,
 ) -> u32 {
     record_recommendation(now, ext, memory, proposed);
@@ -56,7 +60,12 @@ pub(super) fn limit(
             }
         }
     } else if result < current {
-        if let Some(w) = seconds(ext.scale_in_stabilization_seconds()) {
+        // While demand drains steadily the window is shortened: holding
+        // the level of 15 minutes ago through a long decline only idles
+        // tasks (docs/configuration.md "fast mode").
+        let configured = seconds(ext.scale_in_stabilization_seconds());
+        let window = if draining { configured.map(|w| w.min(DRAINING_WINDOW)) } else { configured };
+        if let Some(w) = window {
             let ceiling =
                 memory.recommendations.iter().filter(|r| r.at >= since(w)).map(|r| r.capacity).max().unwrap_or(result);
             let held = result.max(ceiling.min(current));

@@ -18,12 +18,12 @@ pub const TREND_WINDOW: SignedDuration = SignedDuration::from_mins(5);
 /// the other…
 pub const CLIMB: usize = 4;
 /// …by this fraction in all.
-pub const RISE: f64 = 0.1;
+pub const RISE: f64 = 0.03;
 /// From a scale-out decision until its tasks serve (start, health checks):
 /// how far past the datapoint's age a rising trend is projected.
 pub const START_ALLOWANCE: SignedDuration = SignedDuration::from_secs(60);
 /// A trend projects at most this multiple of the newest load.
-pub const MAX_PROJECTION: f64 = 1.5;
+pub const MAX_PROJECTION: f64 = 1.25;
 /// A utilization reading at or above this is capped: the tasks are
 /// saturated and the demand above is unseen.
 pub const CAPPED_PERCENT: f64 = 99.0;
@@ -80,6 +80,11 @@ pub(super) fn record_loads(
 pub struct Trend {
     /// Least-squares slope, load per second, when demand is rising.
     slope: Option<f64>,
+    /// Seconds between the newest two loads (the stream's period).
+    spacing: f64,
+    /// The newest loads fell one after the other ([`CLIMB`] of them, by
+    /// [`RISE`] in all): demand is draining.
+    falling: bool,
 }
 
 impl Trend {
@@ -97,6 +102,9 @@ impl Trend {
         let loads = &loads[n - CLIMB..];
         let climbing = loads.windows(2).all(|w| w[1].value > w[0].value);
         let (first, last) = (loads[0], loads[CLIMB - 1]);
+        if loads.windows(2).all(|w| w[1].value < w[0].value) && last.value <= first.value * (1.0 - RISE) {
+            return Self { falling: true, ..Self::default() };
+        }
         if !climbing || last.value < first.value * (1.0 + RISE) {
             return Self::default();
         }
@@ -111,13 +119,20 @@ impl Trend {
             sxx += (x - mean_x) * (x - mean_x);
         }
         let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-        Self { slope: (slope > 0.0 && slope.is_finite()).then_some(slope) }
+        let spacing = last.timestamp.duration_since(loads[n - 2].timestamp).as_secs_f64();
+        Self { slope: (slope > 0.0 && slope.is_finite()).then_some(slope), spacing, falling: false }
     }
 
     /// Whether demand is rising.
     #[must_use]
     pub fn rising(self) -> bool {
         self.slope.is_some()
+    }
+
+    /// Whether demand is steadily falling.
+    #[must_use]
+    pub fn falling(self) -> bool {
+        self.falling
     }
 }
 
@@ -145,7 +160,10 @@ pub(super) fn scale_out_capacity(
     }
     if let Some(slope) = trend.slope {
         let load = point.value * f64::from(tasks);
-        let lead = now.duration_since(point.timestamp).as_secs_f64().max(0.0) + START_ALLOWANCE.as_secs_f64();
+        // Until the next datapoint can be acted on, plus the tasks' start.
+        let lead = now.duration_since(point.timestamp).as_secs_f64().max(0.0)
+            + trend.spacing
+            + START_ALLOWANCE.as_secs_f64();
         let projected = (load + slope * lead).min(load * MAX_PROJECTION);
         let needed = (projected / target - 1e-9).ceil();
         if needed.is_finite() && needed > f64::from(capacity) {

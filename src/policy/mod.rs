@@ -75,6 +75,9 @@ pub struct PolicyResult {
     /// "no change" says nothing new and is not a stabilization
     /// recommendation.
     pub fresh: bool,
+    /// A `fast` policy saw its load fall steadily: the controller may
+    /// shorten the scale-in stabilization (docs/configuration.md).
+    pub draining: bool,
 }
 
 /// How often an alarm in ALARM re-invokes its policy (spec §3.5).
@@ -170,6 +173,7 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
         kind: PolicyKind::TargetTracking,
         scale_in_enabled: !policy.disable_scale_in,
         fresh: true,
+        draining: false,
     };
     let value = newest.map(|p| p.value);
     evaluation.metric_value = value;
@@ -265,6 +269,7 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
                 fast::record_loads(ctx, policy, series, through, &mut memory.loads);
             }
             let trend = fast::Trend::of(memory.loads.get(&policy.name).map(Vec::as_slice).unwrap_or_default());
+            let result = |evaluation: PolicyEvaluation, vote| PolicyResult { draining: trend.falling(), ..result(evaluation, vote) };
             let ratio = value / target;
             let vote = if ratio > 1.0 + tol_out {
                 Direction::Out
@@ -346,6 +351,7 @@ pub fn step(
         kind: PolicyKind::Step,
         scale_in_enabled: true,
         fresh: true,
+        draining: false,
     };
     let vote_when_not_alarm = if e.state == AlarmState::InsufficientData { Vote::NoData } else { Vote::Hold };
     if e.state != AlarmState::Alarm {
