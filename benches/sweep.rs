@@ -41,7 +41,8 @@ fn main() {
     let mut cases = sweep::cases(&[1, 2, 3]);
     cases.retain(|c| filter.iter().all(|f| c.scenario.name.contains(f.as_str())));
     if !full {
-        cases = cases.into_iter().filter(|c| c.family == "step" || c.family == "flash-crowd").step_by(9).take(4).collect();
+        cases =
+            cases.into_iter().filter(|c| c.family == "step" || c.family == "flash-crowd").step_by(9).take(4).collect();
     }
     let started = Instant::now();
     // Two workers: the machine has two cores.
@@ -78,7 +79,15 @@ fn main() {
             };
             let sums = |row: Row| {
                 let (a, b) = (total(row, |r| &r.autopilot.score), total(row, |r| &r.baseline.score));
-                Some(if b == 0.0 { if a == 0.0 { 1.0 } else { f64::INFINITY } } else { a / b })
+                Some(if b == 0.0 {
+                    if a == 0.0 {
+                        1.0
+                    } else {
+                        f64::INFINITY
+                    }
+                } else {
+                    a / b
+                })
             };
             let reaction = median(rows.iter().filter_map(|r| sweep::ratio(Row::Reaction, r)).collect());
             let missing = rows.iter().filter(|r| !sweep::misses(r).is_empty()).count();
@@ -106,19 +115,15 @@ fn main() {
     let missing: Vec<_> = reports.iter().filter(|(_, r)| !sweep::misses(r).is_empty()).collect();
     println!("\n{} runs miss the bar (under-prov > baseline, flaps > baseline or task-hours > 1.05×):", missing.len());
     for (c, r) in &missing {
-        let rows: Vec<String> = sweep::misses(r)
-            .into_iter()
-            .map(|row| format!("{} {}", row.label(), show(sweep::ratio(row, r))))
-            .collect();
+        let rows: Vec<String> =
+            sweep::misses(r).into_iter().map(|row| format!("{} {}", row.label(), show(sweep::ratio(row, r)))).collect();
         println!("  {}: {}", c.scenario.name, rows.join(", "));
     }
     let worse: Vec<_> = reports.iter().filter(|(_, r)| !sweep::worse(r).is_empty()).collect();
     println!("\n{} runs where ecs-autopilot is worse on some row:", worse.len());
     for (c, r) in &worse {
-        let rows: Vec<String> = sweep::worse(r)
-            .into_iter()
-            .map(|row| format!("{} {}", row.label(), show(sweep::ratio(row, r))))
-            .collect();
+        let rows: Vec<String> =
+            sweep::worse(r).into_iter().map(|row| format!("{} {}", row.label(), show(sweep::ratio(row, r)))).collect();
         println!("  {}: {}", c.scenario.name, rows.join(", "));
     }
 }

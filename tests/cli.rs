@@ -285,7 +285,25 @@ fn replay_writes_svg_and_png_charts() {
     let out = autopilot(&["replay", "--scenario", "examples/scenarios/spike.yaml", "--chart", svg.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("spike -> first scale-out decision"));
-    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    let chart = std::fs::read_to_string(&svg).unwrap();
+    assert!(chart.starts_with("<svg"));
+    // What a reader needs (docs/simulation.md "Charts"): the stream both
+    // read, axis titles with units, max_tasks as a line, the target, the
+    // marker where demand rises, the shading's meaning, the scorecard.
+    for expected in [
+        "metric stream (both controllers): 60 s datapoints",
+        "time since start (minutes)",
+        "CPU utilization (%)",
+        "max_tasks 60",
+        "target 50 %",
+        "demand rises",
+        "under-provisioned time",
+        "CPU the tasks really had",
+        "ecs-autopilot: CPU metric read (60 s + 150 s delay)",
+        "under-provisioned task-seconds",
+    ] {
+        assert!(chart.contains(expected), "chart lacks {expected:?}");
+    }
     let png = dir.join("spike.png");
     let out = autopilot(&["replay", "--scenario", "examples/scenarios/spike.yaml", "--chart", png.to_str().unwrap()]);
     if cfg!(feature = "png") {
@@ -297,6 +315,34 @@ fn replay_writes_svg_and_png_charts() {
         assert_eq!(out.status.code(), Some(2));
         assert!(text(&out.stderr).contains("`png` feature"), "{}", text(&out.stderr));
     }
+}
+
+#[test]
+fn a_chart_of_a_recorded_replay_is_an_error_not_a_silent_no_op() {
+    let dir = tempdir();
+    let svg = dir.join("recorded.svg");
+    let out = autopilot(&[
+        "replay",
+        "--events",
+        "examples/recorded/events.jsonl",
+        "--config",
+        "examples/config/fast-with-extensions.yaml",
+        "--chart",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--chart draws a scenario run"), "{}", text(&out.stderr));
+    assert!(!svg.exists());
+}
+
+#[test]
+fn a_day_long_chart_has_hour_ticks() {
+    let dir = tempdir();
+    let svg = dir.join("diurnal.svg");
+    let out = autopilot(&["replay", "--scenario", "examples/scenarios/diurnal.yaml", "--chart", svg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let chart = std::fs::read_to_string(&svg).unwrap();
+    assert!(chart.contains("time since start (hours)") && chart.contains(">12 h<"), "hour ticks");
 }
 
 #[test]

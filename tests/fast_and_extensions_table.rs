@@ -21,30 +21,48 @@ fn points(start: i64, step: i64, values: &[f64]) -> Vec<Datapoint> {
 
 #[test]
 fn fast_mode_acts_on_the_first_datapoint_above_target() {
-    // One 10-second datapoint at 100 % with target 50 → ceil(10×100/50) = 20.
+    // One 10-second datapoint at 80 % with target 50 → ceil(10×80/50) = 16.
+    let d = Harness::new(fast("")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[80.0]))]));
+    assert_eq!((d.desired, &d.reason), (16, &Reason::ScaledOut { policy: "cpu".into() }));
+}
+
+#[test]
+fn fast_mode_adds_bounded_headroom_on_a_capped_reading() {
+    // 100 % is a floor of the demand, not its measure: 10×100/50 = 20 is
+    // the least needed, ×1.5 = 30 (docs/configuration.md "fast mode").
     let d = Harness::new(fast("")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[100.0]))]));
-    assert_eq!((d.desired, &d.reason), (20, &Reason::ScaledOut { policy: "cpu".into() }));
+    assert_eq!(d.desired, 30);
+    // A reading far above 100 % is tasks bursting past their reservation:
+    // measured, so plain proportional (10×200/50 = 40).
+    let d = Harness::new(fast("")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[200.0]))]));
+    assert_eq!(d.desired, 40);
 }
 
 #[test]
 fn fast_mode_scale_in_needs_the_default_ten_percent_band() {
-    // 46 is inside 0.9 × 50 = 45: no change; 44 is below it: scale in.
+    // 46 is inside 0.9 × 50 = 45: no change; 40 is below it: scale in, to
+    // where the metric sits at the band's bottom (10×40/45 → 9), not on
+    // target (8), so the next small rise does not scale out again.
     let d = Harness::new(fast("")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[46.0]))]));
     assert_eq!((d.desired, &d.reason), (10, &Reason::NoChange));
     assert_eq!(d.policies[0].outcome, PolicyOutcome::WithinTarget);
-    let d = Harness::new(fast("")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[44.0]))]));
+    let d = Harness::new(fast("")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[40.0]))]));
     assert_eq!(d.desired, 9);
+    // 44 is below the band, but 10×44/45 rounds up to 10: nothing to remove.
+    let d = Harness::new(fast("")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[44.0]))]));
+    assert_eq!(d.desired, 10);
 }
 
 #[test]
 fn fast_mode_acts_once_per_datapoint() {
     let mut h = Harness::new(fast("      Tolerance: 0.05\n"));
+    // 10×30/(50×0.95) → 7.
     let d = h.step(15, &observe(10, 10, &[(CPU, points(10, 10, &[30.0]))]));
-    assert_eq!(d.desired, 6);
+    assert_eq!(d.desired, 7);
     // The same datapoint again (no new data): not acted on a second time,
     // otherwise the old value would remove tasks again.
-    let d = h.step(18, &observe(6, 6, &[]));
-    assert_eq!(d.desired, 6);
+    let d = h.step(18, &observe(7, 7, &[]));
+    assert_eq!(d.desired, 7);
     assert_eq!(d.policies[0].outcome, PolicyOutcome::AwaitingReinvocation);
 }
 
@@ -64,13 +82,18 @@ fn stabilization_window_holds_scale_in_at_the_largest_recent_recommendation() {
     ));
     // A recommendation of 10 (on target) at t=20…
     assert_eq!(h.step(20, &observe(10, 10, &[(CPU, points(10, 10, &[50.0]))])).desired, 10);
-    // …then a dip: 20 % → 4 recommended, but 10 was recommended 40 s ago.
+    // …then a dip: 20 % → 5 recommended (10×20/45), but 10 was
+    // recommended 40 s ago.
     let d = h.step(60, &observe(10, 10, &[(CPU, points(50, 10, &[20.0]))]));
     assert_eq!((d.desired, &d.reason), (10, &Reason::Blocked));
-    assert_eq!(d.blocked_by, vec![Block::StabilizationWindow { recommendation: 4, held_at: 10 }]);
+    assert_eq!(d.blocked_by, vec![Block::StabilizationWindow { recommendation: 5, held_at: 10 }]);
+    // Re-reading the same datapoint is no recommendation: it does not
+    // extend the window.
+    let d = h.step(200, &observe(10, 10, &[]));
+    assert_eq!(d.policies[0].outcome, PolicyOutcome::AwaitingReinvocation);
     // After the window the dip is applied.
     let d = h.step(400, &observe(10, 10, &[(CPU, points(390, 10, &[20.0]))]));
-    assert_eq!(d.desired, 4);
+    assert_eq!(d.desired, 5);
 }
 
 #[test]
@@ -124,7 +147,7 @@ fn task_warm_up_is_refused_with_its_reason() {
 
 #[test]
 fn fast_mode_uses_the_primary_deployments_running_tasks() {
-    let mut obs = observe(10, 14, &[(CPU, points(10, 10, &[100.0]))]);
+    let mut obs = observe(10, 14, &[(CPU, points(10, 10, &[80.0]))]);
     obs.primary_running_count = Some(10);
-    assert_eq!(Harness::new(fast("")).step(15, &obs).desired, 20);
+    assert_eq!(Harness::new(fast("")).step(15, &obs).desired, 16);
 }

@@ -50,13 +50,13 @@ struct World {
 }
 
 impl World {
-    /// Four running tasks at 100 % CPU: fast mode wants 8.
+    /// Four running tasks at 90 % CPU: fast mode wants 8.
     fn hot() -> Self {
         let cpu = MetricId("ECSServiceAverageCPUUtilization".into());
         let points = (1..=3)
             .map(|k| Datapoint {
                 timestamp: now().checked_sub(jiff::SignedDuration::from_mins(k)).unwrap(),
-                value: 100.0,
+                value: 90.0, // 4 × 90 / 50 → 8 (uncapped: docs/configuration.md "fast mode")
             })
             .collect();
         Self {
@@ -287,7 +287,7 @@ fn emf_line_carries_desired_computed_and_the_metric() {
     let report = w.run(Settings::default(), &task_event("e1", "t1", 4)).unwrap();
     let doc = ecs_autopilot::handler::emf(&report.decisions[0]);
     assert_eq!(doc["DesiredCount"], 8);
-    assert_eq!(doc["MetricValue"], 100.0);
+    assert_eq!(doc["MetricValue"], 90.0);
     assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "ECSAutopilot");
 }
 

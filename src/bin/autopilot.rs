@@ -323,6 +323,7 @@ fn main() -> ExitCode {
             capacity_snapshot,
             capacity_provider,
             capacity_mode,
+            chart: None,
             ..
         } => replay::recorded(
             &events,
@@ -339,6 +340,9 @@ fn main() -> ExitCode {
             &params,
             &format,
         ),
+        Command::Replay { events: Some(_), chart: Some(_), .. } => Err(Failure::input(
+            "--chart draws a scenario run (--scenario): a recorded replay has no simulated demand or second run to draw; use --format jsonl for its decisions",
+        )),
         Command::Replay { .. } => {
             Err(Failure::input("replay needs --scenario FILE, or --events FILE with --config FILE"))
         }

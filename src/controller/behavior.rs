@@ -22,8 +22,7 @@ fn seconds(w: Option<u32>) -> Option<SignedDuration> {
 
 /// Records a recommendation when a stabilization window is configured.
 pub(super) fn record_recommendation(now: Timestamp, ext: &Extensions, memory: &mut TargetMemory, capacity: u32) {
-    let longest =
-        seconds(ext.scale_in_stabilization_seconds()).max(seconds(ext.scale_out_stabilization_seconds()));
+    let longest = seconds(ext.scale_in_stabilization_seconds()).max(seconds(ext.scale_out_stabilization_seconds()));
     let Some(longest) = longest else { return };
     memory.recommendations.push_back(Recommendation { at: now, capacity });
     let horizon = now.checked_sub(longest).unwrap_or(Timestamp::MIN);

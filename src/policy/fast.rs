@@ -24,9 +24,12 @@ pub const RISE: f64 = 0.03;
 pub const START_ALLOWANCE: SignedDuration = SignedDuration::from_secs(60);
 /// A trend projects at most this multiple of the newest load.
 pub const MAX_PROJECTION: f64 = 1.25;
-/// A utilization reading at or above this is capped: the tasks are
-/// saturated and the demand above is unseen.
+/// A utilization reading in [`CAPPED_PERCENT`, `CAPPED_CEILING`] is
+/// capped: the tasks are saturated at their limit and the demand above is
+/// unseen. (A reading well above 100 % is tasks bursting past their
+/// reservation: a measurement, not a cap.)
 pub const CAPPED_PERCENT: f64 = 99.0;
+pub const CAPPED_CEILING: f64 = 100.5;
 /// On a capped reading, the proportional capacity (a lower bound of what
 /// is needed) is multiplied by this — once per generation of tasks, since
 /// the base is the tasks that produced the reading.
@@ -59,7 +62,7 @@ pub(super) fn record_loads(
     let new: Vec<Datapoint> = series
         .iter()
         .filter(|p| through.is_none_or(|t| p.timestamp > t) && p.timestamp <= ctx.now && p.value.is_finite())
-        .filter(|p| !(capped && p.value >= CAPPED_PERCENT))
+        .filter(|p| !(capped && is_capped(p.value)))
         .map(|p| {
             let tasks = reporting_tasks(ctx, policy, *p).unwrap_or(ctx.running);
             Datapoint { timestamp: p.timestamp, value: p.value * f64::from(tasks) }
@@ -136,6 +139,10 @@ impl Trend {
     }
 }
 
+fn is_capped(value: f64) -> bool {
+    (CAPPED_PERCENT..=CAPPED_CEILING).contains(&value)
+}
+
 /// Whether the policy's metric is a utilization capped at 100 %.
 fn caps_at_100(policy: &TargetTrackingPolicy) -> bool {
     policy.predefined.is_some_and(|p| !matches!(p, crate::config::PredefinedMetric::ALBRequestCountPerTarget))
@@ -155,15 +162,14 @@ pub(super) fn scale_out_capacity(
 ) -> u32 {
     let target = policy.target_value;
     let mut capacity = proportional_capacity(tasks, point.value, target);
-    if caps_at_100(policy) && point.value >= CAPPED_PERCENT {
+    if caps_at_100(policy) && is_capped(point.value) {
         capacity = ((f64::from(capacity) * CAPPED_HEADROOM).ceil().min(f64::from(u32::MAX))) as u32;
     }
     if let Some(slope) = trend.slope {
         let load = point.value * f64::from(tasks);
         // Until the next datapoint can be acted on, plus the tasks' start.
-        let lead = now.duration_since(point.timestamp).as_secs_f64().max(0.0)
-            + trend.spacing
-            + START_ALLOWANCE.as_secs_f64();
+        let lead =
+            now.duration_since(point.timestamp).as_secs_f64().max(0.0) + trend.spacing + START_ALLOWANCE.as_secs_f64();
         let projected = (load + slope * lead).min(load * MAX_PROJECTION);
         let needed = (projected / target - 1e-9).ceil();
         if needed.is_finite() && needed > f64::from(capacity) {

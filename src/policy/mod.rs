@@ -269,7 +269,10 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
                 fast::record_loads(ctx, policy, series, through, &mut memory.loads);
             }
             let trend = fast::Trend::of(memory.loads.get(&policy.name).map(Vec::as_slice).unwrap_or_default());
-            let result = |evaluation: PolicyEvaluation, vote| PolicyResult { draining: trend.falling(), ..result(evaluation, vote) };
+            let result = |evaluation: PolicyEvaluation, vote| PolicyResult {
+                draining: trend.falling(),
+                ..result(evaluation, vote)
+            };
             let ratio = value / target;
             let vote = if ratio > 1.0 + tol_out {
                 Direction::Out

@@ -95,7 +95,8 @@ pub fn cases(seeds: &[u64]) -> Vec<SweepCase> {
         let base = 300.0 + 100.0 * (seed % 5) as f64 * 1.25;
         for stream in STREAMS {
             let mut push = |family: &'static str, name: String, duration, demand, reaction_from: Option<u32>| {
-                let mut s = case(family, format!("{name}-{}s-seed{seed}", stream.period_seconds), seed, duration, demand, base);
+                let mut s =
+                    case(family, format!("{name}-{}s-seed{seed}", stream.period_seconds), seed, duration, demand, base);
                 s.metrics = Some(stream);
                 s.reaction_from_seconds = reaction_from;
                 out.push(SweepCase { family, scenario: s });
@@ -104,14 +105,16 @@ pub fn cases(seeds: &[u64]) -> Vec<SweepCase> {
                 push("step", format!("x{factor}"), 3600, Demand::Step { base, factor, at_seconds: 600 }, Some(600));
             }
             for (minutes, factor) in [(10u32, 3.0), (30, 3.0), (60, 5.0), (30, 1.0 / 3.0)] {
-                let demand = Demand::Ramp {
-                    from: base,
-                    to: base * factor,
-                    start_seconds: 600,
-                    end_seconds: 600 + minutes * 60,
-                };
+                let demand =
+                    Demand::Ramp { from: base, to: base * factor, start_seconds: 600, end_seconds: 600 + minutes * 60 };
                 let rises = factor > 1.0;
-                push("ramp", format!("{minutes}min-x{factor:.2}"), 600 + minutes * 60 + 1800, demand, rises.then_some(600));
+                push(
+                    "ramp",
+                    format!("{minutes}min-x{factor:.2}"),
+                    600 + minutes * 60 + 1800,
+                    demand,
+                    rises.then_some(600),
+                );
             }
             for minutes in [2u32, 4, 8, 15, 30] {
                 // Rises linearly from base to 4 × base over the period, then
