@@ -7,7 +7,8 @@
 //! run where ecs-autopilot is worse on any row.
 //! Reproduce: `cargo bench --bench sweep` (add a word to keep only the runs
 //! whose name contains it, e.g. `cargo bench --bench sweep -- sawtooth`).
-//! Under `cargo test --all-targets` it runs four cases.
+//! Under `cargo test --all-targets` it runs four cases. `SWEEP_DUMP=dir`
+//! also writes the selected runs as scenario files.
 
 use ecs_autopilot::sim::sweep::{self, Row, SweepCase};
 use ecs_autopilot::sim::{self, Report};
@@ -43,6 +44,16 @@ fn main() {
     if !full {
         cases =
             cases.into_iter().filter(|c| c.family == "step" || c.family == "flash-crowd").step_by(9).take(4).collect();
+    }
+    // SWEEP_DUMP=dir writes each selected run as a scenario file, to look
+    // at one with `autopilot replay --scenario dir/NAME.yaml --chart …`.
+    if let Some(dir) = std::env::var_os("SWEEP_DUMP") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).expect("dump directory");
+        for c in &cases {
+            let text = serde_yaml_ng::to_string(&c.scenario).expect("scenario as YAML");
+            std::fs::write(dir.join(format!("{}.yaml", c.scenario.name)), text).expect("write scenario");
+        }
     }
     let started = Instant::now();
     // Two workers: the machine has two cores.

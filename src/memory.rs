@@ -104,6 +104,10 @@ pub struct TargetMemory {
     /// Recent recommendations, for stabilization windows.
     #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
     pub recommendations: VecDeque<Recommendation>,
+    /// When the first recommendation was recorded: a scale-in window is
+    /// applied only once recommendations span it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recommending_since: Option<Timestamp>,
     /// Datapoints per metric, newest last, bounded by the longest alarm window.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub datapoints: BTreeMap<MetricId, Vec<Datapoint>>,

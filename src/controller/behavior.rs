@@ -13,6 +13,10 @@ use jiff::{SignedDuration, Timestamp};
 /// The scale-in stabilization while every `fast` policy sees demand drain.
 pub const DRAINING_WINDOW: SignedDuration = SignedDuration::from_secs(300);
 
+/// How long recommendations must have been recorded before a scale-in
+/// window applies at all.
+pub const COLD_START: SignedDuration = SignedDuration::from_secs(300);
+
 /// The longest rate-limit period accepted by validation.
 const LONGEST_PERIOD: SignedDuration = SignedDuration::from_secs(1800);
 
@@ -25,6 +29,7 @@ pub(super) fn record_recommendation(now: Timestamp, ext: &Extensions, memory: &m
     let longest = seconds(ext.scale_in_stabilization_seconds()).max(seconds(ext.scale_out_stabilization_seconds()));
     let Some(longest) = longest else { return };
     memory.recommendations.push_back(Recommendation { at: now, capacity });
+    memory.recommending_since.get_or_insert(now);
     let horizon = now.checked_sub(longest).unwrap_or(Timestamp::MIN);
     while memory.recommendations.front().is_some_and(|r| r.at < horizon) {
         memory.recommendations.pop_front();
@@ -65,8 +70,15 @@ pub(super) fn limit(
         let configured = seconds(ext.scale_in_stabilization_seconds());
         let window = if draining { configured.map(|w| w.min(DRAINING_WINDOW)) } else { configured };
         if let Some(w) = window {
-            let ceiling =
-                memory.recommendations.iter().filter(|r| r.at >= since(w)).map(|r| r.capacity).max().unwrap_or(result);
+            // Recommendations that do not yet span the window (a new
+            // target, or memory lost) say nothing of the demand before
+            // them: hold, as AWS's AlarmLow waits for its 15 datapoints.
+            let covered = memory.recommending_since.is_some_and(|first| first <= since(w.min(COLD_START)));
+            let ceiling = if covered {
+                memory.recommendations.iter().filter(|r| r.at >= since(w)).map(|r| r.capacity).max().unwrap_or(result)
+            } else {
+                current
+            };
             let held = result.max(ceiling.min(current));
             if held != result {
                 blocks.push(Block::StabilizationWindow { recommendation: result, held_at: held });

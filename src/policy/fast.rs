@@ -13,15 +13,19 @@ use jiff::{SignedDuration, Timestamp};
 use std::collections::BTreeMap;
 
 /// How far back the load's trend looks.
-pub const TREND_WINDOW: SignedDuration = SignedDuration::from_mins(5);
+pub const TREND_WINDOW: SignedDuration = SignedDuration::from_mins(10);
 /// Demand counts as rising when this many newest loads climb one after
 /// the other…
 pub const CLIMB: usize = 4;
+/// A climb this long (loads each above the one before) is a sustained
+/// rise, not noise (1 chance in 720 for independent draws): the policy
+/// scales out ahead of it even while the metric is still on target.
+pub const SUSTAINED_CLIMB: usize = 6;
 /// …by this fraction in all.
 pub const RISE: f64 = 0.03;
 /// From a scale-out decision until its tasks serve (start, health checks):
 /// how far past the datapoint's age a rising trend is projected.
-pub const START_ALLOWANCE: SignedDuration = SignedDuration::from_secs(60);
+pub const START_ALLOWANCE: SignedDuration = SignedDuration::from_secs(30);
 /// A trend projects at most this multiple of the newest load.
 pub const MAX_PROJECTION: f64 = 1.25;
 /// A utilization reading in [`CAPPED_PERCENT`, `CAPPED_CEILING`] is
@@ -88,6 +92,8 @@ pub struct Trend {
     /// The newest loads fell one after the other ([`CLIMB`] of them, by
     /// [`RISE`] in all): demand is draining.
     falling: bool,
+    /// How many of the newest loads climbed one after the other.
+    climb: usize,
 }
 
 impl Trend {
@@ -102,13 +108,20 @@ impl Trend {
         if n < CLIMB {
             return Self::default();
         }
+        let climb = 1 + loads.windows(2).rev().take_while(|w| w[1].value > w[0].value).count();
+        let fall = 1 + loads.windows(2).rev().take_while(|w| w[1].value < w[0].value).count();
         let loads = &loads[n - CLIMB..];
         let climbing = loads.windows(2).all(|w| w[1].value > w[0].value);
         let (first, last) = (loads[0], loads[CLIMB - 1]);
-        if loads.windows(2).all(|w| w[1].value < w[0].value) && last.value <= first.value * (1.0 - RISE) {
+        if loads.windows(2).all(|w| w[1].value < w[0].value)
+            && (last.value <= first.value * (1.0 - RISE) || fall >= SUSTAINED_CLIMB)
+        {
             return Self { falling: true, ..Self::default() };
         }
-        if !climbing || last.value < first.value * (1.0 + RISE) {
+        // A sustained climb counts however gentle (a slow daily rise);
+        // a short one must also be steep enough not to be noise.
+        let sustained = climb >= SUSTAINED_CLIMB;
+        if !sustained && (!climbing || last.value < first.value * (1.0 + RISE)) {
             return Self::default();
         }
         let n = CLIMB;
@@ -123,13 +136,19 @@ impl Trend {
         }
         let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
         let spacing = last.timestamp.duration_since(loads[n - 2].timestamp).as_secs_f64();
-        Self { slope: (slope > 0.0 && slope.is_finite()).then_some(slope), spacing, falling: false }
+        Self { slope: (slope > 0.0 && slope.is_finite()).then_some(slope), spacing, falling: false, climb }
     }
 
     /// Whether demand is rising.
     #[must_use]
     pub fn rising(self) -> bool {
         self.slope.is_some()
+    }
+
+    /// Whether the rise is sustained ([`SUSTAINED_CLIMB`] loads).
+    #[must_use]
+    pub fn sustained(self) -> bool {
+        self.rising() && self.climb >= SUSTAINED_CLIMB
     }
 
     /// Whether demand is steadily falling.

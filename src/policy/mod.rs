@@ -83,6 +83,7 @@ pub struct PolicyResult {
 /// How often an alarm in ALARM re-invokes its policy (spec §3.5).
 pub const REINVOCATION: SignedDuration = SignedDuration::from_secs(60);
 /// In `fast` mode a newest datapoint older than this counts as missing.
+pub const MARGIN: f64 = 0.5;
 pub const FAST_STALENESS: SignedDuration = SignedDuration::from_mins(5);
 
 /// Capacity that puts the metric on target, rounded up both ways (spec §3.6
@@ -283,6 +284,18 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
                     return stale(result(evaluation, Vote::Hold));
                 }
                 Direction::In
+            } else if trend.sustained()
+                && fast::scale_out_capacity(
+                    ctx.now,
+                    policy,
+                    point,
+                    fast::reporting_tasks(ctx, policy, point).unwrap_or(ctx.running),
+                    &trend,
+                ) > ctx.running
+            {
+                // On target now, but a sustained climb will outgrow the
+                // tasks before new ones could serve: scale out ahead of it.
+                Direction::Out
             } else {
                 evaluation.outcome = PolicyOutcome::WithinTarget;
                 return stale(result(evaluation, Vote::Hold));
@@ -300,7 +313,7 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
                 // Scale in to where the metric sits at the bottom of the
                 // band, not on target: the next small rise then stays
                 // inside it (no scale-out right after a scale-in).
-                proportional_capacity(tasks, value, target * (1.0 - tol_in))
+                proportional_capacity(tasks, value, target * (1.0 - tol_in * MARGIN))
             };
             evaluation.proposal = Some(Proposal { direction: vote, capacity });
             evaluation.outcome = PolicyOutcome::NoChange;
