@@ -40,23 +40,46 @@ fn fast_mode_adds_bounded_headroom_on_a_capped_reading() {
 
 #[test]
 fn fast_mode_scale_in_needs_the_default_ten_percent_band() {
+    // Without the default stabilization, to see the band alone.
+    let no_window = "      ScaleIn: {StabilizationWindowSeconds: 0}\n";
     // 46 is inside 0.9 × 50 = 45: no change; 40 is below it: scale in, to
-    // where the metric sits at the band's bottom (10×40/45 → 9), not on
-    // target (8), so the next small rise does not scale out again.
-    let d = Harness::new(fast("")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[46.0]))]));
+    // where the metric sits half-way into the band (10×40/47.5 → 9), not
+    // on target (8), so the next small rise does not scale out again.
+    let d = Harness::new(fast(no_window)).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[46.0]))]));
     assert_eq!((d.desired, &d.reason), (10, &Reason::NoChange));
     assert_eq!(d.policies[0].outcome, PolicyOutcome::WithinTarget);
-    let d = Harness::new(fast("")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[40.0]))]));
+    let d = Harness::new(fast(no_window)).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[40.0]))]));
     assert_eq!(d.desired, 9);
-    // 44 is below the band, but 10×44/45 rounds up to 10: nothing to remove.
-    let d = Harness::new(fast("")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[44.0]))]));
+    // 44 is below the band, but 10×44/47.5 rounds up to 10: nothing to remove.
+    let d = Harness::new(fast(no_window)).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[44.0]))]));
     assert_eq!(d.desired, 10);
 }
 
 #[test]
+fn fast_mode_default_stabilization_waits_for_five_minutes_of_history_then_holds_fifteen() {
+    // A new target knows nothing of the demand before its first look: no
+    // scale-in until recommendations span 5 minutes (COLD_START)…
+    let mut h = Harness::new(fast(""));
+    let d = h.step(15, &observe(10, 10, &[(CPU, points(10, 10, &[20.0]))]));
+    assert_eq!((d.desired, &d.reason), (10, &Reason::Blocked));
+    assert_eq!(d.blocked_by, vec![Block::StabilizationWindow { recommendation: 5, held_at: 10 }]);
+    // …a reading on target at t=200 recommends 10…
+    let d = h.step(200, &observe(10, 10, &[(CPU, points(190, 10, &[50.0]))]));
+    assert_eq!(d.desired, 10);
+    // …so once history spans 5 minutes, the largest recommendation of the
+    // last 15 holds the scale-in at 10…
+    let d = h.step(400, &observe(10, 10, &[(CPU, points(390, 10, &[20.0]))]));
+    assert_eq!((d.desired, &d.reason), (10, &Reason::Blocked));
+    assert_eq!(d.blocked_by, vec![Block::StabilizationWindow { recommendation: 5, held_at: 10 }]);
+    // …until that 10 is 15 minutes old.
+    let d = h.step(1110, &observe(10, 10, &[(CPU, points(1100, 10, &[20.0]))]));
+    assert_eq!(d.desired, 5);
+}
+
+#[test]
 fn fast_mode_acts_once_per_datapoint() {
-    let mut h = Harness::new(fast("      Tolerance: 0.05\n"));
-    // 10×30/(50×0.95) → 7.
+    let mut h = Harness::new(fast("      Tolerance: 0.05\n      ScaleIn: {StabilizationWindowSeconds: 0}\n"));
+    // 10×30/(50×0.975) → 7.
     let d = h.step(15, &observe(10, 10, &[(CPU, points(10, 10, &[30.0]))]));
     assert_eq!(d.desired, 7);
     // The same datapoint again (no new data): not acted on a second time,
@@ -126,7 +149,7 @@ fn percent_rate_limit_and_select_policy() {
 
 #[test]
 fn max_scale_in_per_evaluation() {
-    let d = Harness::new(fast("      MaxScaleInPerEvaluation: 2\n"))
+    let d = Harness::new(fast("      MaxScaleInPerEvaluation: 2\n      ScaleIn: {StabilizationWindowSeconds: 0}\n"))
         .step(15, &observe(10, 10, &[(CPU, points(10, 10, &[5.0]))]));
     assert_eq!(d.desired, 8);
     assert_eq!(d.blocked_by, vec![Block::MaxScaleInPerEvaluation { limit: 8 }]);

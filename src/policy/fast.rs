@@ -197,3 +197,71 @@ pub(super) fn scale_out_capacity(
     }
     capacity
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loads(values: &[f64], spacing: i64) -> Vec<Datapoint> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Datapoint {
+                timestamp: Timestamp::from_second(1_700_000_000 + spacing * i as i64).unwrap(),
+                value: *v,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn trend_cases_with_the_reason_each_is_what_it_is() {
+        // (name, loads, rising, sustained, falling)
+        let cases: [(&str, &[f64], bool, bool, bool); 8] = [
+            ("too few to tell", &[100.0, 150.0], false, false, false),
+            ("a step: one jump then flat", &[100.0, 100.0, 200.0, 200.0, 200.0], false, false, false),
+            ("a ramp: four climbing loads, +30 %", &[100.0, 110.0, 120.0, 130.0], true, false, false),
+            ("a climb too small to be more than noise", &[100.0, 100.5, 101.0, 101.5], false, false, false),
+            (
+                "a gentle but sustained climb (a daily rise)",
+                &[100.0, 100.5, 101.0, 101.5, 102.0, 102.5],
+                true,
+                true,
+                false,
+            ),
+            ("noise: up, down, up", &[100.0, 130.0, 90.0, 140.0], false, false, false),
+            ("a drain: four falling loads, −30 %", &[130.0, 120.0, 110.0, 100.0], false, false, true),
+            ("a gentle, sustained drain", &[102.5, 102.0, 101.5, 101.0, 100.5, 100.0], false, false, true),
+        ];
+        for (name, values, rising, sustained, falling) in cases {
+            let t = Trend::of(&loads(values, 20));
+            assert_eq!((t.rising(), t.sustained(), t.falling()), (rising, sustained, falling), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_rising_trend_projects_to_when_new_tasks_would_serve_at_most_a_quarter_more() {
+        let t = Trend::of(&loads(&[100.0, 110.0, 120.0, 130.0], 20));
+        // Slope 0.5 load/s; lead = age 40 s + spacing 20 s + start 30 s.
+        assert!((t.slope.unwrap() - 0.5).abs() < 1e-9);
+        assert_eq!(t.spacing, 20.0);
+        let steep = Trend { slope: Some(100.0), spacing: 20.0, falling: false, climb: 4 };
+        let policy = TargetTrackingPolicy {
+            name: "cpu".into(),
+            metric: crate::config::MetricId("ECSServiceAverageCPUUtilization".into()),
+            predefined: Some(crate::config::PredefinedMetric::ECSServiceAverageCPUUtilization),
+            target_value: 50.0,
+            scale_out_cooldown_seconds: 0,
+            scale_in_cooldown_seconds: 0,
+            disable_scale_in: false,
+        };
+        let at = |s: i64| Timestamp::from_second(1_700_000_000 + s).unwrap();
+        let point = Datapoint { timestamp: at(0), value: 65.0 };
+        // 10 tasks at 65 % → 13 proportional; load 650 + 0.5 × 90 = 695 → 14.
+        assert_eq!(scale_out_capacity(at(40), &policy, point, 10, &t), 14);
+        // A steep slope is bounded: 650 × 1.25 = 812.5 → 17.
+        assert_eq!(scale_out_capacity(at(40), &policy, point, 10, &steep), 17);
+        // A capped reading: 10 × 100 / 50 = 20, × 1.5 headroom = 30.
+        let capped = Datapoint { timestamp: at(0), value: 100.0 };
+        assert_eq!(scale_out_capacity(at(40), &policy, capped, 10, &Trend::default()), 30);
+    }
+}

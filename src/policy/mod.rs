@@ -83,7 +83,11 @@ pub struct PolicyResult {
 /// How often an alarm in ALARM re-invokes its policy (spec §3.5).
 pub const REINVOCATION: SignedDuration = SignedDuration::from_secs(60);
 /// In `fast` mode a newest datapoint older than this counts as missing.
-pub const MARGIN: f64 = 0.5;
+/// A `fast` scale-in goes to where the metric sits this far into the
+/// tolerance band below target (0: on target; 1: at the band's bottom):
+/// half-way leaves room for noise without idling tasks (chosen with the
+/// sweep, docs/configuration.md "fast mode").
+pub const SCALE_IN_BAND_DEPTH: f64 = 0.5;
 pub const FAST_STALENESS: SignedDuration = SignedDuration::from_mins(5);
 
 /// Capacity that puts the metric on target, rounded up both ways (spec §3.6
@@ -310,10 +314,10 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
             } else if vote == Direction::Out {
                 fast::scale_out_capacity(ctx.now, policy, point, tasks, &trend)
             } else {
-                // Scale in to where the metric sits at the bottom of the
-                // band, not on target: the next small rise then stays
-                // inside it (no scale-out right after a scale-in).
-                proportional_capacity(tasks, value, target * (1.0 - tol_in * MARGIN))
+                // Scale in to where the metric sits half-way into the band,
+                // not on target: the next small rise then stays inside it
+                // (no scale-out right after a scale-in).
+                proportional_capacity(tasks, value, target * (1.0 - tol_in * SCALE_IN_BAND_DEPTH))
             };
             evaluation.proposal = Some(Proposal { direction: vote, capacity });
             evaluation.outcome = PolicyOutcome::NoChange;
