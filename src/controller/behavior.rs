@@ -68,7 +68,11 @@ pub(super) fn limit(
         // the level of 15 minutes ago through a long decline only idles
         // tasks (docs/configuration.md "fast mode").
         let configured = seconds(ext.scale_in_stabilization_seconds());
-        let window = if draining { configured.map(|w| w.min(DRAINING_WINDOW)) } else { configured };
+        // Not within the full window of a scale-out, though: that would
+        // undo it within the window (a flap).
+        let recent_scale_out = configured.zip(memory.last_scale_out).is_some_and(|(w, r)| r.at >= since(w));
+        let window =
+            if draining && !recent_scale_out { configured.map(|w| w.min(DRAINING_WINDOW)) } else { configured };
         if let Some(w) = window {
             // Recommendations that do not yet span the window (a new
             // target, or memory lost) say nothing of the demand before
