@@ -88,18 +88,8 @@ fn main() {
             let total = |row: Row, of: fn(&Report) -> &sim::Score| -> f64 {
                 rows.iter().filter_map(|r| row.value(of(r))).sum()
             };
-            let sums = |row: Row| {
-                let (a, b) = (total(row, |r| &r.autopilot.score), total(row, |r| &r.baseline.score));
-                Some(if b == 0.0 {
-                    if a == 0.0 {
-                        1.0
-                    } else {
-                        f64::INFINITY
-                    }
-                } else {
-                    a / b
-                })
-            };
+            let sums =
+                |row: Row| Some(sweep::divide(total(row, |r| &r.autopilot.score), total(row, |r| &r.baseline.score)));
             let reaction = median(rows.iter().filter_map(|r| sweep::ratio(Row::Reaction, r)).collect());
             let missing = rows.iter().filter(|r| !sweep::misses(r).is_empty()).count();
             println!(
@@ -123,18 +113,17 @@ fn main() {
             .collect();
         println!("\nmedian reaction ratio on the {} s stream: {}", stream.period_seconds, show(median(all)));
     }
-    let missing: Vec<_> = reports.iter().filter(|(_, r)| !sweep::misses(r).is_empty()).collect();
-    println!("\n{} runs miss the bar (under-prov > baseline, flaps > baseline or task-hours > 1.05×):", missing.len());
-    for (c, r) in &missing {
-        let rows: Vec<String> =
-            sweep::misses(r).into_iter().map(|row| format!("{} {}", row.label(), show(sweep::ratio(row, r)))).collect();
-        println!("  {}: {}", c.scenario.name, rows.join(", "));
-    }
-    let worse: Vec<_> = reports.iter().filter(|(_, r)| !sweep::worse(r).is_empty()).collect();
-    println!("\n{} runs where ecs-autopilot is worse on some row:", worse.len());
-    for (c, r) in &worse {
-        let rows: Vec<String> =
-            sweep::worse(r).into_iter().map(|row| format!("{} {}", row.label(), show(sweep::ratio(row, r)))).collect();
-        println!("  {}: {}", c.scenario.name, rows.join(", "));
+    let lists: [(&str, fn(&Report) -> Vec<Row>); 2] = [
+        ("miss the bar (under-prov > baseline, flaps > baseline or task-hours > 1.05×)", sweep::misses),
+        ("where ecs-autopilot is worse on some row", sweep::worse),
+    ];
+    for (title, rows_of) in lists {
+        let listed: Vec<_> = reports.iter().filter(|(_, r)| !rows_of(r).is_empty()).collect();
+        println!("\n{} runs {title}:", listed.len());
+        for (c, r) in &listed {
+            let rows: Vec<String> =
+                rows_of(r).into_iter().map(|row| format!("{} {}", row.label(), show(sweep::ratio(row, r)))).collect();
+            println!("  {}: {}", c.scenario.name, rows.join(", "));
+        }
     }
 }

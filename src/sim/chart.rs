@@ -159,26 +159,19 @@ pub fn svg(report: &Report) -> String {
             "<rect x=\"{LEFT}\" y=\"{top:.1}\" width=\"{plot_width}\" height=\"{panel}\" fill=\"none\" stroke=\"#888\"/>"
         );
     }
+    // Grid lines with their values, tasks then CPU.
     let step = nice_step(top_value, 5.0);
-    let mut v = 0.0;
-    while v <= top_value {
-        let y = y_tasks(v);
+    let task_ticks = (0..).map(|i| f64::from(i) * step).take_while(|v| *v <= top_value);
+    let ticks = task_ticks
+        .map(|v| (y_tasks(v), format!("{v:.0}")))
+        .chain([0.0, 25.0, 50.0, 75.0, 100.0].map(|v| (y_cpu(v), format!("{v:.0} %"))));
+    for (y, label) in ticks.collect::<Vec<_>>() {
         let _ = writeln!(
             out,
             "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#eee\"/>",
             LEFT + plot_width
         );
-        text(&mut out, LEFT - 6.0, y + 4.0, "end", "", &format!("{v:.0}"));
-        v += step;
-    }
-    for v in [0.0, 25.0, 50.0, 75.0, 100.0] {
-        let y = y_cpu(v);
-        let _ = writeln!(
-            out,
-            "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#eee\"/>",
-            LEFT + plot_width
-        );
-        text(&mut out, LEFT - 6.0, y + 4.0, "end", "", &format!("{v:.0} %"));
+        text(&mut out, LEFT - 6.0, y + 4.0, "end", "", &label);
     }
     let vertical = |out: &mut String, top: f64, panel: f64, title: &str| {
         let (cx, cy) = (18.0, top + panel / 2.0);

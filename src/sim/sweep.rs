@@ -202,16 +202,17 @@ impl Row {
 /// only the baseline's is 0; `None` when either is not measured.
 #[must_use]
 pub fn ratio(row: Row, report: &Report) -> Option<f64> {
-    let (ours, theirs) = (row.value(&report.autopilot.score)?, row.value(&report.baseline.score)?);
-    Some(if theirs == 0.0 {
-        if ours == 0.0 {
-            1.0
-        } else {
-            f64::INFINITY
-        }
-    } else {
-        ours / theirs
-    })
+    Some(divide(row.value(&report.autopilot.score)?, row.value(&report.baseline.score)?))
+}
+
+/// `ours ÷ theirs`: 1 when both are 0, infinite when only `theirs` is.
+#[must_use]
+pub fn divide(ours: f64, theirs: f64) -> f64 {
+    match (ours == 0.0, theirs == 0.0) {
+        (true, true) => 1.0,
+        (false, true) => f64::INFINITY,
+        _ => ours / theirs,
+    }
 }
 
 /// The bar on every run (docs/simulation.md "The sweep"): under-
