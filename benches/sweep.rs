@@ -14,6 +14,9 @@ use ecs_autopilot::sim::sweep::{self, Row, SweepCase};
 use ecs_autopilot::sim::{self, Report};
 use std::time::Instant;
 
+/// Which rows of a run to list.
+type RowsOf = fn(&Report) -> Vec<Row>;
+
 fn run(case: &SweepCase) -> Report {
     sim::simulate(&case.scenario).unwrap_or_else(|e| panic!("{}: {e}", case.scenario.name))
 }
@@ -113,7 +116,7 @@ fn main() {
             .collect();
         println!("\nmedian reaction ratio on the {} s stream: {}", stream.period_seconds, show(median(all)));
     }
-    let lists: [(&str, fn(&Report) -> Vec<Row>); 2] = [
+    let lists: [(&str, RowsOf); 2] = [
         ("miss the bar (under-prov > baseline, flaps > baseline or task-hours > 1.05×)", sweep::misses),
         ("where ecs-autopilot is worse on some row", sweep::worse),
     ];
