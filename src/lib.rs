@@ -3,6 +3,7 @@ pub mod capacity;
 pub mod config;
 pub mod controller;
 pub mod decision;
+pub mod document;
 pub mod event;
 pub mod handler;
 pub mod memory;

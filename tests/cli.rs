@@ -154,7 +154,7 @@ fn tempdir() -> std::path::PathBuf {
 
 #[test]
 fn test_event_pattern_behaves_like_the_aws_cli() {
-    let event = r#"{"id":"1","source":"aws.ecs","detail":{"lastStatus":"RUNNING"}}"#;
+    let event = r#"{"id":"1","account":"123456789012","source":"aws.ecs","time":"2026-11-30T00:00:00Z","region":"us-east-1","detail-type":"ECS Task State Change","detail":{"lastStatus":"RUNNING"}}"#;
     let out = autopilot(&[
         "test-event-pattern",
         "--event-pattern",
@@ -197,6 +197,33 @@ fn test_event_pattern_behaves_like_the_aws_cli() {
         "{}",
         text(&out.stderr)
     );
+    // AWS's TestEventPattern refuses an event without its envelope; each
+    // missing field is named.
+    for field in ["id", "account", "source", "time", "region", "detail-type"] {
+        let mut value: serde_json::Value = serde_json::from_str(event).unwrap();
+        value.as_object_mut().unwrap().remove(field);
+        let out = autopilot(&[
+            "test-event-pattern",
+            "--event-pattern",
+            r#"{"detail":{"lastStatus":["RUNNING"]}}"#,
+            "--event",
+            &value.to_string(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{field}");
+        assert!(
+            text(&out.stderr).contains(&format!("Parameter Event is not valid: `{field}` is missing")),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let out = autopilot(&[
+        "test-event-pattern",
+        "--event-pattern",
+        r#"{"detail":{"lastStatus":["RUNNING"]}}"#,
+        "--event",
+        &event.replace(r#""time":"2026-11-30T00:00:00Z""#, r#""time":5"#),
+    ]);
+    assert!(text(&out.stderr).contains("`time` is missing or not a string"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -333,6 +360,32 @@ fn a_chart_of_a_recorded_replay_is_an_error_not_a_silent_no_op() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--chart draws a scenario run"), "{}", text(&out.stderr));
     assert!(!svg.exists());
+}
+
+#[test]
+fn a_key_given_twice_is_refused_naming_it_in_every_document_kind() {
+    let dir = tempdir();
+    let config = dir.join("dup-config.yaml");
+    std::fs::write(
+        &config,
+        "ScalableTargets:\n  - {ResourceId: service/c/web, MinCapacity: 1, MaxCapacity: 9, MaxCapacity: 90}\n",
+    )
+    .unwrap();
+    let out = autopilot(&["validate", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(all.contains("duplicate key `MaxCapacity`"), "{all}");
+    let scenario = dir.join("dup-scenario.yaml");
+    std::fs::write(&scenario, "name: a\nname: b\n").unwrap();
+    let out = autopilot(&["replay", "--scenario", scenario.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("duplicate key `name`"), "{}", text(&out.stderr));
+    let json = dir.join("dup.json");
+    std::fs::write(&json, r#"{"ScalableTargets": [], "ScalableTargets": []}"#).unwrap();
+    let out = autopilot(&["validate", json.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(all.contains("duplicate key `ScalableTargets`"), "{all}");
 }
 
 #[test]

@@ -44,7 +44,7 @@ async fn world(sdk: &aws_config::SdkConfig) {
 fn hot_metrics() -> StaticMetrics {
     let now = jiff::Timestamp::now();
     let points = (1..=3)
-        .map(|k| Datapoint { timestamp: now.checked_sub(jiff::SignedDuration::from_mins(k)).unwrap(), value: 100.0 })
+        .map(|k| Datapoint { timestamp: now.checked_sub(jiff::SignedDuration::from_mins(k)).unwrap(), value: 90.0 })
         .collect();
     StaticMetrics::new([(MetricId("ECSServiceAverageCPUUtilization".into()), points)].into())
 }
@@ -71,7 +71,7 @@ async fn record_in_moto(sdk: &aws_config::SdkConfig) -> (TargetRecord, u64) {
 }
 
 /// moto with the world, and the controller's ports over it (metrics from
-/// the metrics port: 2 tasks at 100 % CPU).
+/// the metrics port: 2 tasks at 90 % CPU: 2 × 90 / 50 → 4, uncapped).
 struct Fixture {
     _moto: Moto,
     sdk: aws_config::SdkConfig,
@@ -132,7 +132,7 @@ async fn controller_scales_the_service_in_moto_records_memory_and_ignores_a_dupl
 
     let report = handle_event(now, config, Settings::default(), &ports, &task_event("e-1", "t1")).await.unwrap();
     assert!(report.publish_errors.is_empty(), "{:?}", report.publish_errors);
-    assert_eq!(report.decisions[0].desired, 4, "2 tasks at 100 % for a 50 % target: {:?}", report.decisions[0]);
+    assert_eq!(report.decisions[0].desired, 4, "2 tasks at 90 % for a 50 % target: {:?}", report.decisions[0]);
     assert_eq!(desired_in_moto(sdk).await, 4);
     let (record, version) = record_in_moto(sdk).await;
     assert_eq!(version, 1);

@@ -53,8 +53,6 @@ enum Command {
         #[command(subcommand)]
         command: ScheduleCommand,
     },
-    /// Evaluate every scalable target once and print the decisions (JSON
-    /// Lines) and, with --memory-out, the new controller memory.
     /// Test an event against an EventBridge pattern, like `aws events
     /// test-event-pattern`: prints {"Result": true|false}.
     TestEventPattern {
@@ -145,6 +143,8 @@ enum Command {
         #[command(subcommand)]
         command: CapacityCommand,
     },
+    /// Evaluate every scalable target once and print the decisions (JSON
+    /// Lines) and, with --memory-out, the new controller memory.
     Evaluate {
         /// Configuration files (merged).
         #[arg(long = "config", required = true)]
@@ -379,6 +379,17 @@ fn inline_or_file(arg: &str) -> Result<String, Failure> {
 fn test_event_pattern(pattern: &str, event: &str) -> Result<(), Failure> {
     use ecs_autopilot::route::{self, TestPatternError};
     let (pattern, event) = (inline_or_file(pattern)?, inline_or_file(event)?);
+    // AWS's API refuses an event without its envelope (the router, which
+    // matches any object, does not care): checked after the pattern, as
+    // AWS validates the pattern first.
+    if let (Ok(_), Ok(value)) = (route::compile_str(&pattern), serde_json::from_str::<serde_json::Value>(&event)) {
+        if let Some(field) = route::missing_envelope_field(&value) {
+            return Err(Failure::input(format!(
+                "Parameter Event is not valid: `{field}` is missing or not a string (TestEventPattern requires {})",
+                route::TEST_EVENT_ENVELOPE.join(", ")
+            )));
+        }
+    }
     match route::test_event_pattern(&pattern, &event) {
         Ok(result) => {
             out!("{{\"Result\": {result}}}");
@@ -436,11 +447,7 @@ fn route(rules: &str, events: &str, params: &[String], stats: bool) -> Result<()
 
 fn yaml_or_json(path: &str) -> Result<serde_json::Value, Failure> {
     let text = read(path)?;
-    if text.trim_start().starts_with('{') {
-        serde_json::from_str(&text).map_err(|e| Failure::input(format!("{path}: not valid JSON: {e}")))
-    } else {
-        serde_yaml_ng::from_str(&text).map_err(|e| Failure::input(format!("{path}: not valid YAML: {e}")))
-    }
+    ecs_autopilot::document::parse(&text).map_err(|e| Failure::input(format!("{path}: {e}")))
 }
 
 fn capacity_plan(

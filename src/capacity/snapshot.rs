@@ -287,11 +287,7 @@ fn list<T: serde::de::DeserializeOwned>(
 pub fn merge(documents: &[(&str, &str)]) -> Result<serde_json::Map<String, Value>, SnapshotError> {
     let mut merged = serde_json::Map::new();
     for (name, text) in documents {
-        let value: Value = if text.trim_start().starts_with('{') {
-            serde_json::from_str(text).map_err(|e| err(*name, format!("not valid JSON: {e}")))?
-        } else {
-            serde_yaml_ng::from_str(text).map_err(|e| err(*name, format!("not valid YAML: {e}")))?
-        };
+        let value: Value = crate::document::parse(text).map_err(|e| err(*name, e))?;
         let Value::Object(map) = value else { return Err(err(*name, "expected a mapping of AWS CLI outputs")) };
         for (k, v) in map {
             match (merged.get_mut(&k), v) {

@@ -147,13 +147,7 @@ impl Collector {
     }
 
     fn parse_text(&mut self, text: &str) -> Option<Value> {
-        let looks_like_json = text.trim_start().starts_with('{');
-        let parsed = if looks_like_json {
-            serde_json::from_str::<Value>(text).map_err(|e| format!("not valid JSON: {e}"))
-        } else {
-            serde_yaml_ng::from_str::<Value>(text).map_err(|e| format!("not valid YAML: {e}"))
-        };
-        match parsed {
+        match crate::document::parse(text) {
             Ok(value) => Some(value),
             Err(message) => {
                 self.error("", message);

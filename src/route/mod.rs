@@ -438,6 +438,20 @@ pub fn test_event_pattern(pattern: &str, event: &str) -> Result<bool, TestPatter
     router.route(event).map(|m| !m.is_empty()).map_err(TestPatternError::Event)
 }
 
+/// The top-level fields EventBridge's `TestEventPattern` API requires of
+/// an event (docs/routing.md "test-event-pattern"); routing itself needs
+/// none of them.
+pub const TEST_EVENT_ENVELOPE: [&str; 6] = ["id", "account", "source", "time", "region", "detail-type"];
+
+/// The first field of [`TEST_EVENT_ENVELOPE`] that `event` (a JSON object)
+/// lacks or does not hold as a string; `None` when all are there or the
+/// event is not an object (the router reports that).
+#[must_use]
+pub fn missing_envelope_field(event: &serde_json::Value) -> Option<&'static str> {
+    let object = event.as_object()?;
+    TEST_EVENT_ENVELOPE.into_iter().find(|name| !object.get(*name).is_some_and(serde_json::Value::is_string))
+}
+
 /// Why `test_event_pattern` failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TestPatternError {

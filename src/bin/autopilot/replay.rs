@@ -17,11 +17,7 @@ pub(super) fn scenario(
         return Err(Failure::input(format!("--format {format:?}: expected table or json")));
     }
     let text = read(path)?;
-    let value: serde_json::Value = if text.trim_start().starts_with('{') {
-        serde_json::from_str(&text).map_err(|e| Failure::input(format!("{path}: not valid JSON: {e}")))?
-    } else {
-        serde_yaml_ng::from_str(&text).map_err(|e| Failure::input(format!("{path}: not valid YAML: {e}")))?
-    };
+    let value = ecs_autopilot::document::parse(&text).map_err(|e| Failure::input(format!("{path}: {e}")))?;
     let mut scenario: Scenario = serde_path_to_error::deserialize(value)
         .map_err(|e| Failure::input(format!("{path}: {}: {}", e.path(), e.inner())))?;
     if let sim::scenario::Demand::Csv { path: csv } = &scenario.demand {
