@@ -387,7 +387,7 @@ fn snapshots_outside_aws_ranges_are_refused_naming_the_field() {
     };
     assert!(plan(&base).is_ok());
     type Change = fn(&mut serde_json::Value);
-    let cases: [(&str, Change, &str); 4] = [
+    let cases: [(&str, Change, &str); 7] = [
         (
             "a target capacity of 0 (would want every instance)",
             |d| d["capacityProviders"][0]["autoScalingGroupProvider"]["managedScaling"]["targetCapacity"] = 0.into(),
@@ -410,6 +410,21 @@ fn snapshots_outside_aws_ranges_are_refused_naming_the_field() {
                 d["tasks"].as_array_mut().unwrap().push(first);
             },
             "is listed twice",
+        ),
+        (
+            "negative remaining CPU (was read as 0, a full instance)",
+            |d| d["containerInstances"][0]["remainingResources"][0]["integerValue"] = (-5).into(),
+            "containerInstances[0].remainingResources[CPU].integerValue: -5 is not between 0 and",
+        ),
+        (
+            "remaining memory past u32 (was wrapped to a small number)",
+            |d| d["containerInstances"][0]["remainingResources"][1]["integerValue"] = 4_294_967_301_u64.into(),
+            "integerValue: 4294967301 is not between 0 and",
+        ),
+        (
+            "more remaining than registered",
+            |d| d["containerInstances"][0]["remainingResources"][0]["integerValue"] = 999_999.into(),
+            "remainingResources[CPU]: 999999 remaining is more than the",
         ),
     ];
     for (name, change, expected) in cases {

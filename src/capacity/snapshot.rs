@@ -498,22 +498,26 @@ pub fn cluster(doc: &serde_json::Map<String, Value>, provider: Option<&str>) -> 
             continue;
         }
         let resources = |list: &[RawResource], what: &str| -> Result<Resources, SnapshotError> {
-            let int = |name: &str| list.iter().find(|x| x.name == name).and_then(|x| x.integer_value);
-            let cpu = int("CPU").ok_or_else(|| err(format!("containerInstances[{i}].{what}"), "no CPU entry"))?;
-            let memory =
-                int("MEMORY").ok_or_else(|| err(format!("containerInstances[{i}].{what}"), "no MEMORY entry"))?;
+            let field = format!("containerInstances[{i}].{what}");
+            // ECS reports whole, non-negative amounts: anything else is a
+            // corrupt snapshot, not free room (or none) to plan with.
+            let int = |name: &str| -> Result<Option<u32>, SnapshotError> {
+                match list.iter().find(|x| x.name == name).and_then(|x| x.integer_value) {
+                    None => Ok(None),
+                    Some(v) => u32::try_from(v).map(Some).map_err(|_| {
+                        err(format!("{field}[{name}].integerValue"), format!("{v} is not between 0 and {}", u32::MAX))
+                    }),
+                }
+            };
+            let cpu = int("CPU")?.ok_or_else(|| err(field.clone(), "no CPU entry"))?;
+            let memory = int("MEMORY")?.ok_or_else(|| err(field.clone(), "no MEMORY entry"))?;
             let ports = list
                 .iter()
                 .filter(|x| x.name == "PORTS")
                 .flat_map(|x| x.string_set_value.iter().flatten())
                 .filter_map(|p| p.parse().ok())
                 .collect();
-            Ok(Resources {
-                cpu: cpu.max(0) as u32,
-                memory: memory.max(0) as u32,
-                gpus: int("GPU").unwrap_or(0).max(0) as u32,
-                ports,
-            })
+            Ok(Resources { cpu, memory, gpus: int("GPU")?.unwrap_or(0), ports })
         };
         let on_it: Vec<&Task> = tasks
             .iter()
@@ -533,13 +537,23 @@ pub fn cluster(doc: &serde_json::Map<String, Value>, provider: Option<&str>) -> 
             on_it.iter().filter(|t| !t.daemon).count() as u32
         };
         let member = r.ec2_instance_id.as_deref().and_then(|id| asg_members.get(id));
+        let free = resources(&r.remaining_resources, "remainingResources")?;
+        let registered = resources(&r.registered_resources, "registeredResources")?;
+        for (name, left, total) in [("CPU", free.cpu, registered.cpu), ("MEMORY", free.memory, registered.memory)] {
+            if left > total {
+                return Err(err(
+                    format!("containerInstances[{i}].remainingResources[{name}]"),
+                    format!("{left} remaining is more than the {total} registered"),
+                ));
+            }
+        }
         instances.push(Instance {
             id: r.container_instance_arn.clone(),
             ec2_instance_id: r.ec2_instance_id.clone(),
             status: r.status.clone().unwrap_or_else(|| "ACTIVE".into()),
             agent_connected: r.agent_connected.unwrap_or(true),
-            free: resources(&r.remaining_resources, "remainingResources")?,
-            registered: resources(&r.registered_resources, "registeredResources")?,
+            free,
+            registered,
             attributes: r.attributes.iter().filter_map(|a| a.value.clone().map(|v| (a.name.clone(), v))).collect(),
             running_tasks: r.running_tasks_count,
             pending_tasks: r.pending_tasks_count,
