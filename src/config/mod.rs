@@ -124,7 +124,9 @@ pub(crate) struct Collector {
     pub(crate) document: Option<String>,
     /// Which document each decoded item came from, so that issues found
     /// later (semantic checks) still name their file.
-    item_documents: Vec<(String, String)>,
+    /// Keyed by the item's path (`ScalableTargets[3]`): one lookup per issue,
+    /// so validation stays linear in the number of issues.
+    item_documents: std::collections::HashMap<String, String>,
 }
 
 impl Collector {
@@ -138,10 +140,11 @@ impl Collector {
 
     fn push(&mut self, path: String, message: String, severity: Severity) {
         let document = self.document.clone().or_else(|| {
-            self.item_documents
-                .iter()
-                .find(|(item, _)| path == *item || path.starts_with(&format!("{item}.")))
-                .map(|(_, doc)| doc.clone())
+            // The item is the path up to its first index: `Key[n]`, then
+            // nothing or `.field…`.
+            let end = path.find(']')? + 1;
+            let (item, rest) = path.split_at(end);
+            (rest.is_empty() || rest.starts_with('.')).then(|| self.item_documents.get(item).cloned()).flatten()
         });
         self.issues.push(ConfigIssue { document, path, message, severity });
     }
@@ -203,7 +206,7 @@ impl Collector {
             let path = format!("{key}[{}]", base + index);
             if let Some(decoded) = self.decode_one(&path, item) {
                 if let Some(doc) = &self.document {
-                    self.item_documents.push((path.clone(), doc.clone()));
+                    self.item_documents.insert(path.clone(), doc.clone());
                 }
                 out.push((path, decoded));
             }
@@ -241,5 +244,31 @@ pub(crate) fn join_path(base: &str, tail: &str) -> String {
         (true, _) => tail.to_owned(),
         (false, true) => format!("{base}{tail}"),
         (false, false) => format!("{base}.{tail}"),
+    }
+}
+
+#[cfg(test)]
+mod document_attribution_tests {
+    use super::*;
+
+    #[test]
+    fn semantic_issues_name_the_document_of_their_item_among_many() {
+        // Items from two documents, merged: a semantic error found after
+        // decoding names the file its item came from, whatever its index.
+        let first: String = std::iter::once("ScalableTargets:".to_owned())
+            .chain((0..300).map(|i| format!("  - {{ResourceId: service/c/a{i}, MinCapacity: 1, MaxCapacity: 2}}")))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let second = "ScalableTargets:\n  - {ResourceId: service/c/b, MinCapacity: 5, MaxCapacity: 1}\n";
+        let err = load_documents(&[("first.yaml", &first), ("second.yaml", second)]).unwrap_err();
+        let issue = err.issues.iter().find(|i| i.path == "ScalableTargets[300].MinCapacity").expect("the issue");
+        assert_eq!(issue.document.as_deref(), Some("second.yaml"), "{issue:?}");
+        // A path that only starts like an item ("…[30" vs "…[300]") is not it.
+        let mut collector = Collector::default();
+        collector.item_documents.insert("ScalableTargets[30]".into(), "first.yaml".into());
+        collector.error("ScalableTargets[300]", "x");
+        collector.error("ScalableTargets[30].MaxCapacity", "y");
+        assert_eq!(collector.issues[0].document, None);
+        assert_eq!(collector.issues[1].document.as_deref(), Some("first.yaml"));
     }
 }
