@@ -382,7 +382,7 @@ pub fn run_with(s: &Scenario, kind: ControllerKind, target: TargetConfig) -> Res
                 running: second.running,
                 desired: deployed.world.desired(),
                 metric: deployed.world.newest_cpu(),
-                utilization: utilization(&second, s.service.requests_per_task),
+                utilization: second.cpu,
                 instances: deployed.world.instances(),
                 provisioning: second.provisioning,
             });
@@ -403,16 +403,6 @@ pub fn run_with(s: &Scenario, kind: ControllerKind, target: TargetConfig) -> Res
     capacity_decisions.retain(|d| d.time < end);
     capacity_decisions.sort_by_key(|d| d.time);
     Ok(Run { controller: kind, metrics, score, samples, decisions, capacity_decisions, events })
-}
-
-/// The service's average CPU at one second, as the world publishes it:
-/// serving tasks' load capped at 100 %, spread over all running tasks.
-fn utilization(second: &Second, requests_per_task: f64) -> f64 {
-    if second.running == 0 || second.serving == 0 {
-        return 0.0;
-    }
-    let busy = (second.demand / (f64::from(second.serving) * requests_per_task) * 100.0).min(100.0);
-    busy * f64::from(second.serving) / f64::from(second.running)
 }
 
 /// The stream `kind` reads (docs/simulation.md "Fair comparison").

@@ -44,6 +44,9 @@ pub struct Second {
     /// RUNNING tasks past their health checks (receiving traffic).
     pub serving: u32,
     pub provisioning: u32,
+    /// The service's average CPU this second, as published (0 with no
+    /// running task).
+    pub cpu: f64,
 }
 
 /// A desired-count change ECS applied: `(second, from, to)`.
@@ -288,9 +291,9 @@ impl SimWorld {
         // 100 %; tasks not yet healthy idle, so the service average is the
         // serving tasks' CPU spread over all running ones (docs/simulation.md).
         let second = now.as_second();
+        let busy = if serving > 0 { (demand / (f64::from(serving) * rpt) * 100.0).min(100.0) } else { 0.0 };
+        let cpu = if running > 0 { busy * f64::from(serving) / f64::from(running) } else { 0.0 };
         if running > 0 {
-            let busy = if serving > 0 { (demand / (f64::from(serving) * rpt) * 100.0).min(100.0) } else { 0.0 };
-            let cpu = busy * f64::from(serving) / f64::from(running);
             w.cloudwatch.record(&Source::Cpu, second, cpu, running);
             if let Some(m) = s.service.memory {
                 let memory = m.idle_percent + (m.busy_percent - m.idle_percent) * cpu / 100.0;
@@ -310,7 +313,7 @@ impl SimWorld {
             w.cloudwatch.record(&source, second, value, 1);
         }
         w.cloudwatch.close_ended(second + 1);
-        Second { demand, needed, running, serving, provisioning: w.book.provisioning_count() }
+        Second { demand, needed, running, serving, provisioning: w.book.provisioning_count(), cpu }
     }
 
     /// The events ECS sent since the last call, in order.
