@@ -41,7 +41,7 @@ pub fn evaluate(
         (EvaluationMode::Fast, Some(primary)) => primary,
         _ => obs.running_count,
     };
-    let keep = retention(cfg);
+    let keep = datapoint_retention(cfg);
     for id in cfg.metric_ids() {
         if let Some(points) = obs.metrics.get(&id) {
             memory.ingest(&id, points, now, keep);
@@ -172,7 +172,12 @@ fn bounds(cfg: &TargetConfig, memory: &TargetMemory) -> (u32, u32) {
 
 /// How long datapoints are kept: the longest alarm evaluation range (its
 /// periods plus the extra range CloudWatch reads) plus one period.
-fn retention(cfg: &TargetConfig) -> SignedDuration {
+/// How far back the policies of `cfg` read datapoints: the longest alarm
+/// window with its evaluation range, or `fast` mode's staleness limit. A
+/// caller that fetches at least this far back on every evaluation need not
+/// keep datapoints between evaluations (the handler does not).
+#[must_use]
+pub fn datapoint_retention(cfg: &TargetConfig) -> SignedDuration {
     let ext = &cfg.extensions;
     let extra = crate::policy::alarm::AlarmWindow::EXTRA_RANGE as u32 + 1;
     let tt = cfg.target_tracking.iter().map(|p| {

@@ -4,6 +4,7 @@
 use crate::error::port_error;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use ecs_autopilot::ports::{DecisionPort, PortError};
+use serde::Serialize;
 
 /// The `source` of published records.
 pub const SOURCE: &str = "ecs-autopilot";
@@ -23,13 +24,15 @@ impl EventBridgeDecisions {
 }
 
 impl DecisionPort for EventBridgeDecisions {
-    async fn publish(&self, detail_type: &str, record: &serde_json::Value) -> Result<(), PortError> {
+    async fn publish<R: Serialize + Sync>(&self, detail_type: &str, record: &R) -> Result<(), PortError> {
         const OP: &str = "events:PutEvents";
+        let detail = serde_json::to_string(record)
+            .map_err(|e| PortError::permanent(OP, format!("record not serialisable: {e}")))?;
         let entry = PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(SOURCE)
             .detail_type(detail_type)
-            .detail(record.to_string())
+            .detail(detail)
             .build();
         let out = self.client.put_events().entries(entry).send().await.map_err(|e| port_error(OP, e))?;
         if out.failed_entry_count() > 0 {
@@ -52,7 +55,7 @@ pub enum Publisher {
 }
 
 impl DecisionPort for Publisher {
-    async fn publish(&self, detail_type: &str, record: &serde_json::Value) -> Result<(), PortError> {
+    async fn publish<R: Serialize + Sync>(&self, detail_type: &str, record: &R) -> Result<(), PortError> {
         match self {
             Self::Bus(bus) => bus.publish(detail_type, record).await,
             Self::LogOnly => Ok(()),

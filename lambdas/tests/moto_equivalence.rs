@@ -100,7 +100,7 @@ struct Recording<'a, D> {
 }
 
 impl<D: DecisionPort + Sync> DecisionPort for Recording<'_, D> {
-    async fn publish(&self, detail_type: &str, record: &serde_json::Value) -> Result<(), PortError> {
+    async fn publish<R: serde::Serialize + Sync>(&self, detail_type: &str, record: &R) -> Result<(), PortError> {
         self.inner.publish(detail_type, record).await?;
         self.copy.publish(detail_type, record).await
     }

@@ -130,7 +130,7 @@ pub struct CustomizedMetricSpecification {
 }
 
 /// A metric dimension.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Dimension {
     pub name: String,
@@ -138,7 +138,7 @@ pub struct Dimension {
 }
 
 /// `TargetTrackingMetricDataQuery` / CloudWatch `MetricDataQuery`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct MetricDataQuery {
     pub id: String,
@@ -158,7 +158,7 @@ pub struct MetricDataQuery {
 }
 
 /// `MetricStat` of a metric data query.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct MetricStat {
     pub metric: Metric,
@@ -170,7 +170,7 @@ pub struct MetricStat {
 }
 
 /// A CloudWatch metric identity.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Metric {
     pub namespace: String,

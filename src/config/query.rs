@@ -11,7 +11,7 @@ use super::model::PredefinedMetric;
 use serde::{Deserialize, Serialize};
 
 /// One metric series to fetch.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MetricQuery {
     /// One CloudWatch metric with a statistic.

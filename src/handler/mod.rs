@@ -338,7 +338,10 @@ pub fn targets_of<'c>(config: &'c Config, event: &Event) -> Result<Vec<&'c Targe
 }
 
 /// How far back metrics are fetched: the longest alarm window plus late
-/// datapoints (CloudWatch may publish a period minutes after it ends).
+/// datapoints (CloudWatch may publish a period minutes after it ends), and
+/// at least everything the policies read
+/// ([`controller::datapoint_retention`]): every evaluation sees the whole
+/// history it needs, so the stored record keeps no datapoints.
 fn metric_window(target: &TargetConfig) -> SignedDuration {
     let longest = target
         .step
@@ -347,7 +350,7 @@ fn metric_window(target: &TargetConfig) -> SignedDuration {
         .chain(target.queries.values().map(|q| i64::from(q.period_seconds()) * 15))
         .max()
         .unwrap_or(900);
-    SignedDuration::from_secs(longest + 300)
+    SignedDuration::from_secs(longest + 300).max(controller::datapoint_retention(target))
 }
 
 /// Suffix of the companion query that fetches a metric's `SampleCount`.
@@ -428,9 +431,8 @@ pub fn polls(target: &TargetConfig) -> bool {
 fn new_data_possible(target: &TargetConfig, record: &TargetRecord, now: Timestamp) -> bool {
     target.queries.iter().any(|(id, q)| {
         let period = i64::from(q.period_seconds().max(1));
-        let newest = record.memory.datapoints.get(id).and_then(|s| s.last()).map(|p| p.timestamp);
-        let Some(newest) = newest else { return true };
-        let lag = record.arrivals.get(id).filter(|a| a.newest == newest).map_or(0, |a| a.lag_seconds);
+        let Some(arrival) = record.arrivals.get(id) else { return true };
+        let (newest, lag) = (arrival.newest, arrival.lag_seconds);
         let wait = 2 * period + lag;
         newest.checked_add(SignedDuration::from_secs(wait)).is_ok_and(|next| now >= next)
     })
@@ -658,7 +660,11 @@ pub fn decide(
         // here, filled from what the ports returned, so an input that
         // production does not fetch cannot exist (docs/simulation.md).
     };
-    let (decision, next) = controller::evaluate(now, target, &observation, std::mem::take(&mut record.memory));
+    let (decision, mut next) = controller::evaluate(now, target, &observation, std::mem::take(&mut record.memory));
+    // Each evaluation fetches all the history its policies read
+    // (`metric_window`), so datapoints are not stored: the record stays
+    // small (one DynamoDB write unit) and cheap to read and write.
+    next.datapoints.clear();
     record.memory = next;
     decision
 }
@@ -734,13 +740,12 @@ where
 }
 
 /// Publishes a record; a failure is reported, not fatal (the decision stands).
-async fn publish<D: DecisionPort + Sync, R: Serialize>(
+async fn publish<D: DecisionPort + Sync, R: Serialize + Sync>(
     decisions: &D,
     detail_type: &str,
     record: &R,
 ) -> Result<(), String> {
-    let value = serde_json::to_value(record).map_err(|e| format!("record not serialisable: {e}"))?;
-    decisions.publish(detail_type, &value).await.map_err(|e| e.to_string())
+    decisions.publish(detail_type, record).await.map_err(|e| e.to_string())
 }
 
 fn encode<R: Serialize>(record: &R, key: &str) -> Result<String, HandlerError> {

@@ -191,8 +191,10 @@ pub struct RecordingDecisions {
 }
 
 impl DecisionPort for RecordingDecisions {
-    async fn publish(&self, detail_type: &str, record: &serde_json::Value) -> Result<(), PortError> {
-        lock(&self.published).push((detail_type.to_owned(), record.clone()));
+    async fn publish<R: serde::Serialize + Sync>(&self, detail_type: &str, record: &R) -> Result<(), PortError> {
+        let value = serde_json::to_value(record)
+            .map_err(|e| PortError::permanent("events:PutEvents", format!("record not serialisable: {e}")))?;
+        lock(&self.published).push((detail_type.to_owned(), value));
         Ok(())
     }
 }
@@ -205,7 +207,7 @@ pub struct CountingDecisions {
 }
 
 impl DecisionPort for CountingDecisions {
-    async fn publish(&self, _detail_type: &str, _record: &serde_json::Value) -> Result<(), PortError> {
+    async fn publish<R: serde::Serialize + Sync>(&self, _detail_type: &str, _record: &R) -> Result<(), PortError> {
         self.published.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }

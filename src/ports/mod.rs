@@ -113,11 +113,13 @@ pub trait StatePort {
 
 /// Where decision records go besides the logs (EventBridge `PutEvents`).
 pub trait DecisionPort {
-    /// Publishes one record (`detail-type` names its kind).
-    fn publish(
+    /// Publishes one record (`detail-type` names its kind). The record is
+    /// handed over as a value: encoding it is the adapter's job (PutEvents
+    /// sends it as text, a test keeps it as JSON, a counter needs neither).
+    fn publish<R: Serialize + Sync>(
         &self,
         detail_type: &str,
-        record: &serde_json::Value,
+        record: &R,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 

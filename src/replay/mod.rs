@@ -28,6 +28,7 @@ use crate::sim::runtime::{Invocations, VirtualClock};
 use crate::sim::stack::{scheduled_event, Function, Stack};
 use cluster::RecordedCluster;
 use jiff::{SignedDuration, Timestamp};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -162,13 +163,12 @@ pub struct CapacitySetup {
 pub type Metrics = BTreeMap<String, BTreeMap<MetricId, Vec<Datapoint>>>;
 
 /// The world of a recording, behind the ports the Lambda adapters implement.
-pub struct ReplayWorld<'m> {
+pub struct ReplayWorld {
     clock: VirtualClock,
     views: Mutex<BTreeMap<String, ServiceView>>,
-    metrics: &'m Metrics,
-    /// Each configured query (as JSON) → the services and metric ids that
-    /// read it, to find the recorded series a `GetMetricData` query asks for.
-    queries: BTreeMap<String, Vec<(String, MetricId)>>,
+    /// Each configured query (as JSON) → the recorded series it reads,
+    /// aggregated once to the query's period: what `GetMetricData` answers.
+    answers: FxHashMap<MetricQuery, Vec<Period>>,
     /// The EC2 cluster, when the capacity function is replayed too.
     cluster: Option<Mutex<RecordedCluster>>,
 }
@@ -177,8 +177,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl<'m> ReplayWorld<'m> {
-    fn new(config: &Config, initial: &BTreeMap<String, InitialState>, metrics: &'m Metrics, start: Timestamp) -> Self {
+impl ReplayWorld {
+    fn new(config: &Config, initial: &BTreeMap<String, InitialState>, metrics: &Metrics, start: Timestamp) -> Self {
         let views = config
             .targets
             .keys()
@@ -190,15 +190,16 @@ impl<'m> ReplayWorld<'m> {
                 )
             })
             .collect();
-        let mut queries: BTreeMap<String, Vec<(String, MetricId)>> = BTreeMap::new();
+        // A query that several services read (the same metric) answers from
+        // the first recording of it.
+        let mut answers: FxHashMap<MetricQuery, Vec<Period>> = FxHashMap::default();
         for (service, target) in &config.targets {
             for (id, q) in &target.queries {
-                if let Ok(key) = serde_json::to_string(q) {
-                    queries.entry(key).or_default().push((service.clone(), id.clone()));
-                }
+                let Some(series) = metrics.get(service).and_then(|m| m.get(id)) else { continue };
+                answers.entry(q.clone()).or_insert_with(|| periods(series, q.period_seconds()));
             }
         }
-        Self { clock: VirtualClock::at(start), views: Mutex::new(views), metrics, queries, cluster: None }
+        Self { clock: VirtualClock::at(start), views: Mutex::new(views), answers, cluster: None }
     }
 
     fn observe(&self, detail: &Detail, service: &str) {
@@ -208,7 +209,7 @@ impl<'m> ReplayWorld<'m> {
     }
 }
 
-impl ServicePort for ReplayWorld<'_> {
+impl ServicePort for ReplayWorld {
     async fn describe(&self, resource_id: &str) -> Result<ServiceSnapshot, PortError> {
         let views = lock(&self.views);
         let view = views.get(resource_id).ok_or_else(|| {
@@ -235,7 +236,7 @@ impl ServicePort for ReplayWorld<'_> {
     }
 }
 
-impl MetricsPort for ReplayWorld<'_> {
+impl MetricsPort for ReplayWorld {
     /// The recorded datapoints of each query, as `GetMetricData` would have
     /// answered: aggregated to the query's period with its statistic (a
     /// recording finer than the query, such as 10-s points under a 60-s
@@ -254,68 +255,81 @@ impl MetricsPort for ReplayWorld<'_> {
         Ok(queries
             .iter()
             .map(|(id, q)| {
-                let recorded = serde_json::to_string(q)
-                    .ok()
-                    .and_then(|key| self.queries.get(&key))
-                    .into_iter()
-                    .flatten()
-                    .find_map(|(service, metric)| self.metrics.get(service).and_then(|m| m.get(metric)));
-                let points = recorded.map_or_else(Vec::new, |series| answer(series, q, from, to, now));
+                let recorded = self.answers.get(q);
+                let points = recorded.map_or_else(Vec::new, |periods| answer(periods, q, from, to, now));
                 (id.clone(), points)
             })
             .collect())
     }
 }
 
-/// One query's answer from a recorded series (sorted by time).
-fn answer(series: &[Datapoint], q: &MetricQuery, from: Timestamp, to: Timestamp, now: Timestamp) -> Vec<Datapoint> {
+/// One period of a recorded series: its start (epoch seconds) and the
+/// statistics of the datapoints recorded in it.
+#[derive(Clone, Copy, Debug)]
+struct Period {
+    start: i64,
+    count: u32,
+    sum: f64,
+    maximum: f64,
+    minimum: f64,
+}
+
+/// A recorded series (sorted by time) in periods of `period_seconds`,
+/// periods without a datapoint left out.
+fn periods(series: &[Datapoint], period_seconds: u32) -> Vec<Period> {
+    let period = i64::from(period_seconds.max(1));
+    let mut out: Vec<Period> = Vec::new();
+    for p in series {
+        let t = p.timestamp.as_second();
+        let start = t - t.rem_euclid(period);
+        match out.last_mut() {
+            Some(last) if last.start == start => {
+                last.count += 1;
+                last.sum += p.value;
+                last.maximum = last.maximum.max(p.value);
+                last.minimum = last.minimum.min(p.value);
+            }
+            _ => out.push(Period { start, count: 1, sum: p.value, maximum: p.value, minimum: p.value }),
+        }
+    }
+    out
+}
+
+/// One query's answer from its recorded periods: the periods that start at
+/// or after `from` and have ended by `to` and by now, with the query's
+/// statistic.
+fn answer(periods: &[Period], q: &MetricQuery, from: Timestamp, to: Timestamp, now: Timestamp) -> Vec<Datapoint> {
     let period = i64::from(q.period_seconds().max(1));
     let statistic = match q {
         MetricQuery::Single { statistic, .. } => statistic.as_str(),
         MetricQuery::Math { .. } => "",
     };
-    let (from_s, to_s, now_s) = (from.as_second(), to.as_second(), now.as_second());
-    let first = series.partition_point(|p| p.timestamp.as_second() < from_s - from_s.rem_euclid(period));
-    let mut out: Vec<Datapoint> = Vec::new();
-    // The open period: start, count, sum, maximum, minimum.
-    let mut bucket: Option<(i64, u32, f64, f64, f64)> = None;
-    let flush = |bucket: &mut Option<(i64, u32, f64, f64, f64)>, out: &mut Vec<Datapoint>| {
-        let Some((start, n, sum, max, min)) = bucket.take() else { return };
-        if start < from_s || start >= to_s || start + period > now_s || n == 0 {
-            return;
-        }
-        let value = match statistic {
-            "Sum" => sum,
-            "Maximum" => max,
-            "Minimum" => min,
-            "SampleCount" => f64::from(n),
-            // Average, and metric math: the mean of what was recorded.
-            _ => sum / f64::from(n),
-        };
-        if let Ok(timestamp) = Timestamp::from_second(start) {
-            out.push(Datapoint { timestamp, value });
-        }
+    let (from_s, end_s) = (from.as_second(), to.as_second().min(now.as_second()));
+    // Recordings mostly have a datapoint every period: the first period
+    // wanted is then found by arithmetic, else by bisection.
+    let guess = periods.first().map_or(0, |p| usize::try_from((from_s - p.start).div_euclid(period)).unwrap_or(0));
+    let first = match periods.get(guess.saturating_sub(1)..=guess) {
+        Some([before, at]) if before.start < from_s && at.start >= from_s => guess,
+        _ => periods.partition_point(|p| p.start < from_s),
     };
-    for p in &series[first..] {
-        let t = p.timestamp.as_second();
-        if t >= to_s || t > now_s {
-            break;
-        }
-        let start = t - t.rem_euclid(period);
-        if bucket.is_some_and(|b| b.0 != start) {
-            flush(&mut bucket, &mut out);
-        }
-        let b = bucket.get_or_insert((start, 0, 0.0, f64::NEG_INFINITY, f64::INFINITY));
-        b.1 += 1;
-        b.2 += p.value;
-        b.3 = b.3.max(p.value);
-        b.4 = b.4.min(p.value);
-    }
-    flush(&mut bucket, &mut out);
-    out
+    periods[first..]
+        .iter()
+        .take_while(|p| p.start + period <= end_s)
+        .filter_map(|p| {
+            let value = match statistic {
+                "Sum" => p.sum,
+                "Maximum" => p.maximum,
+                "Minimum" => p.minimum,
+                "SampleCount" => f64::from(p.count),
+                // Average, and metric math: the mean of what was recorded.
+                _ => p.sum / f64::from(p.count),
+            };
+            Timestamp::from_second(p.start).ok().map(|timestamp| Datapoint { timestamp, value })
+        })
+        .collect()
 }
 
-impl CapacityPort for ReplayWorld<'_> {
+impl CapacityPort for ReplayWorld {
     async fn cluster(&self, capacity_provider: &str) -> Result<Cluster, PortError> {
         match &self.cluster {
             Some(c) if lock(c).cluster.capacity_provider == capacity_provider => Ok(lock(c).cluster.clone()),
@@ -337,7 +351,7 @@ impl CapacityPort for ReplayWorld<'_> {
     }
 }
 
-impl Clock for ReplayWorld<'_> {
+impl Clock for ReplayWorld {
     fn now(&self) -> Timestamp {
         self.clock.now()
     }
