@@ -58,11 +58,36 @@ fn every_example_event_reaches_its_rule() {
 
 #[test]
 fn unmanaged_clusters_and_other_alarms_route_nowhere() {
-    let router = router(&[]);
+    let defaults = router(&[]);
     let dir = root().join("tests/fixtures/events");
-    for file in ["ecs-task-state-change.json", "ecs-service-action.json", "cloudwatch-alarm-state-change.json"] {
+    for file in ["ecs-task-state-change.json", "ecs-service-action.json"] {
         let event = std::fs::read_to_string(dir.join(file)).unwrap();
-        assert!(router.route(&event).unwrap().is_empty(), "{file}");
+        assert!(defaults.route(&event).unwrap().is_empty(), "{file}");
+    }
+    // With a prefix set, other alarms route nowhere.
+    let prefixed = router(&[("AlarmNamePrefix", "autopilot-")]);
+    let alarm = std::fs::read_to_string(dir.join("cloudwatch-alarm-state-change.json")).unwrap();
+    assert!(prefixed.route(&alarm).unwrap().is_empty());
+}
+
+/// docs/deploy.md, `AlarmNamePrefix`: with the template's defaults, the
+/// alarm that the example configuration's step policy names reaches the
+/// controller (an `autopilot-` default once dropped it).
+#[test]
+fn the_default_alarm_filter_lets_the_example_configurations_alarm_through() {
+    let router = router(&[]);
+    let config = std::fs::read_to_string(root().join("examples/config/describe-outputs.json")).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    let names: Vec<&str> =
+        config["MetricAlarms"].as_array().unwrap().iter().map(|a| a["AlarmName"].as_str().unwrap()).collect();
+    assert!(names.contains(&"web-queue-depth-high"), "{names:?}");
+    let dir = root().join("tests/fixtures/events");
+    let mut event: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cloudwatch-alarm-state-change.json")).unwrap())
+            .unwrap();
+    for name in names {
+        event["detail"]["alarmName"] = name.into();
+        assert_eq!(router.route(&event.to_string()).unwrap(), vec!["AlarmStateRule"], "{name}");
     }
 }
 

@@ -436,6 +436,79 @@ MetricAlarms:
     assert!(first.time.as_second() - sim::engine::EPOCH_SECONDS >= 960, "{}", first.time);
 }
 
+/// docs/simulation.md, "CloudWatch alarms": the simulated CloudWatch
+/// evaluates the alarm a step policy names and sends its state changes as
+/// `CloudWatch Alarm State Change` events, which the template's alarm rule
+/// (its default filter lets every alarm through) delivers to the deployed
+/// controller; the baseline, Application Auto Scaling, acts on the alarm on
+/// its own minute and is not invoked by EventBridge.
+#[test]
+fn alarm_state_changes_reach_the_controller_through_the_template_rule() {
+    let mut s = scenario("spike-20s");
+    s.custom_metrics = vec![sim::scenario::CustomMetric {
+        namespace: "AWS/SQS".into(),
+        metric_name: "ApproximateNumberOfMessagesVisible".into(),
+        dimensions: vec![ecs_autopilot::config::aws::Dimension { name: "QueueName".into(), value: "jobs".into() }],
+        points: vec![(0, 10.0), (900, 10.0), (960, 5_000.0), (1500, 5_000.0), (1560, 10.0), (3600, 10.0)],
+    }];
+    let text = "
+ScalableTargets:
+  - {ResourceId: service/prod/worker, MinCapacity: 2, MaxCapacity: 40}
+ScalingPolicies:
+  - PolicyName: backlog
+    ResourceId: service/prod/worker
+    PolicyType: StepScaling
+    StepScalingPolicyConfiguration:
+      AdjustmentType: ChangeInCapacity
+      Cooldown: 120
+      StepAdjustments: [{MetricIntervalLowerBound: 0, ScalingAdjustment: 4}]
+    Alarms: [{AlarmName: backlog-high}]
+MetricAlarms:
+  - AlarmName: backlog-high
+    Namespace: AWS/SQS
+    MetricName: ApproximateNumberOfMessagesVisible
+    Dimensions: [{Name: QueueName, Value: jobs}]
+    Statistic: Maximum
+    Period: 60
+    EvaluationPeriods: 1
+    Threshold: 1000
+    ComparisonOperator: GreaterThanThreshold
+";
+    let report = backtest(&s, text).unwrap();
+    let changes = |run: &sim::Run| -> Vec<(i64, String, String)> {
+        run.events
+            .iter()
+            .filter(|e| e["detail-type"] == "CloudWatch Alarm State Change")
+            .map(|e| {
+                let t = ecs_autopilot::event::time::parse_instant(e["time"].as_str().unwrap()).unwrap();
+                let d = &e["detail"];
+                assert_eq!(d["alarmName"], "backlog-high");
+                (
+                    t.as_second() - sim::engine::EPOCH_SECONDS,
+                    d["previousState"]["value"].as_str().unwrap().to_owned(),
+                    d["state"]["value"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let seen = changes(&report.autopilot);
+    assert_eq!(seen, changes(&report.baseline), "one CloudWatch model for both");
+    let states: Vec<(&str, &str)> = seen.iter().map(|(_, a, b)| (a.as_str(), b.as_str())).collect();
+    assert_eq!(states, [("INSUFFICIENT_DATA", "OK"), ("OK", "ALARM"), ("ALARM", "OK")], "{seen:?}");
+    let alarm_at = seen[1].0;
+    assert!((960..1100).contains(&alarm_at), "{seen:?}");
+    // Every change is evaluated at a minute, as CloudWatch evaluates a 60-s alarm.
+    assert!(seen.iter().all(|(t, _, _)| t % 60 == 0), "{seen:?}");
+    let at = |run: &sim::Run, t: i64| {
+        run.decisions.iter().filter(|d| d.time.as_second() - sim::engine::EPOCH_SECONDS == t).count()
+    };
+    // ecs-autopilot is invoked by the tick and by the alarm's event; the
+    // baseline by its minute alone.
+    assert_eq!(at(&report.autopilot, alarm_at), 2);
+    assert_eq!(at(&report.baseline, alarm_at), 1);
+    assert!(report.autopilot.decisions.iter().any(|d| !d.actions.is_empty()), "the backlog scales out");
+}
+
 #[test]
 fn sizes_a_scenario_controls_are_bounded_with_the_field_named() {
     let base = scenario("spike");

@@ -13,6 +13,7 @@
 //! controller or the planner directly (only the handlers call them), files,
 //! the real clock.
 
+use super::alarms::SimAlarms;
 use super::cluster::PROVIDER;
 use super::runtime::Invocations;
 use super::scenario::{MetricPipeline, Scenario};
@@ -307,8 +308,10 @@ pub fn run_with(s: &Scenario, kind: ControllerKind, target: TargetConfig) -> Res
         ControllerKind::AwsBaseline => "aws",
         ControllerKind::Autopilot => "autopilot",
     };
+    let alarms = config.targets.get(&resource_id).map_or_else(SimAlarms::none, |t| SimAlarms::of(t, prefix, at(0)));
     let world = SimWorld::new(s, metrics, prefix, &resource_id)
-        .map_err(|WorldError { field, reason }| SimError::Scenario { field, reason })?;
+        .map_err(|WorldError { field, reason }| SimError::Scenario { field, reason })?
+        .with_alarms(alarms);
     let stack = Stack::deployed_for(&format!("arn:aws:ecs:us-east-1:123456789012:cluster/{cluster_name}"))?;
     let (state, published) = (InMemoryState::default(), CountingDecisions::default());
     // The baseline is Application Auto Scaling and cluster auto scaling:

@@ -4,6 +4,7 @@
 //! Owns: scenarios, the service / metric-pipeline model, scoring, chart
 //! rendering to SVG text. May not touch: files or the clock (virtual time).
 
+pub mod alarms;
 pub mod chart;
 pub mod cloudwatch;
 pub mod cluster;

@@ -9,6 +9,7 @@
 //! May not touch: decisions (only the handlers, through the ports, change
 //! the desired count or the group), the real clock.
 
+use super::alarms::SimAlarms;
 use super::cloudwatch::{SimCloudWatch, Source};
 use super::cluster::{ServiceCounts, SimCluster, PROVIDER};
 use super::scenario::{unit, MetricPipeline, Scenario};
@@ -65,6 +66,9 @@ struct State {
     placement_reported_at: Option<u32>,
     cluster: Option<SimCluster>,
     cloudwatch: SimCloudWatch,
+    /// The configuration's alarms, and the state changes they sent.
+    alarms: SimAlarms,
+    alarm_events: Vec<serde_json::Value>,
     applied: Vec<Applied>,
     calls: ApiCalls,
 }
@@ -211,6 +215,8 @@ impl SimWorld {
             placement_reported_at: None,
             cluster,
             cloudwatch: cloudwatch(s, cluster_name, service_name, metrics),
+            alarms: SimAlarms::none(),
+            alarm_events: Vec::new(),
             applied: Vec::new(),
             calls: ApiCalls::default(),
         };
@@ -221,6 +227,14 @@ impl SimWorld {
             state.applied.clear();
         }
         Ok(Self { state: Mutex::new(state) })
+    }
+
+    /// The world with `alarms` in its CloudWatch (the alarms the
+    /// configuration names), evaluated from second 0.
+    #[must_use]
+    pub fn with_alarms(self, alarms: SimAlarms) -> Self {
+        lock(&self.state).alarms = alarms;
+        self
     }
 
     /// The scalable target's resource id (`service/sim/<name>`).
@@ -313,12 +327,20 @@ impl SimWorld {
             w.cloudwatch.record(&source, second, value, 1);
         }
         w.cloudwatch.close_ended(second + 1);
+        if !w.alarms.is_empty() {
+            let changes = w.alarms.evaluate(now, &w.cloudwatch);
+            w.alarm_events.extend(changes);
+        }
         Second { demand, needed, running, serving, provisioning: w.book.provisioning_count(), cpu }
     }
 
-    /// The events ECS sent since the last call, in order.
+    /// The events ECS and CloudWatch sent since the last call: ECS's in
+    /// order, then the alarms' state changes.
     pub fn take_events(&self) -> Vec<serde_json::Value> {
-        std::mem::take(&mut lock(&self.state).book.pending_events)
+        let mut w = lock(&self.state);
+        let mut events = std::mem::take(&mut w.book.pending_events);
+        events.append(&mut w.alarm_events);
+        events
     }
 
     /// The desired count now.
