@@ -218,6 +218,45 @@ fn s8_3_distinct_instance_and_member_of_shape_the_estimate() {
     assert_eq!((e.on_existing, e.new_instances), (1, 1));
 }
 
+/// Named cases (issue 16, outside cases): what AWS does that the planner
+/// once did not.
+#[test]
+fn s8_3_distinct_instance_counts_the_groups_tasks_already_on_an_instance() {
+    let distinct = Placement { distinct_instance: true, ..Placement::default() };
+    // One instance runs the service's task (with room to spare); one more
+    // task of the service waits: it may not go beside the first, so AWS
+    // needs a second instance (M = 2), where counting only free room said
+    // M = 1 and the task waited for ever.
+    let busy = instance(0, "a", 1792, 1, LONG_AGO);
+    let waiting = vec![task(1, 256, distinct.clone())];
+    let refs: Vec<&Task> = waiting.iter().collect();
+    let e = estimate(&refs, std::slice::from_ref(&busy), &m5(), &m5()).unwrap();
+    assert_eq!((e.on_existing, e.new_instances), (0, 1), "a new instance for the second task");
+    let d = run(&cluster(vec![busy.clone()], waiting, 1, 1, 10), EvaluationMode::Fast, 0);
+    assert_eq!((d.m, d.desired), (2, 2), "{d:?}");
+    // Another group's task may still use the room.
+    let mut other = task(2, 256, distinct);
+    other.group = "service:api".into();
+    let e = estimate(&[&other], std::slice::from_ref(&busy), &m5(), &m5()).unwrap();
+    assert_eq!((e.on_existing, e.new_instances), (1, 0));
+}
+
+#[test]
+fn s7_3_a_group_larger_than_the_smallest_instance_type_is_incompatible() {
+    // The group runs m5.large (2048 CPU) and t3.small (1024 CPU): a
+    // 1536-CPU task fits the larger type only, so AWS excludes its group
+    // (spec §7.3 step 3) and orders nothing for it.
+    let small = InstanceType { name: "t3.small".into(), cpu: 1024, memory: 2048, gpus: 0 };
+    let tasks = vec![task(0, 1536, Placement::default())];
+    let refs: Vec<&Task> = tasks.iter().collect();
+    let e = estimate(&refs, &[], &m5(), &small).unwrap();
+    assert_eq!((e.incompatible, e.new_instances), (1, 0));
+    let mut c = cluster(vec![instance(0, "a", 0, 1, LONG_AGO)], tasks, 1, 1, 10);
+    c.asg.instance_types = vec![small, m5()];
+    let d = run(&c, EvaluationMode::Fast, 0);
+    assert_eq!((d.incompatible_tasks, d.desired), (1, 1), "{d:?}");
+}
+
 #[test]
 fn s7_3_tasks_larger_than_every_instance_type_are_incompatible() {
     let tasks = vec![task(0, 4096, Placement::default())];

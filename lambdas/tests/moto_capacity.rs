@@ -1,6 +1,9 @@
 //! The capacity function's adapters against moto: the cluster snapshot read
 //! through ECS and Auto Scaling (capacity provider, group, container
-//! instances, services, task definitions) and a capacity action applied.
+//! instances, services, task definitions) and a capacity action applied;
+//! and one path checked against the wire: the same capacity invocations
+//! through the in-memory cluster the replay runs on and through the
+//! adapters against moto give equal decision records and stored memory.
 
 mod support;
 
@@ -12,8 +15,11 @@ use ecs_autopilot::capacity::{CapacityAction, CapacityOptions};
 use ecs_autopilot::config::EvaluationMode;
 use ecs_autopilot::handler::capacity::handle_capacity_event;
 use ecs_autopilot::handler::Settings;
-use ecs_autopilot::ports::CapacityPort;
+use ecs_autopilot::ports::memory::{InMemoryState, RecordingDecisions};
+use ecs_autopilot::ports::{CapacityPort, PortError, StatePort};
+use ecs_autopilot::replay::cluster::RecordedCluster;
 use serde_json::json;
+use std::sync::Mutex;
 use support::Moto;
 
 async fn world(sdk: &aws_config::SdkConfig) -> Vec<String> {
@@ -126,4 +132,80 @@ async fn capacity_reads_the_cluster_from_moto_and_drains_an_empty_instance() {
     let mut statuses: Vec<&str> = described.container_instances().iter().filter_map(|c| c.status()).collect();
     statuses.sort_unstable();
     assert_eq!(statuses, ["ACTIVE", "DRAINING"], "UpdateContainerInstancesState reached moto");
+}
+
+/// The capacity port the recorded replay runs on: a snapshot brought
+/// forward by the function's own actions, as Auto Scaling and ECS take them.
+struct Folded(Mutex<RecordedCluster>);
+
+impl CapacityPort for Folded {
+    async fn cluster(&self, _capacity_provider: &str) -> Result<ecs_autopilot::capacity::Cluster, PortError> {
+        Ok(self.0.lock().unwrap().cluster.clone())
+    }
+    async fn apply(
+        &self,
+        _cluster: &ecs_autopilot::capacity::Cluster,
+        action: &CapacityAction,
+    ) -> Result<(), PortError> {
+        self.0.lock().unwrap().apply(action);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_cluster_and_aws_adapters_against_moto_plan_alike() {
+    let moto = Moto::start();
+    let sdk = support::sdk(&moto).await;
+    world(&sdk).await;
+    let capacity = AwsCapacity::new(
+        aws_sdk_ecs::Client::new(&sdk),
+        aws_sdk_autoscaling::Client::new(&sdk),
+        "prod",
+        json!({"t2.medium": {"cpu": 2048, "memory": 3943}}),
+    );
+    // The in-memory side starts from the same cluster, as read from moto.
+    let folded = Folded(Mutex::new(RecordedCluster::new(capacity.cluster("prod-ec2").await.unwrap())));
+    let options = CapacityOptions { mode: EvaluationMode::Fast, ..CapacityOptions::default() };
+    let t0 = jiff::Timestamp::now();
+    let tick = |k: i64| {
+        let mut e: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/events/scheduled-event.json")).unwrap();
+        e["id"] = format!("tick-{k}").into();
+        e
+    };
+    let providers = ["prod-ec2".to_owned()];
+    let (memory_state, memory_records) = (InMemoryState::default(), RecordingDecisions::default());
+    let dynamo = DynamoState::new(aws_sdk_dynamodb::Client::new(&sdk), "state");
+    let wire_records = RecordingDecisions::default();
+    let mut reports = (Vec::new(), Vec::new());
+    // Three ticks a minute apart: drain an empty instance, then terminate
+    // it with a decrement of the group, then nothing left to do.
+    for k in 0..3 {
+        let now = t0.checked_add(jiff::SignedDuration::from_secs(60 * k)).unwrap();
+        let ports = (&folded, &memory_state, &memory_records);
+        reports.0.push(
+            handle_capacity_event(now, &providers, &options, Settings::default(), ports, &tick(k)).await.unwrap(),
+        );
+        let ports = (&capacity, &dynamo, &wire_records);
+        reports.1.push(
+            handle_capacity_event(now, &providers, &options, Settings::default(), ports, &tick(k)).await.unwrap(),
+        );
+    }
+    let json = |r: &[ecs_autopilot::handler::capacity::CapacityReport]| serde_json::to_value(r).unwrap();
+    assert_eq!(json(&reports.0), json(&reports.1), "the same reports, decision records included");
+    let actions: Vec<&CapacityAction> = reports.0.iter().flat_map(|r| &r.decisions).flat_map(|d| &d.actions).collect();
+    assert!(actions.iter().any(|a| matches!(a, CapacityAction::Drain { .. })), "{actions:?}");
+    assert_eq!(*memory_records.published.lock().unwrap(), *wire_records.published.lock().unwrap());
+    let key = "capacity#prod-ec2";
+    let stored = dynamo.load(key).await.unwrap().unwrap();
+    let kept = memory_state.get(key).unwrap();
+    assert_eq!((stored.body, stored.version), (kept.body, kept.version), "the same stored memory");
+    // And the group moto holds is the one the fold arrived at. (moto keeps
+    // a terminated instance's container instance registered, outside the
+    // group; in AWS its agent stops and ECS deregisters it.)
+    let after = capacity.cluster("prod-ec2").await.unwrap();
+    let folded = folded.0.lock().unwrap().cluster.clone();
+    let in_group = |c: &ecs_autopilot::capacity::Cluster| c.instances.iter().filter(|i| i.in_asg).count();
+    assert_eq!((after.asg.desired, in_group(&after)), (folded.asg.desired, in_group(&folded)));
+    assert_eq!(folded.asg.desired, 1, "one instance drained and terminated with a decrement");
 }

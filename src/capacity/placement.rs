@@ -221,11 +221,16 @@ pub fn estimate(
     // Largest requirements first: fewer instances, like first-fit decreasing.
     let mut ordered: Vec<_> = groups.into_iter().collect();
     ordered.sort_by_key(|g| std::cmp::Reverse((g.0 .0, g.0 .1)));
-    let mut free: Vec<(Resources, BTreeMap<String, String>, bool)> =
-        instances.iter().filter(|i| i.accepts_tasks()).map(|i| (i.free.clone(), i.attributes.clone(), false)).collect();
+    // Free capacity per instance, its attributes, whether it is one this
+    // estimate opened, and the task groups already on it (distinctInstance
+    // counts the group's running and pending tasks, spec §8.3).
+    let mut free: Vec<(Resources, BTreeMap<String, String>, bool, BTreeMap<String, u32>)> = instances
+        .iter()
+        .filter(|i| i.accepts_tasks())
+        .map(|i| (i.free.clone(), i.attributes.clone(), false, i.groups.clone()))
+        .collect();
     let mut estimate = Estimate::default();
-    // The task group is part of the key only to keep distinctInstance groups apart.
-    for ((cpu, memory, gpus, ports, distinct, member_of, _group), count) in ordered {
+    for ((cpu, memory, gpus, ports, distinct, member_of, group), count) in ordered {
         let need = Resources { cpu, memory, gpus, ports: ports.iter().copied().collect() };
         let exprs: Vec<Expr> = member_of.iter().map(|e| Expr::parse(e)).collect::<Result<_, _>>()?;
         let per = |r: &Resources| -> u32 {
@@ -243,15 +248,22 @@ pub fn estimate(
         let empty_smallest =
             Resources { cpu: smallest.cpu, memory: smallest.memory, gpus: smallest.gpus, ports: Default::default() };
         let empty_kind = Resources { cpu: kind.cpu, memory: kind.memory, gpus: kind.gpus, ports: Default::default() };
-        // Incompatible with the smallest type: excluded (§7.3 step 3).
-        if per(&empty_smallest) == 0 && per(&empty_kind) == 0 {
+        // A group that needs more than the smallest type is incompatible:
+        // excluded, its tasks stay PROVISIONING (§7.3 step 3), even when a
+        // larger type of the group could run it.
+        if per(&empty_smallest) == 0 {
             estimate.incompatible += count;
             continue;
         }
         let mut left = count;
-        for (r, attributes, is_new) in &mut free {
+        for (r, attributes, is_new, groups) in &mut free {
             if left == 0 {
                 break;
+            }
+            // distinctInstance: not beside a task of its own group, whether
+            // that one was there already or placed by this estimate.
+            if distinct && groups.get(&group).is_some_and(|n| *n > 0) {
+                continue;
             }
             if !exprs.is_empty() {
                 let probe = Instance { attributes: attributes.clone(), ..hypothetical(kind, "", 0) };
@@ -263,6 +275,9 @@ pub fn estimate(
             if n > 0 {
                 for _ in 0..n {
                     r.take(&need);
+                }
+                if distinct {
+                    *groups.entry(group.clone()).or_default() += n;
                 }
                 left -= n;
                 if !*is_new {
@@ -280,7 +295,8 @@ pub fn estimate(
                 for _ in 0..n {
                     r.take(&need);
                 }
-                free.push((r, [("ecs.instance-type".to_owned(), kind.name.clone())].into(), true));
+                let groups = if distinct { [(group.clone(), n)].into() } else { BTreeMap::new() };
+                free.push((r, [("ecs.instance-type".to_owned(), kind.name.clone())].into(), true, groups));
             }
         } else if left > 0 {
             estimate.incompatible += left;
