@@ -179,6 +179,11 @@ fn emptiest_zone(instances: &[Instance], zones: &[String]) -> String {
 /// memberOf expressions, and the task group when distinctInstance applies.
 type GroupKey = (u32, u32, u32, Vec<u16>, bool, Vec<String>, String);
 
+/// One instance's room in an estimate: free capacity, attributes, whether
+/// the estimate opened it, and the task groups on it (distinctInstance counts
+/// the group's running and pending tasks, spec §8.3).
+type Room = (Resources, BTreeMap<String, String>, bool, BTreeMap<String, u32>);
+
 /// Result of the grouped estimate.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Estimate {
@@ -221,10 +226,7 @@ pub fn estimate(
     // Largest requirements first: fewer instances, like first-fit decreasing.
     let mut ordered: Vec<_> = groups.into_iter().collect();
     ordered.sort_by_key(|g| std::cmp::Reverse((g.0 .0, g.0 .1)));
-    // Free capacity per instance, its attributes, whether it is one this
-    // estimate opened, and the task groups already on it (distinctInstance
-    // counts the group's running and pending tasks, spec §8.3).
-    let mut free: Vec<(Resources, BTreeMap<String, String>, bool, BTreeMap<String, u32>)> = instances
+    let mut free: Vec<Room> = instances
         .iter()
         .filter(|i| i.accepts_tasks())
         .map(|i| (i.free.clone(), i.attributes.clone(), false, i.groups.clone()))
