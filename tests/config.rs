@@ -202,3 +202,17 @@ fn numbers_outside_aws_ranges_are_refused_naming_the_field() {
         assert!(err.contains(field) && err.contains(reason), "{name}: {err}");
     }
 }
+
+/// Issue 16: an alarm a step policy's `Alarms` names but that is not under
+/// `MetricAlarms` is an error naming it (it was dropped silently when
+/// another alarm of the list was found).
+#[test]
+fn an_alarm_the_policy_names_but_the_configuration_lacks_is_refused() {
+    let base = STEP.replace("{ADJ}", "4").replace("{COOLDOWN}", "120").replace("{PERIOD}", "60").replace("{N}", "1");
+    let text = base.replace(
+        "Alarms: [{AlarmName: autopilot-backlog}]",
+        "Alarms: [{AlarmName: autopilot-backlog}, {AlarmName: backlog-age}]",
+    );
+    let err = config::load_str(&text).unwrap_err().to_string();
+    assert!(err.contains("ScalingPolicies[0].Alarms[1]") && err.contains("backlog-age"), "{err}");
+}

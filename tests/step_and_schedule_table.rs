@@ -193,3 +193,39 @@ fn s2_3_actions_missed_while_suspended_are_skipped_not_replayed() {
     let d = h.step(9 * 3600, &observe(4, 4, &[]));
     assert_eq!((d.desired, d.min_capacity), (4, 2));
 }
+
+/// Issue 16 (outside cases), spec §4.5: a step policy invoked by two alarms
+/// runs for each alarm in ALARM, on that alarm's metric and threshold. The
+/// second alarm was once ignored.
+#[test]
+fn s4_5_every_alarm_that_invokes_a_step_policy_is_evaluated() {
+    let cfg = target(
+        r#"
+ScalableTargets:
+  - {ResourceId: service/c/web, MinCapacity: 1, MaxCapacity: 100}
+ScalingPolicies:
+  - PolicyName: load-out
+    ResourceId: service/c/web
+    PolicyType: StepScaling
+    PolicyARN: arn:policy/load-out
+    Alarms: [{AlarmName: load-high}, {AlarmName: queue-high}]
+    StepScalingPolicyConfiguration:
+      AdjustmentType: ChangeInCapacity
+      Cooldown: 300
+      StepAdjustments: [{MetricIntervalLowerBound: 0, ScalingAdjustment: 2}]
+MetricAlarms:
+  - {AlarmName: load-high, MetricName: Load, Namespace: Custom/App, Statistic: Average, Period: 60, EvaluationPeriods: 1, Threshold: 50, ComparisonOperator: GreaterThanThreshold, AlarmActions: [arn:policy/load-out]}
+  - {AlarmName: queue-high, MetricName: Queue, Namespace: Custom/App, Statistic: Average, Period: 60, EvaluationPeriods: 1, Threshold: 100, ComparisonOperator: GreaterThanThreshold, AlarmActions: [arn:policy/load-out]}
+"#,
+    );
+    assert_eq!(cfg.step.len(), 2, "one evaluation per alarm");
+    const QUEUE_DEPTH: &str = "Custom/App/Queue{}:Average";
+    // Load is calm (OK); the queue alarm breaches: the policy runs for it.
+    let d = Harness::new(cfg.clone())
+        .step(59, &observe(10, 10, &[(QUEUE, minutes(0, &[20.0])), (QUEUE_DEPTH, minutes(0, &[500.0]))]));
+    assert_eq!((d.desired, &d.reason), (12, &Reason::ScaledOut { policy: "load-out".into() }), "{d:?}");
+    // Both calm: nothing.
+    let d = Harness::new(cfg)
+        .step(59, &observe(10, 10, &[(QUEUE, minutes(0, &[20.0])), (QUEUE_DEPTH, minutes(0, &[50.0]))]));
+    assert_eq!((d.desired, &d.reason), (10, &Reason::NoChange));
+}

@@ -123,14 +123,19 @@ pub(crate) fn build(raw: RawConfig, c: &mut Collector) -> Config {
                     continue;
                 };
                 let cfg_path = join_path(path, "StepScalingPolicyConfiguration");
-                let alarm = find_alarm(path, p, &alarms_by_name, c);
-                if let (Some(policy), Some(alarm)) = (step_policy(&cfg_path, &p.policy_name, cfg, c), alarm) {
-                    if let Some(query) =
-                        alarms_by_name.get(alarm.name.as_str()).and_then(|(_, a)| super::query::for_alarm(a))
-                    {
-                        target.queries.insert(alarm.metric.clone(), query);
+                let alarms = find_alarms(path, p, &alarms_by_name, c);
+                if let Some(policy) = step_policy(&cfg_path, &p.policy_name, cfg, c) {
+                    // Every alarm that invokes the policy is evaluated, each
+                    // on its own metric and threshold (AWS runs the policy
+                    // for each alarm in ALARM, spec §4.5).
+                    for alarm in alarms {
+                        if let Some(query) =
+                            alarms_by_name.get(alarm.name.as_str()).and_then(|(_, a)| super::query::for_alarm(a))
+                        {
+                            target.queries.insert(alarm.metric.clone(), query);
+                        }
+                        target.step.push(StepPolicy { alarm, ..policy.clone() });
                     }
-                    target.step.push(StepPolicy { alarm, ..policy });
                 }
             }
             "PredictiveScaling" => c.warning(
@@ -570,23 +575,38 @@ fn check_steps(path: &str, steps: &[StepAdjustment], kind: AdjustmentType, c: &m
     sorted
 }
 
-/// The alarm whose AlarmActions name this policy's ARN, or that the policy's
-/// `Alarms` list names.
-fn find_alarm(
+/// Every alarm that drives this policy: those whose AlarmActions name its
+/// ARN and those its `Alarms` list names (each once, in that order). An
+/// alarm the list names that is not under MetricAlarms is an error: it
+/// would otherwise be dropped silently.
+fn find_alarms(
     path: &str,
     p: &ScalingPolicy,
     alarms: &BTreeMap<&str, (&str, &MetricAlarm)>,
     c: &mut Collector,
-) -> Option<AlarmSpec> {
-    let by_action = p.policy_arn.as_deref().and_then(|arn| {
-        alarms.values().find(|(_, a)| a.alarm_actions.as_deref().unwrap_or_default().iter().any(|x| x == arn))
-    });
-    let by_name = || p.alarms.as_deref().unwrap_or_default().iter().find_map(|r| alarms.get(r.alarm_name.as_str()));
-    let Some((alarm_path, alarm)) = by_action.or_else(by_name) else {
-        c.error(join_path(path, "Alarms"), format!("no CloudWatch alarm drives step policy {:?}: add it under MetricAlarms (from `aws cloudwatch describe-alarms`) with the policy ARN in AlarmActions, or name it in the policy's Alarms", p.policy_name));
-        return None;
+) -> Vec<AlarmSpec> {
+    let mut found: Vec<(&str, &MetricAlarm)> = match p.policy_arn.as_deref() {
+        Some(arn) => alarms
+            .values()
+            .filter(|(_, a)| a.alarm_actions.as_deref().unwrap_or_default().iter().any(|x| x == arn))
+            .copied()
+            .collect(),
+        None => Vec::new(),
     };
-    alarm_spec(alarm_path, alarm, c)
+    for (k, r) in p.alarms.as_deref().unwrap_or_default().iter().enumerate() {
+        match alarms.get(r.alarm_name.as_str()) {
+            Some(hit) if found.iter().any(|(_, a)| a.alarm_name == hit.1.alarm_name) => {}
+            Some(hit) => found.push(*hit),
+            None => c.error(
+                join_path(&join_path(path, "Alarms"), &format!("[{k}]")),
+                format!("alarm {:?} drives step policy {:?} but is not under MetricAlarms: add its `aws cloudwatch describe-alarms` entry", r.alarm_name, p.policy_name),
+            ),
+        }
+    }
+    if found.is_empty() && p.alarms.as_deref().unwrap_or_default().is_empty() {
+        c.error(join_path(path, "Alarms"), format!("no CloudWatch alarm drives step policy {:?}: add it under MetricAlarms (from `aws cloudwatch describe-alarms`) with the policy ARN in AlarmActions, or name it in the policy's Alarms", p.policy_name));
+    }
+    found.into_iter().filter_map(|(alarm_path, alarm)| alarm_spec(alarm_path, alarm, c)).collect()
 }
 
 fn alarm_spec(path: &str, a: &MetricAlarm, c: &mut Collector) -> Option<AlarmSpec> {
