@@ -121,7 +121,18 @@ def main():
     def admin_policy(t):
         t["Resources"]["CapacityRole"]["Properties"]["ManagedPolicyArns"] = ["arn:aws:iam::aws:policy/AdministratorAccess"]
 
+    def untagged_update_service(t):
+        statements = t["Resources"]["ControllerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        scale = next(s for s in statements if s.get("Sid") == "ScaleTaggedServicesOnly")
+        del scale["Condition"]["StringEquals"]
+
+    def task_definition_changes_allowed(t):
+        statements = t["Resources"]["ControllerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        statements[:] = [s for s in statements if s.get("Sid") != "NeverChangeTaskDefinitions"]
+
     seeded = [
+        ("untagged-update-service", untagged_update_service, "E9106"),
+        ("task-definition-changes-allowed", task_definition_changes_allowed, "E9106"),
         ("wildcard-action", wildcard_action, "E9101"),
         ("missing-dlq", missing_dlq, "E9103"),
         ("unencrypted-table", unencrypted_table, "E9104"),

@@ -7,6 +7,8 @@ E9102 no administrator managed policies
 E9103 every Lambda function has a dead-letter queue or an on-failure destination
 E9104 every DynamoDB table is encrypted and has point-in-time recovery
 E9105 every Lambda function logs to a log group with a retention period
+E9106 ecs:UpdateService is allowed only on services tagged ecs-autopilot:managed=true,
+      and a request naming a task definition is denied
 """
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
@@ -132,5 +134,50 @@ class LogRetention(CloudFormationLintRule):
             if target not in groups:
                 matches.append(
                     RuleMatch(["Resources", name, "Properties"], f"function {name}: LoggingConfig.LogGroup must name a log group of this template (with retention)")
+                )
+        return matches
+
+
+class UpdateServiceOnTaggedServices(CloudFormationLintRule):
+    id = "E9106"
+    shortdesc = "UpdateService only on tagged services, never a task definition"
+    description = (
+        "Every statement allowing ecs:UpdateService requires the resource tag ecs-autopilot:managed=true, "
+        "and the same policy denies UpdateService requests that name a task definition."
+    )
+    tags = ["iam", "ecs-autopilot"]
+
+    TAG = "aws:ResourceTag/ecs-autopilot:managed"
+
+    @staticmethod
+    def _actions(statement):
+        actions = statement.get("Action", []) if isinstance(statement, dict) else []
+        return actions if isinstance(actions, list) else [actions]
+
+    def match(self, cfn):
+        matches = []
+        for path, document in _policy_documents(cfn):
+            statements = _statements(document)
+            allows = [
+                (i, s) for i, s in enumerate(statements)
+                if s.get("Effect") == "Allow" and "ecs:UpdateService" in self._actions(s)
+            ]
+            for i, statement in allows:
+                equals = (statement.get("Condition") or {}).get("StringEquals") or {}
+                if str(equals.get(self.TAG)).lower() != "true":
+                    matches.append(
+                        RuleMatch(
+                            path + ["Statement", i],
+                            f"ecs:UpdateService must be conditioned on {self.TAG} = true (only the configured services)",
+                        )
+                    )
+            if allows and not any(
+                s.get("Effect") == "Deny"
+                and "ecs:UpdateService" in self._actions(s)
+                and str(((s.get("Condition") or {}).get("Null") or {}).get("ecs:task-definition")).lower() == "false"
+                for s in statements
+            ):
+                matches.append(
+                    RuleMatch(path, "a policy allowing ecs:UpdateService must deny requests that name a task definition")
                 )
         return matches
