@@ -95,8 +95,12 @@ fn edit() -> impl Strategy<Value = Edit> {
         (any::<usize>(), any::<u8>()).prop_map(|(at, byte)| Edit::Flip { at, byte }),
         (any::<usize>(), interesting).prop_map(|(at, bytes)| Edit::Insert { at, bytes }),
         (any::<usize>(), 1usize..64).prop_map(|(at, len)| Edit::Remove { at, len }),
-        (any::<usize>(), any::<usize>(), any::<usize>(), 1usize..256)
-            .prop_map(|(at, from, start, len)| Edit::Splice { at, from, start, len }),
+        (any::<usize>(), any::<usize>(), any::<usize>(), 1usize..256).prop_map(|(at, from, start, len)| Edit::Splice {
+            at,
+            from,
+            start,
+            len
+        }),
     ]
 }
 

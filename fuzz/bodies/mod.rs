@@ -90,8 +90,7 @@ pub fn snapshot_plan(data: &[u8]) -> bool {
         let options = CapacityOptions { mode, ..CapacityOptions::default() };
         let Ok((decision, _)) = plan(at(0), &cluster, &options, CapacityMemory::default()) else { return false };
         assert!(
-            (cluster.asg.min..=cluster.asg.max).contains(&decision.desired)
-                || decision.desired == cluster.asg.desired,
+            (cluster.asg.min..=cluster.asg.max).contains(&decision.desired) || decision.desired == cluster.asg.desired,
             "desired {} outside [{}, {}]",
             decision.desired,
             cluster.asg.min,
