@@ -469,3 +469,26 @@ fn a_closed_pipe_ends_the_command_quietly_with_sigpipes_status() {
     assert_eq!(out.status.code(), Some(141), "{}", text(&out.stderr));
     assert!(out.stderr.is_empty(), "no panic, no message: {}", text(&out.stderr));
 }
+
+/// A full disk ends the command with status 1 and says what could not be
+/// written, for standard output and for an output file alike (issue 16).
+#[test]
+fn a_full_disk_ends_the_command_with_status_1_naming_what_failed() {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_autopilot"))
+        .args(["schedule", "next", "rate(1 minute)", "--count", "100", "--after", "2026-01-01T00:00:00Z"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("cannot write to standard output"), "{}", text(&out.stderr));
+    let out = autopilot(&[
+        "replay",
+        "--scenario",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/scenarios/spike.yaml"),
+        "--decisions",
+        "/dev/full",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("/dev/full"), "{}", text(&out.stderr));
+}
