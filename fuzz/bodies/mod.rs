@@ -156,11 +156,7 @@ pub fn stored_memory(data: &[u8]) -> bool {
     else {
         panic!("a first write lands")
     };
-    let tick = serde_json::json!({
-        "version": "0", "id": "fuzz-tick", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "123456789012", "time": now.to_string(), "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:123456789012:rule/tick"], "detail": {}
-    });
+    let tick = ecs_autopilot::sim::stack::scheduled_event("tick", now, 1);
     let settings = Settings { poll_window_seconds: 0, ..Settings::default() };
     match block_on(handler::handle_event(now, &cfg, settings, &ports, &tick)) {
         Ok(_) => {

@@ -20,8 +20,7 @@ use crate::policy::alarm::AlarmWindow;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{json, Value};
 
-const ACCOUNT: &str = "123456789012";
-const REGION: &str = "us-east-1";
+use super::tasks::{ACCOUNT, REGION};
 
 /// One alarm, its query and its state.
 struct SimAlarm {

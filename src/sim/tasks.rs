@@ -12,8 +12,9 @@ use jiff::Timestamp;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 
-const ACCOUNT: &str = "123456789012";
-const REGION: &str = "us-east-1";
+/// The simulated account and region every simulated resource lives in.
+pub(super) const ACCOUNT: &str = "123456789012";
+pub(super) const REGION: &str = "us-east-1";
 
 /// Every task of the simulated service, by stage, with the events emitted.
 #[derive(Clone, Debug)]
