@@ -399,18 +399,23 @@ ScalingPolicies:
     assert!(backtest(&s, &two).unwrap_err().to_string().contains("one service"));
 }
 
-#[test]
-fn custom_metrics_drive_step_policies_through_the_simulated_cloudwatch() {
-    let mut s = scenario("spike-20s");
-    s.custom_metrics = vec![sim::scenario::CustomMetric {
+/// A queue-depth series as a custom metric of the scenario.
+fn queue_depth(points: Vec<(u32, f64)>) -> sim::scenario::CustomMetric {
+    sim::scenario::CustomMetric {
         namespace: "AWS/SQS".into(),
         metric_name: "ApproximateNumberOfMessagesVisible".into(),
         dimensions: vec![ecs_autopilot::config::aws::Dimension { name: "QueueName".into(), value: "jobs".into() }],
-        points: vec![(0, 10.0), (900, 10.0), (960, 5_000.0), (3600, 5_000.0)],
-    }];
-    let text = "
+        points,
+    }
+}
+
+/// A worker scaled by a step policy on the queue's depth, through the alarm
+/// `alarm` (1 of 1 minute above 1,000).
+fn backlog_config(alarm: &str) -> String {
+    format!(
+        "
 ScalableTargets:
-  - {ResourceId: service/prod/worker, MinCapacity: 2, MaxCapacity: 40}
+  - {{ResourceId: service/prod/worker, MinCapacity: 2, MaxCapacity: 40}}
 ScalingPolicies:
   - PolicyName: backlog
     ResourceId: service/prod/worker
@@ -418,63 +423,38 @@ ScalingPolicies:
     StepScalingPolicyConfiguration:
       AdjustmentType: ChangeInCapacity
       Cooldown: 120
-      StepAdjustments: [{MetricIntervalLowerBound: 0, ScalingAdjustment: 4}]
-    Alarms: [{AlarmName: autopilot-backlog}]
+      StepAdjustments: [{{MetricIntervalLowerBound: 0, ScalingAdjustment: 4}}]
+    Alarms: [{{AlarmName: {alarm}}}]
 MetricAlarms:
-  - AlarmName: autopilot-backlog
+  - AlarmName: {alarm}
     Namespace: AWS/SQS
     MetricName: ApproximateNumberOfMessagesVisible
-    Dimensions: [{Name: QueueName, Value: jobs}]
+    Dimensions: [{{Name: QueueName, Value: jobs}}]
     Statistic: Maximum
     Period: 60
     EvaluationPeriods: 1
     Threshold: 1000
     ComparisonOperator: GreaterThanThreshold
-";
-    let report = backtest(&s, text).unwrap();
+"
+    )
+}
+
+#[test]
+fn custom_metrics_drive_step_policies_through_the_simulated_cloudwatch() {
+    let mut s = scenario("spike-20s");
+    s.custom_metrics = vec![queue_depth(vec![(0, 10.0), (900, 10.0), (960, 5_000.0), (3600, 5_000.0)])];
+    let report = backtest(&s, &backlog_config("autopilot-backlog")).unwrap();
     let first = report.baseline.decisions.iter().find(|d| !d.actions.is_empty()).expect("the backlog scales out");
     assert!(first.time.as_second() - sim::engine::EPOCH_SECONDS >= 960, "{}", first.time);
 }
 
-/// docs/simulation.md, "CloudWatch alarms": the simulated CloudWatch
-/// evaluates the alarm a step policy names and sends its state changes as
-/// `CloudWatch Alarm State Change` events, which the template's alarm rule
-/// (its default filter lets every alarm through) delivers to the deployed
-/// controller; the baseline, Application Auto Scaling, acts on the alarm on
-/// its own minute and is not invoked by EventBridge.
 #[test]
 fn alarm_state_changes_reach_the_controller_through_the_template_rule() {
     let mut s = scenario("spike-20s");
-    s.custom_metrics = vec![sim::scenario::CustomMetric {
-        namespace: "AWS/SQS".into(),
-        metric_name: "ApproximateNumberOfMessagesVisible".into(),
-        dimensions: vec![ecs_autopilot::config::aws::Dimension { name: "QueueName".into(), value: "jobs".into() }],
-        points: vec![(0, 10.0), (900, 10.0), (960, 5_000.0), (1500, 5_000.0), (1560, 10.0), (3600, 10.0)],
-    }];
-    let text = "
-ScalableTargets:
-  - {ResourceId: service/prod/worker, MinCapacity: 2, MaxCapacity: 40}
-ScalingPolicies:
-  - PolicyName: backlog
-    ResourceId: service/prod/worker
-    PolicyType: StepScaling
-    StepScalingPolicyConfiguration:
-      AdjustmentType: ChangeInCapacity
-      Cooldown: 120
-      StepAdjustments: [{MetricIntervalLowerBound: 0, ScalingAdjustment: 4}]
-    Alarms: [{AlarmName: backlog-high}]
-MetricAlarms:
-  - AlarmName: backlog-high
-    Namespace: AWS/SQS
-    MetricName: ApproximateNumberOfMessagesVisible
-    Dimensions: [{Name: QueueName, Value: jobs}]
-    Statistic: Maximum
-    Period: 60
-    EvaluationPeriods: 1
-    Threshold: 1000
-    ComparisonOperator: GreaterThanThreshold
-";
-    let report = backtest(&s, text).unwrap();
+    s.custom_metrics =
+        vec![queue_depth(vec![(0, 10.0), (900, 10.0), (960, 5_000.0), (1500, 5_000.0), (1560, 10.0), (3600, 10.0)])];
+    // Not named with any prefix: the template's default filter lets it through.
+    let report = backtest(&s, &backlog_config("backlog-high")).unwrap();
     let changes = |run: &sim::Run| -> Vec<(i64, String, String)> {
         run.events
             .iter()
