@@ -170,10 +170,9 @@ fn bounds(cfg: &TargetConfig, memory: &TargetMemory) -> (u32, u32) {
     }
 }
 
-/// How long datapoints are kept: the longest alarm evaluation range (its
-/// periods plus the extra range CloudWatch reads) plus one period.
 /// How far back the policies of `cfg` read datapoints: the longest alarm
-/// window with its evaluation range, or `fast` mode's staleness limit. A
+/// window with its evaluation range (its periods plus the extra range
+/// CloudWatch reads) plus one period, or `fast` mode's staleness limit. A
 /// caller that fetches at least this far back on every evaluation need not
 /// keep datapoints between evaluations (the handler does not).
 #[must_use]

@@ -10,7 +10,7 @@
 //! follow `TreatMissingData`. CloudWatch's "premature alarm" and
 //! evaluation-range extension corner cases are not reproduced \[INF\].
 
-use crate::config::TreatMissing;
+use crate::config::{AlarmSpec, TreatMissing};
 use crate::decision::AlarmState;
 use crate::memory::Datapoint;
 use jiff::Timestamp;
@@ -33,6 +33,22 @@ pub struct AlarmEvaluation {
     pub present: u32,
     /// Bucket values in the window, oldest first.
     pub values: Vec<f64>,
+}
+
+impl AlarmSpec {
+    /// Evaluates this alarm (its window, threshold and comparison) over
+    /// `series` at `now`: what the step policy it drives reads, and what the
+    /// simulated CloudWatch sends state changes of.
+    #[must_use]
+    pub fn evaluate(&self, series: &[Datapoint], now: Timestamp) -> AlarmEvaluation {
+        let window = AlarmWindow {
+            period_seconds: self.period_seconds,
+            evaluation_periods: self.evaluation_periods,
+            datapoints_to_alarm: self.datapoints_to_alarm,
+            treat_missing: self.treat_missing,
+        };
+        window.evaluate(series, now, |v| self.comparison.breaches(v, self.threshold))
+    }
 }
 
 impl AlarmWindow {

@@ -337,13 +337,7 @@ pub fn step(
 ) -> PolicyResult {
     let series = memory.datapoints.get(&policy.alarm.metric).map(Vec::as_slice).unwrap_or_default();
     let alarm = &policy.alarm;
-    let e = AlarmWindow {
-        period_seconds: alarm.period_seconds,
-        evaluation_periods: alarm.evaluation_periods,
-        datapoints_to_alarm: alarm.datapoints_to_alarm,
-        treat_missing: alarm.treat_missing,
-    }
-    .evaluate(series, ctx.now, |v| alarm.comparison.breaches(v, alarm.threshold));
+    let e = alarm.evaluate(series, ctx.now);
     let cooldown = SignedDuration::from_secs(i64::from(policy.cooldown_seconds));
     let aggregated = aggregate(&e.values, policy.aggregation);
     let mut evaluation = PolicyEvaluation {

@@ -166,7 +166,7 @@ pub type Metrics = BTreeMap<String, BTreeMap<MetricId, Vec<Datapoint>>>;
 pub struct ReplayWorld {
     clock: VirtualClock,
     views: Mutex<BTreeMap<String, ServiceView>>,
-    /// Each configured query (as JSON) → the recorded series it reads,
+    /// Each configured query → the recorded series it reads,
     /// aggregated once to the query's period: what `GetMetricData` answers.
     answers: FxHashMap<MetricQuery, Vec<Period>>,
     /// The EC2 cluster, when the capacity function is replayed too.

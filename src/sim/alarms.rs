@@ -87,20 +87,13 @@ impl SimAlarms {
             if second.rem_euclid(cadence) != 0 {
                 continue;
             }
-            let window = AlarmWindow {
-                period_seconds: spec.period_seconds,
-                evaluation_periods: spec.evaluation_periods,
-                datapoints_to_alarm: spec.datapoints_to_alarm,
-                treat_missing: spec.treat_missing,
-            };
             let range =
                 i64::from(spec.period_seconds) * (i64::from(spec.evaluation_periods) + AlarmWindow::EXTRA_RANGE);
             let from = now.checked_sub(SignedDuration::from_secs(range)).unwrap_or(now);
             // A query the simulated CloudWatch cannot answer fails the
             // controller's own fetch, which names it; the alarm stays put.
             let Ok(series) = cloudwatch.answer(&alarm.query, second, from, now) else { continue };
-            let (threshold, comparison) = (spec.threshold, spec.comparison);
-            let evaluation = window.evaluate(&series, now, |v| comparison.breaches(v, threshold));
+            let evaluation = spec.evaluate(&series, now);
             if evaluation.state == alarm.state {
                 continue;
             }
