@@ -8,7 +8,8 @@
 //! Reproduce: `cargo bench --bench sweep` (add a word to keep only the runs
 //! whose name contains it, e.g. `cargo bench --bench sweep -- sawtooth`).
 //! Under `cargo test --all-targets` it runs four cases. `SWEEP_DUMP=dir`
-//! also writes the selected runs as scenario files.
+//! also writes the selected runs as scenario files; `SWEEP_TRACE=1` prints
+//! their desired-count changes.
 
 use ecs_autopilot::sim::sweep::{self, Row, SweepCase};
 use ecs_autopilot::sim::{self, Report};
@@ -69,6 +70,44 @@ fn main() {
         all
     });
     let elapsed = started.elapsed();
+    // SWEEP_TRACE=1 prints each selected run's desired-count changes
+    // (t: desired), both controllers, to see why a run misses the bar.
+    if std::env::var_os("SWEEP_TRACE").is_some() {
+        for (c, r) in &reports {
+            for run in [&r.baseline, &r.autopilot] {
+                let mut last = None;
+                let changes: Vec<String> = run
+                    .samples
+                    .iter()
+                    .filter(|s| last.replace(s.desired) != Some(s.desired))
+                    .map(|s| format!("{}:{}", s.t, s.desired))
+                    .collect();
+                println!("{} {:?}: {}", c.scenario.name, run.controller, changes.join(" "));
+            }
+            // SWEEP_TRACE=decisions also prints ecs-autopilot's decisions
+            // that were held back or changed the count.
+            if std::env::var("SWEEP_TRACE").is_ok_and(|v| v == "decisions") {
+                for d in r.autopilot.decisions.iter().filter(|d| d.desired != d.current || !d.blocked_by.is_empty()) {
+                    let value: Vec<String> = d
+                        .policies
+                        .iter()
+                        .map(|p| format!("{:?}@{:?}", p.metric_value, p.metric_time.map(|t| t.as_second() % 86_400)))
+                        .collect();
+                    println!(
+                        "  t={} {}→{} running {} computed {:?} {:?} blocked {:?} metrics {}",
+                        d.time.as_second() % 86_400,
+                        d.current,
+                        d.desired,
+                        d.running,
+                        d.computed,
+                        d.reason,
+                        d.blocked_by,
+                        value.join(",")
+                    );
+                }
+            }
+        }
+    }
     println!("{} runs in {:.1} s (both controllers each)\n", reports.len(), elapsed.as_secs_f64());
     println!("| family | stream | runs | reaction (median) | under-prov | over-prov | task-hours | actions | flaps | runs missing the bar |");
     println!("|---|---|---|---|---|---|---|---|---|---|");

@@ -121,7 +121,9 @@ pub fn evaluate(
     {
         // Only a look at new data recommends keeping the desired count; a
         // re-read of an evaluated datapoint would hold a scale-in forever.
-        behavior::record_recommendation(now, ext, &mut memory, desired);
+        let recommendation =
+            results.iter().filter(|r| r.fresh).map(|r| r.enough_for_now.unwrap_or(desired)).max().unwrap_or(desired);
+        behavior::record_recommendation(now, ext, &mut memory, recommendation);
     }
 
     let mut reason = outcome.reason;

@@ -174,3 +174,25 @@ fn fast_mode_uses_the_primary_deployments_running_tasks() {
     obs.primary_running_count = Some(10);
     assert_eq!(Harness::new(fast("")).step(15, &obs).desired, 16);
 }
+
+#[test]
+fn an_on_target_datapoint_of_the_tasks_before_a_scale_out_recommends_those_tasks_not_the_new_count() {
+    // docs/configuration.md "fast mode": the scale-in stabilization records
+    // what each new datapoint says is enough. A datapoint on target that 10
+    // tasks produced (SampleCount 10) while 16 run says 10 are enough for
+    // that demand; recording 16 would hold a useless scale-out a full
+    // window longer (a flash crowd gone before the new tasks served).
+    let mut h = Harness::new(fast("      ScaleIn: {StabilizationWindowSeconds: 300}\n"));
+    // 10 tasks at 80 % → 16.
+    assert_eq!(h.step(15, &observe(10, 10, &[(CPU, points(10, 10, &[80.0]))])).desired, 16);
+    // The next datapoint, still from the 10 old tasks: 47 %, in the band.
+    let mut obs = observe(16, 16, &[(CPU, points(190, 10, &[47.0]))]);
+    obs.sample_counts.insert(ecs_autopilot::config::MetricId(CPU.to_owned()), points(190, 10, &[10.0]));
+    let d = h.step(200, &obs);
+    assert_eq!((d.desired, &d.reason), (16, &Reason::NoChange));
+    // 16 tasks at 20 % → 16×20/47.5 → 7; the window's largest recommendation
+    // since t=30 is the 10 of t=200, so the scale-in goes to 10, not 16.
+    let d = h.step(330, &observe(16, 16, &[(CPU, points(320, 10, &[20.0]))]));
+    assert_eq!(d.blocked_by, vec![Block::StabilizationWindow { recommendation: 7, held_at: 10 }]);
+    assert_eq!((d.desired, &d.reason), (10, &Reason::ScaledIn { policy: "cpu".into() }));
+}

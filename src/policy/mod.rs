@@ -78,6 +78,11 @@ pub struct PolicyResult {
     /// A `fast` policy saw its load fall steadily: the controller may
     /// shorten the scale-in stabilization (docs/configuration.md).
     pub draining: bool,
+    /// A `fast` policy found a new datapoint inside its tolerance band: the
+    /// tasks that produced it are enough for that demand. This, not the
+    /// desired count (which may count tasks started since), is what the
+    /// scale-in stabilization records for it.
+    pub enough_for_now: Option<u32>,
 }
 
 /// How often an alarm in ALARM re-invokes its policy (spec §3.5).
@@ -179,6 +184,7 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
         scale_in_enabled: !policy.disable_scale_in,
         fresh: true,
         draining: false,
+        enough_for_now: None,
     };
     let value = newest.map(|p| p.value);
     evaluation.metric_value = value;
@@ -302,7 +308,8 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
                 Direction::Out
             } else {
                 evaluation.outcome = PolicyOutcome::WithinTarget;
-                return stale(result(evaluation, Vote::Hold));
+                let tasks = fast::reporting_tasks(ctx, policy, point).unwrap_or(ctx.running);
+                return stale(PolicyResult { enough_for_now: Some(tasks), ..result(evaluation, Vote::Hold) });
             };
             if seen {
                 evaluation.outcome = PolicyOutcome::AwaitingReinvocation;
@@ -366,6 +373,7 @@ pub fn step(
         scale_in_enabled: true,
         fresh: true,
         draining: false,
+        enough_for_now: None,
     };
     let vote_when_not_alarm = if e.state == AlarmState::InsufficientData { Vote::NoData } else { Vote::Hold };
     if e.state != AlarmState::Alarm {
