@@ -91,11 +91,17 @@ fn main() {
                     let value: Vec<String> = d
                         .policies
                         .iter()
-                        .map(|p| format!("{:?}@{:?}", p.metric_value, p.metric_time.map(|t| t.as_second() % 86_400)))
+                        .map(|p| {
+                            format!(
+                                "{:?}@{:?}",
+                                p.metric_value,
+                                p.metric_time.map(|t| t.as_second() - sim::engine::EPOCH_SECONDS)
+                            )
+                        })
                         .collect();
                     println!(
                         "  t={} {}→{} running {} computed {:?} {:?} blocked {:?} metrics {}",
-                        d.time.as_second() % 86_400,
+                        d.time.as_second() - sim::engine::EPOCH_SECONDS,
                         d.current,
                         d.desired,
                         d.running,

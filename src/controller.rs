@@ -119,8 +119,10 @@ pub fn evaluate(
     } else if (outcome.reason == Reason::NoChange || outcome.reason == Reason::AlreadyAtDesiredCapacity)
         && results.iter().any(|r| r.fresh)
     {
-        // Only a look at new data recommends keeping the desired count; a
-        // re-read of an evaluated datapoint would hold a scale-in forever.
+        // Only a look at new data recommends, and a re-read of an evaluated
+        // datapoint would hold a scale-in forever. A `fast` datapoint inside
+        // its band recommends the tasks that produced it; otherwise keeping
+        // the desired count is the recommendation.
         let recommendation =
             results.iter().filter(|r| r.fresh).map(|r| r.enough_for_now.unwrap_or(desired)).max().unwrap_or(desired);
         behavior::record_recommendation(now, ext, &mut memory, recommendation);

@@ -284,6 +284,9 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
                 draining: trend.falling(),
                 ..result(evaluation, vote)
             };
+            // The tasks that produced the datapoint: the base of every
+            // capacity below.
+            let tasks = fast::reporting_tasks(ctx, policy, point).unwrap_or(ctx.running);
             let ratio = value / target;
             let vote = if ratio > 1.0 + tol_out {
                 Direction::Out
@@ -294,28 +297,19 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
                     return stale(result(evaluation, Vote::Hold));
                 }
                 Direction::In
-            } else if trend.sustained()
-                && fast::scale_out_capacity(
-                    ctx.now,
-                    policy,
-                    point,
-                    fast::reporting_tasks(ctx, policy, point).unwrap_or(ctx.running),
-                    &trend,
-                ) > ctx.running
+            } else if trend.sustained() && fast::scale_out_capacity(ctx.now, policy, point, tasks, &trend) > ctx.running
             {
                 // On target now, but a sustained climb will outgrow the
                 // tasks before new ones could serve: scale out ahead of it.
                 Direction::Out
             } else {
                 evaluation.outcome = PolicyOutcome::WithinTarget;
-                let tasks = fast::reporting_tasks(ctx, policy, point).unwrap_or(ctx.running);
                 return stale(PolicyResult { enough_for_now: Some(tasks), ..result(evaluation, Vote::Hold) });
             };
             if seen {
                 evaluation.outcome = PolicyOutcome::AwaitingReinvocation;
                 return stale(result(evaluation, if vote == Direction::Out { Vote::ReadyOut } else { Vote::ReadyIn }));
             }
-            let tasks = fast::reporting_tasks(ctx, policy, point).unwrap_or(ctx.running);
             let capacity = if !value.is_finite() || tasks == 0 {
                 propose(value)
             } else if vote == Direction::Out {
