@@ -3,7 +3,7 @@
 event end to end against moto.
 
     ./scripts/python-tools
-    cargo build --profile lambda -p ecs-autopilot-lambdas --bins
+    cargo build --release -p ecs-autopilot-lambdas --bins
     .venv/bin/python scripts/lambda_figures.py [--runs 20]
 
 Each run starts the binary afresh under a local Runtime API (a thread here),
@@ -28,7 +28,7 @@ import time
 import boto3
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-BIN = ROOT / "target" / "lambda"
+BIN = ROOT / "target" / "release"
 CONFIG = """
 ScalableTargets:
   - {ResourceId: service/prod/api, MinCapacity: 1, MaxCapacity: 10}
@@ -128,7 +128,7 @@ def main():
     args = parser.parse_args()
     binary = BIN / "autopilot-controller"
     if not binary.exists():
-        sys.exit(f"{binary} missing: cargo build --profile lambda -p ecs-autopilot-lambdas --bins")
+        sys.exit(f"{binary} missing: cargo build --release -p ecs-autopilot-lambdas --bins")
     moto, url = start_moto()
     try:
         seed(url)
@@ -175,7 +175,7 @@ def main():
             RuntimeApi.events.put({})  # release the handler thread holding /next
         size = (BIN / "autopilot-controller").stat().st_size / 1e6
         size_capacity = (BIN / "autopilot-capacity").stat().st_size / 1e6
-        print(f"binary size (stripped, profile lambda, {os.uname().machine}): "
+        print(f"binary size (stripped, release profile, {os.uname().machine}): "
               f"autopilot-controller {size:.2f} MB, autopilot-capacity {size_capacity:.2f} MB")
         print(f"cold start over {args.runs} runs (process start -> first /next): "
               f"median {statistics.median(cold):.1f} ms, min {min(cold):.1f} ms, max {max(cold):.1f} ms")
