@@ -1,4 +1,4 @@
-//! How many instances do N pending tasks need over M instances (spec §7.3)?
+//! How many instances do N pending tasks need over M instances (aws-behaviour §7.3)?
 //! Reproduce: `cargo bench --bench capacity`. Goal: under 50 ms at
 //! 100k tasks × 5k instances, close to linear growth.
 

@@ -1,4 +1,4 @@
-//! Event Ruler's citylots2 benchmark ("CL2" rule sets, spec bench/citylots2):
+//! Event Ruler's citylots2 benchmark ("CL2" rule sets of aws/event-ruler's benchmarks):
 //! routes all 213,068 synthetic events through each rule set and the two
 //! combos, checks every per-rule count against Event Ruler 2.0.1's, and
 //! prints events/s next to Ruler's steady mean on a machine like ours.

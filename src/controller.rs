@@ -2,8 +2,8 @@
 //! memory) to (decision, memory').
 //!
 //! ```text
-//! observation ─► ingest datapoints ─► scheduled actions (§5.3) ─► each policy (§3, §4)
-//!   ─► combine (§3.8) ─► out-of-range rules (§2.2) ─► suspension / deployment / cooldowns
+//! observation ─► ingest datapoints ─► scheduled actions (aws-behaviour §5.3) ─► each policy (aws-behaviour §3, §4)
+//!   ─► combine (aws-behaviour §3.8) ─► out-of-range rules (aws-behaviour §2.2) ─► suspension / deployment / cooldowns
 //!   ─► opt-in limits (stabilization, rate limits, max scale-in) ─► Decision + memory'
 //! ```
 //!
@@ -35,8 +35,8 @@ pub fn evaluate(
 ) -> (Decision, TargetMemory) {
     let ext = &cfg.extensions;
     let original = obs.desired_count;
-    // `fast` mode counts the primary deployment's tasks (spec §16 item 5);
-    // `aws` mode the running count across deployments (spec §2.4).
+    // `fast` mode counts the primary deployment's tasks (aws-behaviour §16 item 5);
+    // `aws` mode the running count across deployments (aws-behaviour §2.4).
     let running = match (ext.mode, obs.primary_running_count) {
         (EvaluationMode::Fast, Some(primary)) => primary,
         _ => obs.running_count,
@@ -57,8 +57,8 @@ pub fn evaluate(
     let mut desired = original;
     let mut scheduled_reason = None;
 
-    // Scheduled actions (spec §5.3): ignore cooldowns; missed ones while
-    // suspended are skipped for good (spec §2.3).
+    // Scheduled actions (aws-behaviour §5.3): ignore cooldowns; missed ones while
+    // suspended are skipped for good (aws-behaviour §2.3).
     let from =
         memory.schedules_checked_until.unwrap_or_else(|| now.checked_sub(FIRST_SCHEDULE_LOOKBACK).unwrap_or(now));
     let mut due: Vec<(Timestamp, &crate::config::ScheduledActionConfig)> = cfg
@@ -86,7 +86,7 @@ pub fn evaluate(
     if now > from {
         memory.schedules_checked_until = Some(now);
     }
-    // Clamp to the desired count, not the running count (spec §16 item 8 [INF]).
+    // Clamp to the desired count, not the running count (our choice, aws-behaviour §16 item 8).
     if scheduled_reason.is_some() {
         desired = desired.clamp(min, max);
     }
@@ -104,7 +104,7 @@ pub fn evaluate(
     let mut outcome = combine(now, cfg, obs, &memory, &mut results, desired, min, max, &mut blocks);
     if let Some(new) = outcome.target {
         // Bounds beat the opt-in limits: out of range, AWS moves straight
-        // into [min, max] (§2.2), so a limit never holds a change outside it.
+        // into [min, max] (aws-behaviour §2.2), so a limit never holds a change outside it.
         let draining = ext.mode == EvaluationMode::Fast
             && results.iter().any(|r| r.kind == PolicyKind::TargetTracking)
             && results.iter().filter(|r| r.kind == PolicyKind::TargetTracking).all(|r| r.draining);
@@ -205,8 +205,8 @@ fn mark_winner(results: &mut [PolicyResult], winner: &Option<usize>, outcome: Po
     }
 }
 
-/// Combines the policies' votes (spec §3.8) and applies bounds (§2.2),
-/// suspension (§2.3), the deployment guard (§2.5) and cooldowns (§3.7, §4.4).
+/// Combines the policies' votes (aws-behaviour §3.8) and applies bounds (aws-behaviour §2.2),
+/// suspension (aws-behaviour §2.3), the deployment guard (aws-behaviour §2.5) and cooldowns (aws-behaviour §3.7, §4.4).
 #[allow(clippy::too_many_arguments)]
 fn combine(
     now: Timestamp,
@@ -256,16 +256,16 @@ fn combine(
             blocks.push(Block::DynamicScalingOutSuspended);
             return done(Reason::Blocked, PolicyOutcome::Blocked);
         }
-        // Above max, a scale-out does not adjust the desired count (§2.2).
+        // Above max, a scale-out does not adjust the desired count (aws-behaviour §2.2).
         if desired >= max {
             return done(Reason::AlreadyAtMaxCapacity, PolicyOutcome::NoChange);
         }
-        // Below min, a scale-out first goes to min, then scales out (§2.2).
+        // Below min, a scale-out first goes to min, then scales out (aws-behaviour §2.2).
         let target = proposal.clamp(min, max);
         if target <= desired {
             // Computed from the running count, the proposal already includes
             // capacity added earlier; during the cooldown only a larger
-            // scale-out is applied (§3.7).
+            // scale-out is applied (aws-behaviour §3.7).
             if let Some(until) = within(memory.last_scale_out, out_cooldown) {
                 blocks.push(Block::ScaleOutCooldown { until });
                 return done(Reason::Blocked, PolicyOutcome::Blocked);
@@ -278,7 +278,7 @@ fn combine(
     }
 
     // Scale-in: target tracking only if every policy with scale-in enabled
-    // is ready (its AlarmLow in ALARM); step scale-in is not gated (§3.8).
+    // is ready (its AlarmLow in ALARM); step scale-in is not gated (aws-behaviour §3.8).
     let waiting: Vec<String> = results
         .iter()
         .filter(|r| {
@@ -302,11 +302,11 @@ fn combine(
             results[winner].evaluation.outcome = outcome;
             Combined { target: None, computed, reason, winner: Some(winner) }
         };
-        // Below min, a scale-in does not adjust the desired count (§2.2).
+        // Below min, a scale-in does not adjust the desired count (aws-behaviour §2.2).
         if desired <= min {
             return done(Reason::AlreadyAtMinCapacity, PolicyOutcome::NoChange);
         }
-        // Above max, a scale-in first goes to max, then scales in (§2.2).
+        // Above max, a scale-in first goes to max, then scales in (aws-behaviour §2.2).
         let target = proposal.clamp(min, max);
         if target >= desired {
             return done(Reason::AlreadyAtDesiredCapacity, PolicyOutcome::NoChange);
@@ -322,7 +322,7 @@ fn combine(
             blocks.push(Block::ScaleInCooldown { until });
         }
         // Not documented whether a scale-out cooldown blocks scale-in; we
-        // follow the spec's recommendation (§3.7 [INF]) in both modes.
+        // follow our documented choice (aws-behaviour §3.7) in both modes.
         if let Some(until) = within(memory.last_scale_out, out_cooldown) {
             blocks.push(Block::ScaleOutCooldown { until });
         }
@@ -360,12 +360,12 @@ fn record_change(
         let cooldown = winner.map(|w| results[w].scale_out_cooldown).unwrap_or_default();
         let open = memory.last_scale_out.filter(|r| r.at.checked_add(cooldown).is_ok_and(|until| now < until));
         // A larger scale-out inside the cooldown keeps the cooldown's start
-        // and base (§3.7, §4.4); otherwise it opens a new cooldown.
+        // and base (aws-behaviour §3.7, §4.4); otherwise it opens a new cooldown.
         memory.last_scale_out = Some(match open {
             Some(r) => ScaleRecord { to, ..r },
             None => record,
         });
-        // "the scale-in cooldown period stops and doesn't complete" (§3.7).
+        // "the scale-in cooldown period stops and doesn't complete" (aws-behaviour §3.7).
         memory.last_scale_in = None;
     } else {
         memory.last_scale_in = Some(record);

@@ -17,7 +17,7 @@ pub struct Decision {
     pub mode: EvaluationMode,
     /// Desired count before this evaluation.
     pub current: u32,
-    /// Running tasks: the base of policy arithmetic (spec §2.4).
+    /// Running tasks: the base of policy arithmetic (aws-behaviour §2.4).
     pub running: u32,
     /// Bounds in force after any scheduled action of this evaluation.
     pub min_capacity: u32,
@@ -39,7 +39,7 @@ pub struct Decision {
 }
 
 /// Why the desired count is what it is. Codes follow Application Auto
-/// Scaling's `NotScaledReason` where one exists (spec §2.7).
+/// Scaling's `NotScaledReason` where one exists (aws-behaviour §2.7).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "code", rename_all = "PascalCase")]
 pub enum Reason {
@@ -65,7 +65,7 @@ pub enum Reason {
     AlreadyAtMinCapacity,
     /// A proposed change was held back; see `blocked_by`.
     Blocked,
-    /// No policy had data to decide with (spec §3.5).
+    /// No policy had data to decide with (aws-behaviour §3.5).
     InsufficientData,
     /// Every metric was missing and the fallback count applied.
     MissingMetricsFallback,
@@ -140,7 +140,7 @@ pub enum Direction {
 pub enum PolicyOutcome {
     /// Its proposal is the one applied.
     Won,
-    /// It proposed, another policy's larger capacity won (spec §3.8).
+    /// It proposed, another policy's larger capacity won (aws-behaviour §3.8).
     Outvoted,
     /// It proposed, but the change was blocked.
     Blocked,
@@ -148,11 +148,11 @@ pub enum PolicyOutcome {
     NoChange,
     /// Metric within the tolerance band / between the alarm thresholds.
     WithinTarget,
-    /// Its alarm is in ALARM but was invoked less than a minute ago (§3.5).
+    /// Its alarm is in ALARM but was invoked less than a minute ago (aws-behaviour §3.5).
     AwaitingReinvocation,
     /// Not enough data to evaluate.
     InsufficientData,
-    /// Target tracking scale-in held: not every policy is ready (§3.8).
+    /// Target tracking scale-in held: not every policy is ready (aws-behaviour §3.8).
     ScaleInNotUnanimous,
 }
 
@@ -201,6 +201,6 @@ pub enum Block {
 pub enum Action {
     /// `ecs:UpdateService(desiredCount)`.
     SetDesiredCount { from: u32, to: u32 },
-    /// The scalable target's bounds changed (scheduled action, spec §5.3).
+    /// The scalable target's bounds changed (scheduled action, aws-behaviour §5.3).
     SetBounds { min: u32, max: u32 },
 }

@@ -95,7 +95,7 @@ pub struct TargetMemory {
     /// The scale-out that opened the current scale-out cooldown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scale_out: Option<ScaleRecord>,
-    /// The last scale-in (cleared by a scale-out: spec §3.7).
+    /// The last scale-in (cleared by a scale-out: aws-behaviour §3.7).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scale_in: Option<ScaleRecord>,
     /// Recent changes, for rate limits (bounded by the longest period).
@@ -111,7 +111,7 @@ pub struct TargetMemory {
     /// Datapoints per metric, newest last, bounded by the longest alarm window.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub datapoints: BTreeMap<MetricId, Vec<Datapoint>>,
-    /// When each alarm last invoked its policy (once a minute in ALARM, §3.5).
+    /// When each alarm last invoked its policy (once a minute in ALARM, aws-behaviour §3.5).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub alarm_invoked_at: BTreeMap<String, Timestamp>,
     /// Newest datapoint each policy has evaluated (`fast` mode).
@@ -167,7 +167,7 @@ impl TargetMemory {
 }
 
 /// Processed event ids and last seen task / container-instance versions:
-/// EventBridge delivers at least once and out of order (spec §10.2).
+/// EventBridge delivers at least once and out of order (aws-behaviour §10.2).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EventLedger {
     /// Recently processed event ids with when they were seen, oldest first.
@@ -247,7 +247,7 @@ impl EventLedger {
             // unique within a cluster, which is a record's widest scope.
             let arn = arn.rsplit('/').next().unwrap_or(arn);
             match self.versions.get(arn) {
-                // Higher means later (§10.2); the same version is the same
+                // Higher means later (aws-behaviour §10.2); the same version is the same
                 // state delivered again. An entry past the horizon is
                 // forgotten even before the sweep removes it, so the lazy
                 // sweep never changes an answer.

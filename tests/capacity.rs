@@ -1,4 +1,4 @@
-//! Capacity planner: table cases citing spec §7–§9, placement properties, a
+//! Capacity planner: table cases citing aws-behaviour §7–§9, placement properties, a
 //! brute-force reference for small packing problems.
 
 use ecs_autopilot::capacity::model::Strategy as PlacementStrategy;
@@ -245,7 +245,7 @@ fn s8_3_distinct_instance_counts_the_groups_tasks_already_on_an_instance() {
 fn s7_3_a_group_larger_than_the_smallest_instance_type_is_incompatible() {
     // The group runs m5.large (2048 CPU) and t3.small (1024 CPU): a
     // 1536-CPU task fits the larger type only, so AWS excludes its group
-    // (spec §7.3 step 3) and orders nothing for it.
+    // (aws-behaviour §7.3 step 3) and orders nothing for it.
     let small = InstanceType { name: "t3.small".into(), cpu: 1024, memory: 2048, gpus: 0 };
     let tasks = vec![task(0, 1536, Placement::default())];
     let refs: Vec<&Task> = tasks.iter().collect();

@@ -1,4 +1,4 @@
-//! The `autopilot` binary end to end: output and exit codes (brief §3.5:
+//! The `autopilot` binary end to end: output and exit codes (brief aws-behaviour §3.5:
 //! 0 success, 1 runtime failure, 2 usage or input error).
 
 use std::path::Path;

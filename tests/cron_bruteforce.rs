@@ -3,7 +3,7 @@
 //! Australia/Lord_Howe (30 min). The brute force applies the rules of
 //! `schedule` independently: a wall-clock minute fires when the cron matches
 //! it, once, at its first occurrence; minutes skipped by DST never fire
-//! (EventBridge Scheduler's documented DST behaviour, spec §5.2 [INF]).
+//! (EventBridge Scheduler's documented DST behaviour, aws-behaviour §5.2).
 
 use ecs_autopilot::schedule::{time_zone, Cron, Schedule};
 use jiff::{SignedDuration, Timestamp};

@@ -1,4 +1,4 @@
-//! At-least-once, out-of-order delivery (spec §10.2): a duplicate event id or
+//! At-least-once, out-of-order delivery (aws-behaviour §10.2): a duplicate event id or
 //! a task event whose `detail.version` is not newer than one already seen
 //! changes nothing.
 

@@ -1,4 +1,4 @@
-//! Named table cases for the policy engine: each states the spec section it
+//! Named table cases for the policy engine: each states the docs/aws-behaviour.md section it
 //! checks, the expected desired count and the expected reason (style of
 //! Kubernetes' `TestScalingWithRules`).
 
@@ -36,7 +36,8 @@ struct Case {
 fn target_tracking_aws_mode_table() {
     let cases = [
         Case {
-            name: "§3.4 three of three minutes above target scale out; §3.6 ceil(10×90/70)=13",
+            name:
+                "aws-behaviour §3.4 three of three minutes above target scale out; aws-behaviour §3.6 ceil(10×90/70)=13",
             min: 1,
             max: 40,
             desired: 10,
@@ -46,7 +47,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: scaled_out("cpu"),
         },
         Case {
-            name: "§3.4 two minutes above target are not enough",
+            name: "aws-behaviour §3.4 two minutes above target are not enough",
             min: 1,
             max: 40,
             desired: 10,
@@ -56,7 +57,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: Reason::NoChange,
         },
         Case {
-            name: "§3.4 fifteen minutes below 0.9×target scale in; §3.6 ceil(10×50/70)=8",
+            name: "aws-behaviour §3.4 fifteen minutes below 0.9×target scale in; aws-behaviour §3.6 ceil(10×50/70)=8",
             min: 1,
             max: 40,
             desired: 10,
@@ -66,7 +67,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: scaled_in("cpu"),
         },
         Case {
-            name: "§3.4 fourteen minutes below 0.9×target are not enough",
+            name: "aws-behaviour §3.4 fourteen minutes below 0.9×target are not enough",
             min: 1,
             max: 40,
             desired: 10,
@@ -76,7 +77,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: Reason::NoChange,
         },
         Case {
-            name: "§3.4 between 0.9×target and target nothing happens",
+            name: "aws-behaviour §3.4 between 0.9×target and target nothing happens",
             min: 1,
             max: 40,
             desired: 10,
@@ -86,7 +87,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: Reason::NoChange,
         },
         Case {
-            name: "§3.6 metric exactly on target: AlarmHigh is strictly greater",
+            name: "aws-behaviour §3.6 metric exactly on target: AlarmHigh is strictly greater",
             min: 1,
             max: 40,
             desired: 10,
@@ -96,7 +97,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: Reason::NoChange,
         },
         Case {
-            name: "§2.2 clamp to MaxCapacity",
+            name: "aws-behaviour §2.2 clamp to MaxCapacity",
             min: 1,
             max: 12,
             desired: 10,
@@ -106,7 +107,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: scaled_out("cpu"),
         },
         Case {
-            name: "§2.2 already at max",
+            name: "aws-behaviour §2.2 already at max",
             min: 1,
             max: 10,
             desired: 10,
@@ -116,7 +117,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: Reason::AlreadyAtMaxCapacity,
         },
         Case {
-            name: "§2.2 above max, a scale-out does not adjust",
+            name: "aws-behaviour §2.2 above max, a scale-out does not adjust",
             min: 1,
             max: 8,
             desired: 10,
@@ -126,7 +127,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: Reason::AlreadyAtMaxCapacity,
         },
         Case {
-            name: "§2.2 above max, a scale-in first goes to max then scales in",
+            name: "aws-behaviour §2.2 above max, a scale-in first goes to max then scales in",
             min: 1,
             max: 8,
             desired: 10,
@@ -136,7 +137,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: scaled_in("cpu"),
         },
         Case {
-            name: "§2.2 above max, a mild scale-in stops at max",
+            name: "aws-behaviour §2.2 above max, a mild scale-in stops at max",
             min: 1,
             max: 8,
             desired: 10,
@@ -146,7 +147,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: scaled_in("cpu"),
         },
         Case {
-            name: "§2.2 below min, a scale-out first goes to min",
+            name: "aws-behaviour §2.2 below min, a scale-out first goes to min",
             min: 6,
             max: 40,
             desired: 2,
@@ -156,7 +157,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: scaled_out("cpu"),
         },
         Case {
-            name: "§2.2 below min, a scale-out larger than min keeps its size",
+            name: "aws-behaviour §2.2 below min, a scale-out larger than min keeps its size",
             min: 6,
             max: 40,
             desired: 2,
@@ -166,7 +167,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: scaled_out("cpu"),
         },
         Case {
-            name: "§2.2 below min, a scale-in does not adjust",
+            name: "aws-behaviour §2.2 below min, a scale-in does not adjust",
             min: 6,
             max: 40,
             desired: 2,
@@ -176,7 +177,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: Reason::AlreadyAtMinCapacity,
         },
         Case {
-            name: "§2.2 scale-in clamps to MinCapacity",
+            name: "aws-behaviour §2.2 scale-in clamps to MinCapacity",
             min: 7,
             max: 40,
             desired: 10,
@@ -186,7 +187,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: scaled_in("cpu"),
         },
         Case {
-            name: "§2.4 base is running tasks: ceil(6×90/70)=8 ≤ desired 10 is a no-op",
+            name: "aws-behaviour §2.4 base is running tasks: ceil(6×90/70)=8 ≤ desired 10 is a no-op",
             min: 1,
             max: 40,
             desired: 10,
@@ -196,7 +197,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: Reason::AlreadyAtDesiredCapacity,
         },
         Case {
-            name: "§2.4/§3.6 scale-in from 10 running: ceil(10×62/70)=9 is not below desired 8",
+            name: "aws-behaviour §2.4/§3.6 scale-in from 10 running: ceil(10×62/70)=9 is not below desired 8",
             min: 1,
             max: 40,
             desired: 8,
@@ -206,7 +207,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: Reason::AlreadyAtDesiredCapacity,
         },
         Case {
-            name: "§3.6 scale to zero with MinCapacity 0 when the metric is 0",
+            name: "aws-behaviour §3.6 scale to zero with MinCapacity 0 when the metric is 0",
             min: 0,
             max: 40,
             desired: 3,
@@ -216,7 +217,7 @@ fn target_tracking_aws_mode_table() {
             want_reason: scaled_in("cpu"),
         },
         Case {
-            name: "§3.5 no datapoints: insufficient data never scales",
+            name: "aws-behaviour §3.5 no datapoints: insufficient data never scales",
             min: 1,
             max: 40,
             desired: 10,

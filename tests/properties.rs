@@ -3,7 +3,7 @@
 //! * a changed desired count is always within [min, max];
 //! * a desired count that starts within [min, max] stays within it;
 //! * no scale-in during a deployment or while DynamicScalingInSuspended
-//!   (scheduled actions aside: they are not dynamic scaling, spec §2.3);
+//!   (scheduled actions aside: they are not dynamic scaling, aws-behaviour §2.3);
 //! * controller memory survives a JSON round trip unchanged.
 
 mod common;

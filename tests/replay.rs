@@ -56,7 +56,7 @@ fn the_example_recording_replays_to_aws_decisions() {
             ("10:55".to_owned(), 14, 5, &cpu("in")),
         ]
     );
-    // §2.5: the scale-in due at the 10:15 tick waits for the deployment,
+    // aws-behaviour §2.5: the scale-in due at the 10:15 tick waits for the deployment,
     // which completes (dep-2) at that same instant, after the tick's read.
     let at_1015 = out.decisions.iter().find(|(t, d)| t == "tick" && d.time.to_string().contains("T10:15:00")).unwrap();
     assert!(at_1015.1.blocked_by.contains(&Block::DeploymentInProgress), "{:?}", at_1015.1);

@@ -1,5 +1,5 @@
 //! The 157 AWS-validated cases (LocalStack's templates, outcomes recorded
-//! from the real `TestEventPattern` API; spec event-patterns §0): every match,
+//! from the real `TestEventPattern` API; event-patterns §0): every match,
 //! no-match and invalid-pattern reason must agree.
 
 use ecs_autopilot::route::json::Json;
@@ -56,7 +56,7 @@ fn all_aws_validated_cases_agree() {
     assert!(failures.is_empty(), "{} of 157 disagree:\n{}", failures.len(), failures.join("\n"));
 }
 
-/// Our own cases: the documented operator examples and the spec's edge cases
+/// Our own cases: the documented operator examples and the edge cases of docs/event-patterns.md
 /// (number spellings, Unicode, escaped wildcards, anything-but on arrays and
 /// null, exists on [] and null, array consistency, CIDR quirks). Each runs
 /// through the router and the reference interpreter.

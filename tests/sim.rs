@@ -202,7 +202,7 @@ fn cold_cluster_starts_from_zero_instances_through_placement_failures_spec_7_3()
         }
         assert!(run.samples.last().unwrap().running >= 8, "{:?}: the service reaches its minimum", run.controller);
     }
-    // Cluster auto scaling from zero launches two instances first (§7.3).
+    // Cluster auto scaling from zero launches two instances first (aws-behaviour §7.3).
     let baseline_first_step = report.baseline.samples.iter().map(|x| x.instances.unwrap()).find(|n| *n > 0);
     assert_eq!(baseline_first_step, Some(2));
     let first = &report.baseline.capacity_decisions[0];
@@ -210,7 +210,7 @@ fn cold_cluster_starts_from_zero_instances_through_placement_failures_spec_7_3()
         first.actions.contains(&ecs_autopilot::capacity::CapacityAction::SetDesiredCapacity { from: 0, to: 2 }),
         "{first:?}"
     );
-    assert_eq!((first.m, first.n, first.reservation_percent), (2, 0, 200.0), "CPR 200 when N = 0 (§7.2)");
+    assert_eq!((first.m, first.n, first.reservation_percent), (2, 0, 200.0), "CPR 200 when N = 0 (aws-behaviour §7.2)");
     // ecs-autopilot plans the exact instances the waiting tasks need.
     let (a, b) = (&report.autopilot.score, &report.baseline.score);
     assert!(

@@ -1,4 +1,4 @@
-//! Named table cases for step scaling (spec §4) and scheduled actions (§5).
+//! Named table cases for step scaling (aws-behaviour §4) and scheduled actions (aws-behaviour §5).
 
 mod common;
 
@@ -29,7 +29,7 @@ MetricAlarms:
     ))
 }
 
-/// The documented worked example (spec §4.2): threshold 50, percent steps.
+/// The documented worked example (aws-behaviour §4.2): threshold 50, percent steps.
 fn documented_example() -> ecs_autopilot::config::TargetConfig {
     let steps = "        - {MetricIntervalLowerBound: 0, MetricIntervalUpperBound: 10, ScalingAdjustment: 0}\n        - {MetricIntervalLowerBound: 10, MetricIntervalUpperBound: 20, ScalingAdjustment: 10}\n        - {MetricIntervalLowerBound: 20, ScalingAdjustment: 30}";
     step_target(1, 100, "PercentChangeInCapacity", steps, "")
@@ -100,7 +100,7 @@ fn s4_3_exact_and_change_in_capacity() {
     let change =
         step_target(1, 7, "ChangeInCapacity", "        - {MetricIntervalLowerBound: 0, ScalingAdjustment: 4}", "");
     let d = Harness::new(change).step(59, &observe(5, 5, &[(QUEUE, minutes(0, &[51.0]))]));
-    assert_eq!(d.desired, 7, "clamped to MaxCapacity (§2.2)");
+    assert_eq!(d.desired, 7, "clamped to MaxCapacity (aws-behaviour §2.2)");
 }
 
 #[test]
@@ -194,7 +194,7 @@ fn s2_3_actions_missed_while_suspended_are_skipped_not_replayed() {
     assert_eq!((d.desired, d.min_capacity), (4, 2));
 }
 
-/// Issue 16 (outside cases), spec §4.5: a step policy invoked by two alarms
+/// Issue 16 (outside cases), aws-behaviour §4.5: a step policy invoked by two alarms
 /// runs for each alarm in ALARM, on that alarm's metric and threshold. The
 /// second alarm was once ignored.
 #[test]

@@ -56,7 +56,7 @@ impl ServicePort for EcsServices {
         let deployments = s.deployments();
         let primary = deployments.iter().find(|d| d.status() == Some("PRIMARY"));
         // A deployment is in progress while more than one deployment exists
-        // or the primary one has not completed (spec §2.5).
+        // or the primary one has not completed (aws-behaviour §2.5).
         let in_progress = deployments.len() > 1
             || primary.and_then(|d| d.rollout_state()).is_some_and(|r| r.as_str() == "IN_PROGRESS");
         Ok(ServiceSnapshot {

@@ -2,7 +2,7 @@
 //!
 //! This file (and only this file, with the Lambda adapters) does I/O: it reads
 //! files, the clock and writes to the terminal, then calls the pure core.
-//! Exit codes (brief §3.5): 0 success, 1 runtime failure, 2 usage or input error.
+//! Exit codes (brief aws-behaviour §3.5): 0 success, 1 runtime failure, 2 usage or input error.
 
 use clap::{Parser, Subcommand};
 use ecs_autopilot::config::{self, ConfigError};

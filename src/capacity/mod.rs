@@ -1,5 +1,5 @@
 //! The capacity planner: placement simulation and EC2 Auto Scaling decisions
-//! for ECS capacity providers (spec §7–§9).
+//! for ECS capacity providers (aws-behaviour §7–§9).
 //!
 //! Owns: the cluster model, the cluster query language subset, placement,
 //! CapacityProviderReservation and capacity decisions. May not touch: I/O or

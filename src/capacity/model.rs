@@ -1,4 +1,4 @@
-//! The cluster as the capacity planner sees it (spec §7, §8): container
+//! The cluster as the capacity planner sees it (aws-behaviour §7, §8): container
 //! instances, tasks, services, the Auto Scaling group and the capacity
 //! provider's `ManagedScaling` settings.
 
@@ -53,7 +53,7 @@ pub struct Instance {
     pub attributes: BTreeMap<String, String>,
     pub running_tasks: u32,
     pub pending_tasks: u32,
-    /// Tasks that are not daemon tasks: an instance with none is empty (§7.2).
+    /// Tasks that are not daemon tasks: an instance with none is empty (aws-behaviour §7.2).
     pub non_daemon_tasks: u32,
     /// Task groups of the tasks on it (for distinctInstance and spread).
     pub groups: BTreeMap<String, u32>,
@@ -67,7 +67,7 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// Accepts placements: ACTIVE with a connected agent (§8.1).
+    /// Accepts placements: ACTIVE with a connected agent (aws-behaviour §8.1).
     #[must_use]
     pub fn accepts_tasks(&self) -> bool {
         self.status == "ACTIVE" && self.agent_connected
@@ -108,7 +108,7 @@ pub struct Task {
     pub capacity_provider: Option<String>,
 }
 
-/// Placement constraints and strategies (§8.3, §8.4).
+/// Placement constraints and strategies (aws-behaviour §8.3, §8.4).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Placement {
     pub distinct_instance: bool,
@@ -151,11 +151,11 @@ pub struct AutoScalingGroup {
     pub max: u32,
     pub desired: u32,
     pub zones: Vec<String>,
-    /// Smallest first (§7.3 step 3).
+    /// Smallest first (aws-behaviour §7.3 step 3).
     pub instance_types: Vec<InstanceType>,
 }
 
-/// `ManagedScaling` in AWS's shape (spec §7.1), defaults applied.
+/// `ManagedScaling` in AWS's shape (aws-behaviour §7.1), defaults applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManagedScaling {
@@ -193,7 +193,7 @@ impl Default for ManagedScaling {
     }
 }
 
-/// A service's deployment state, for rolling-update headroom (§9).
+/// A service's deployment state, for rolling-update headroom (aws-behaviour §9).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceState {
     pub name: String,

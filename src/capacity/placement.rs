@@ -1,7 +1,7 @@
-//! Task placement on EC2 (spec §8): resources and ports → constraints
+//! Task placement on EC2 (aws-behaviour §8): resources and ports → constraints
 //! (`distinctInstance`, `memberOf`) → strategies in order (`binpack`,
 //! `spread`, seeded `random`), each later rule only breaking ties of the
-//! earlier ones (§8.4 \[INF\]). Also the grouped estimator that answers "how
+//! earlier ones (aws-behaviour §8.4 \[INF\]). Also the grouped estimator that answers "how
 //! many new instances do these tasks need" in time linear in instances.
 
 use super::model::{BinpackField, Instance, InstanceType, Placement, Resources, Strategy, Task};
@@ -88,7 +88,7 @@ pub fn place(
     for task in tasks {
         let compiled = compile(&task.placement)?;
         let strategies = if task.placement.strategies.is_empty() {
-            // Service default: spread over zones, then over instances (§8.4).
+            // Service default: spread over zones, then over instances (aws-behaviour §8.4).
             vec![Strategy::Spread("attribute:ecs.availability-zone".into()), Strategy::Spread("instanceId".into())]
         } else {
             task.placement.strategies.clone()
@@ -181,7 +181,7 @@ type GroupKey = (u32, u32, u32, Vec<u16>, bool, Vec<String>, String);
 
 /// One instance's room in an estimate: free capacity, attributes, whether
 /// the estimate opened it, and the task groups on it (distinctInstance counts
-/// the group's running and pending tasks, spec §8.3).
+/// the group's running and pending tasks, aws-behaviour §8.3).
 type Room = (Resources, BTreeMap<String, String>, bool, BTreeMap<String, u32>);
 
 /// Result of the grouped estimate.
@@ -196,7 +196,7 @@ pub struct Estimate {
 }
 
 /// How many instances of `kind` the tasks need beyond `instances`' free
-/// capacity (binpack, spec §7.3). Tasks are grouped by identical
+/// capacity (binpack, aws-behaviour §7.3). Tasks are grouped by identical
 /// requirements; each group fills existing free capacity in instance order,
 /// then new instances. Time: O(groups × (instances + new instances)).
 ///
@@ -251,7 +251,7 @@ pub fn estimate(
             Resources { cpu: smallest.cpu, memory: smallest.memory, gpus: smallest.gpus, ports: Default::default() };
         let empty_kind = Resources { cpu: kind.cpu, memory: kind.memory, gpus: kind.gpus, ports: Default::default() };
         // A group that needs more than the smallest type is incompatible:
-        // excluded, its tasks stay PROVISIONING (§7.3 step 3), even when a
+        // excluded, its tasks stay PROVISIONING (aws-behaviour §7.3 step 3), even when a
         // larger type of the group could run it.
         if per(&empty_smallest) == 0 {
             estimate.incompatible += count;

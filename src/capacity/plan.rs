@@ -1,7 +1,7 @@
 //! Capacity decisions for one capacity provider: how many instances the
-//! tasks need (CapacityProviderReservation, spec §7.2–§7.3), and what to do
+//! tasks need (CapacityProviderReservation, aws-behaviour §7.2–§7.3), and what to do
 //! with the Auto Scaling group — in `aws` mode as cluster auto scaling does
-//! (§7.4–§7.6), in `fast` mode from an exact placement estimate.
+//! (aws-behaviour §7.4–§7.6), in `fast` mode from an exact placement estimate.
 
 use super::model::{Cluster, Instance, Stage, Task};
 use super::placement::{estimate, Estimate};
@@ -75,7 +75,7 @@ pub enum CapacityReason {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CapacityBlock {
-    /// An instance is within `instanceWarmupPeriod` (aws mode, §7.3 step 7).
+    /// An instance is within `instanceWarmupPeriod` (aws mode, aws-behaviour §7.3 step 7).
     InstanceWarmup {
         until: Timestamp,
     },
@@ -99,7 +99,7 @@ pub struct CapacityDecision {
     pub time: Timestamp,
     pub capacity_provider: String,
     pub mode: EvaluationMode,
-    /// Instances needed (M) and instances in the group (N), §7.2.
+    /// Instances needed (M) and instances in the group (N), aws-behaviour §7.2.
     pub m: u32,
     pub n: u32,
     pub reservation_percent: f64,
@@ -116,7 +116,7 @@ pub struct CapacityDecision {
 }
 
 /// `M/N × 100` with AWS's edge cases: 100 when both are 0, 200 when only N
-/// is 0 (first scale-out from zero, §7.2).
+/// is 0 (first scale-out from zero, aws-behaviour §7.2).
 #[must_use]
 pub fn reservation(m: u32, n: u32) -> f64 {
     match (m, n) {
@@ -133,7 +133,7 @@ fn is_warming(instance: &Instance, now: Timestamp, warmup: SignedDuration) -> Op
 
 /// Tasks waiting for capacity of this provider: PROVISIONING, plus the
 /// extra tasks in-progress deployments may start (maximumPercent headroom,
-/// spec §9.1) in `fast` mode.
+/// aws-behaviour §9.1) in `fast` mode.
 fn waiting_tasks(cluster: &Cluster, with_headroom: bool) -> Vec<Cow<'_, Task>> {
     let mut out: Vec<Cow<'_, Task>> = cluster
         .tasks
@@ -203,7 +203,7 @@ pub fn plan(
         }
         _ => Estimate { incompatible: waiting.len() as u32, ..Estimate::default() },
     };
-    // M (§7.3): busy instances plus the step-size-bounded extra.
+    // M (aws-behaviour §7.3): busy instances plus the step-size-bounded extra.
     let mut extra = est.new_instances;
     if extra > 0 {
         extra = extra.max(ms.minimum_scaling_step_size).min(ms.maximum_scaling_step_size);
@@ -230,7 +230,7 @@ pub fn plan(
     };
     let warming_until = members.iter().filter_map(|i| is_warming(i, now, warmup)).max();
 
-    // Managed termination protection: busy instances are protected (§7.6).
+    // Managed termination protection: busy instances are protected (aws-behaviour §7.6).
     let unprotected_busy: Vec<String> = members
         .iter()
         .filter(|i| i.non_daemon_tasks > 0 && !i.protected_from_scale_in)
@@ -264,7 +264,7 @@ fn plan_aws(
     n: u32,
 ) {
     let asg = &cluster.asg;
-    // One datapoint per minute (the metric is collected every minute, §7.2).
+    // One datapoint per minute (the metric is collected every minute, aws-behaviour §7.2).
     let minute = Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(60)).unwrap_or(now);
     if memory.reservation.back().is_none_or(|(t, _)| *t < minute) {
         memory.reservation.push_back((minute, cpr));
@@ -272,7 +272,7 @@ fn plan_aws(
     while memory.reservation.len() > 15 {
         memory.reservation.pop_front();
     }
-    // AlarmHigh: 1 of 1 above target. AlarmLow: 15 of 15 below (§7.4).
+    // AlarmHigh: 1 of 1 above target. AlarmLow: 15 of 15 below (aws-behaviour §7.4).
     if cpr > target {
         if let Some(until) = warming {
             d.blocked_by.push(CapacityBlock::InstanceWarmup { until });
@@ -280,7 +280,7 @@ fn plan_aws(
             return;
         }
         // EC2 target tracking: capacity × metric / target, rounded up; from
-        // zero, one instance's worth (200 % ⇒ two instances, §7.2).
+        // zero, one instance's worth (200 % ⇒ two instances, aws-behaviour §7.2).
         let base = n.max(1);
         let wanted = (f64::from(base) * cpr / target).ceil() as u32;
         d.desired = wanted.clamp(asg.min, asg.max).max(asg.desired);
@@ -304,7 +304,7 @@ fn plan_aws(
             return;
         }
         let wanted = (f64::from(n) * cpr / target).ceil() as u32;
-        // At least one instance and less than 50 % per step (§7.6).
+        // At least one instance and less than 50 % per step (aws-behaviour §7.6).
         let most = ((n.saturating_sub(1)) / 2).max(1);
         let remove = n.saturating_sub(wanted).min(most);
         let next = n.saturating_sub(remove).max(asg.min);
@@ -331,7 +331,7 @@ fn plan_fast(
 ) {
     let asg = &cluster.asg;
     if extra > 0 {
-        // One step to exactly what the waiting tasks need (§7.3 step sizes apply).
+        // One step to exactly what the waiting tasks need (aws-behaviour §7.3 step sizes apply).
         let wanted = asg.desired.saturating_add(extra);
         d.desired = wanted.min(asg.max);
         d.reason =

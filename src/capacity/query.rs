@@ -1,5 +1,5 @@
 //! The cluster query language subset users write in `memberOf` constraints
-//! (spec §8.3): `attribute:<name>`, `ec2InstanceId`, `runningTasksCount` and
+//! (aws-behaviour §8.3): `attribute:<name>`, `ec2InstanceId`, `runningTasksCount` and
 //! `agentConnected` subjects; `==`, `!=`, `in [..]`, `!in`, `=~`, `!~` with `*`
 //! wildcards; `and`/`&&`, `or`/`||`, `not`/`!`, parentheses.
 

@@ -12,7 +12,7 @@
 use crate::event::AwsTime;
 use serde::{Deserialize, Serialize};
 
-/// `RegisterScalableTarget` / `describe-scalable-targets` item (spec §2).
+/// `RegisterScalableTarget` / `describe-scalable-targets` item (aws-behaviour §2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ScalableTarget {
@@ -36,7 +36,7 @@ pub struct ScalableTarget {
     pub predicted_capacity: Option<i64>,
 }
 
-/// `SuspendedState` (spec §2.3); every flag defaults to `false`.
+/// `SuspendedState` (aws-behaviour §2.3); every flag defaults to `false`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct SuspendedState {
@@ -85,7 +85,7 @@ pub struct AlarmRef {
     pub alarm_arn: Option<String>,
 }
 
-/// `TargetTrackingScalingPolicyConfiguration` (spec §3.1).
+/// `TargetTrackingScalingPolicyConfiguration` (aws-behaviour §3.1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct TargetTrackingConfiguration {
@@ -102,7 +102,7 @@ pub struct TargetTrackingConfiguration {
     pub disable_scale_in: Option<bool>,
 }
 
-/// `PredefinedMetricSpecification` (spec §3.2).
+/// `PredefinedMetricSpecification` (aws-behaviour §3.2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct PredefinedMetricSpecification {
@@ -111,7 +111,7 @@ pub struct PredefinedMetricSpecification {
     pub resource_label: Option<String>,
 }
 
-/// `CustomizedMetricSpecification` (spec §3.3): a single metric or metric math.
+/// `CustomizedMetricSpecification` (aws-behaviour §3.3): a single metric or metric math.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct CustomizedMetricSpecification {
@@ -179,7 +179,7 @@ pub struct Metric {
     pub dimensions: Option<Vec<Dimension>>,
 }
 
-/// `StepScalingPolicyConfiguration` (spec §4.1).
+/// `StepScalingPolicyConfiguration` (aws-behaviour §4.1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct StepScalingConfiguration {
@@ -195,7 +195,7 @@ pub struct StepScalingConfiguration {
     pub metric_aggregation_type: Option<String>,
 }
 
-/// `StepAdjustment` (spec §4.2): bounds are offsets from the alarm threshold.
+/// `StepAdjustment` (aws-behaviour §4.2): bounds are offsets from the alarm threshold.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct StepAdjustment {
@@ -206,7 +206,7 @@ pub struct StepAdjustment {
     pub scaling_adjustment: i64,
 }
 
-/// `PutScheduledAction` / `describe-scheduled-actions` item (spec §5.1).
+/// `PutScheduledAction` / `describe-scheduled-actions` item (aws-behaviour §5.1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ScheduledAction {
@@ -243,7 +243,7 @@ pub struct ScalableTargetAction {
 }
 
 /// A `describe-alarms` `MetricAlarms` item: the alarm that drives a step
-/// policy (spec §4, §11.4).
+/// policy (aws-behaviour §4, §11.4).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct MetricAlarm {

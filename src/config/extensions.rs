@@ -31,7 +31,7 @@ pub struct AutopilotSection {
 pub enum EvaluationMode {
     /// Application Auto Scaling's alarm cadence: AlarmHigh 3 of 3 one-minute
     /// datapoints above target, AlarmLow 15 of 15 below 0.9 × target, the
-    /// policy re-invoked once a minute while in ALARM (spec §3.4, §3.5).
+    /// policy re-invoked once a minute while in ALARM (aws-behaviour §3.4, §3.5).
     #[default]
     Aws,
     /// Every new datapoint, at any resolution, is evaluated at once; a
@@ -52,7 +52,7 @@ pub struct TargetExtensions {
     #[serde(default)]
     pub evaluation_mode: Option<EvaluationMode>,
     /// No change while |metric / target − 1| ≤ Tolerance (both directions).
-    /// Unset: `aws` mode has none (the alarms are the hysteresis, spec §3.6
+    /// Unset: `aws` mode has none (the alarms are the hysteresis, aws-behaviour §3.6
     /// note 2); `fast` mode scales out above target and in below 0.9 × target.
     #[serde(default)]
     pub tolerance: Option<f64>,
@@ -69,7 +69,7 @@ pub struct TargetExtensions {
     /// At most this many tasks removed by one evaluation.
     #[serde(default)]
     pub max_scale_in_per_evaluation: Option<u32>,
-    /// The shape of the emulated target-tracking alarms (spec §16 items 2–3:
+    /// The shape of the emulated target-tracking alarms (aws-behaviour §16 items 2–3:
     /// observed for the predefined CPU metric, an assumption elsewhere).
     #[serde(default)]
     pub alarm_emulation: Option<AlarmEmulation>,
@@ -120,7 +120,7 @@ pub enum SelectPolicy {
 }
 
 /// What to do when a policy's metric has no fresh data. AWS does nothing
-/// (spec §3.5: insufficient data never scales), which is `Hold`.
+/// (aws-behaviour §3.5: insufficient data never scales), which is `Hold`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "Action", deny_unknown_fields)]
 pub enum MissingMetrics {
@@ -133,7 +133,7 @@ pub enum MissingMetrics {
     },
 }
 
-/// The emulated target-tracking alarms (spec §3.4).
+/// The emulated target-tracking alarms (aws-behaviour §3.4).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct AlarmEmulation {
@@ -163,7 +163,7 @@ pub struct AlarmShape {
 }
 
 impl AlarmShape {
-    /// Observed for ECS predefined metrics at 60 s (spec §3.4).
+    /// Observed for ECS predefined metrics at 60 s (aws-behaviour §3.4).
     pub const STANDARD: Self = Self {
         period_seconds: 60,
         high_evaluation_periods: 3,
@@ -173,7 +173,7 @@ impl AlarmShape {
         low_threshold_ratio: 0.9,
     };
     /// 20-second high-resolution policies (June 2026): AWS publishes no alarm
-    /// shape (spec §16 item 3). Assumption: 3 of 3 twenty-second datapoints to
+    /// shape (aws-behaviour §16 item 3). Assumption: 3 of 3 twenty-second datapoints to
     /// scale out, and the same 15-minute low window (45 of 45).
     pub const HIGH_RESOLUTION: Self = Self {
         period_seconds: 20,
@@ -243,7 +243,7 @@ impl Extensions {
     }
 
     /// Band below target inside which no scale-in happens. Default 0.1 in
-    /// `fast` mode (AlarmLow's 0.9 × target, spec §3.4), 0 in `aws` mode where
+    /// `fast` mode (AlarmLow's 0.9 × target, aws-behaviour §3.4), 0 in `aws` mode where
     /// the emulated alarms already provide the hysteresis.
     #[must_use]
     pub fn tolerance_in(&self) -> f64 {

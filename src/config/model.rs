@@ -1,5 +1,5 @@
 //! The validated configuration the policy engine consumes: AWS's fields
-//! resolved to concrete values (defaults applied, spec §3.1, §4.1), metrics
+//! resolved to concrete values (defaults applied, aws-behaviour §3.1, §4.1), metrics
 //! named by a stable [`MetricId`], step policies joined to their alarms.
 
 use super::aws::{Dimension, SuspendedState};
@@ -78,7 +78,7 @@ impl fmt::Display for MetricId {
     }
 }
 
-/// Predefined metric types for ECS (spec §3.2).
+/// Predefined metric types for ECS (aws-behaviour §3.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PredefinedMetric {
     ECSServiceAverageCPUUtilization,
@@ -104,7 +104,7 @@ impl PredefinedMetric {
         })
     }
 
-    /// The 20-second variants (spec §3.2, §16 item 3).
+    /// The 20-second variants (aws-behaviour §3.2, §16 item 3).
     #[must_use]
     pub fn is_high_resolution(self) -> bool {
         matches!(
@@ -115,7 +115,7 @@ impl PredefinedMetric {
     }
 }
 
-/// A target tracking policy with defaults applied (spec §3.1).
+/// A target tracking policy with defaults applied (aws-behaviour §3.1).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TargetTrackingPolicy {
     pub name: String,
@@ -135,7 +135,7 @@ impl TargetTrackingPolicy {
     }
 }
 
-/// `AdjustmentType` (spec §4.1).
+/// `AdjustmentType` (aws-behaviour §4.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AdjustmentType {
     ChangeInCapacity,
@@ -143,7 +143,7 @@ pub enum AdjustmentType {
     ExactCapacity,
 }
 
-/// `MetricAggregationType` (spec §4.1); `Average` when absent.
+/// `MetricAggregationType` (aws-behaviour §4.1); `Average` when absent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Aggregation {
     Average,
@@ -151,7 +151,7 @@ pub enum Aggregation {
     Maximum,
 }
 
-/// One step interval; bounds are offsets from the alarm threshold (§4.2).
+/// One step interval; bounds are offsets from the alarm threshold (aws-behaviour §4.2).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepInterval {
     pub lower: Option<f64>,
@@ -205,7 +205,7 @@ impl Comparison {
     }
 }
 
-/// `TreatMissingData` (spec §11.4); `missing` when absent.
+/// `TreatMissingData` (aws-behaviour §11.4); `missing` when absent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum TreatMissing {
@@ -228,7 +228,7 @@ pub struct AlarmSpec {
     pub treat_missing: TreatMissing,
 }
 
-/// A scheduled action (spec §5).
+/// A scheduled action (aws-behaviour §5).
 #[derive(Clone, Debug)]
 pub struct ScheduledActionConfig {
     pub name: String,

@@ -3,7 +3,7 @@
 //! adapters never parse metric ids.
 //!
 //! Owns: the mapping from predefined metric types to CloudWatch metrics
-//! (spec §3.2) and the pass-through of customized metrics and metric math.
+//! (aws-behaviour §3.2) and the pass-through of customized metrics and metric math.
 //! May not touch: CloudWatch itself (the `lambdas/` adapter sends the query).
 
 use super::aws::{CustomizedMetricSpecification, Dimension, MetricAlarm, MetricDataQuery, TargetTrackingConfiguration};
@@ -55,7 +55,7 @@ pub(super) fn for_target_tracking(resource_id: &str, cfg: &TargetTrackingConfigu
         statistic: "Average".into(),
         period_seconds,
     };
-    // Spec §3.2: the ECS metrics are CPUUtilization / MemoryUtilization
+    // Spec aws-behaviour §3.2: the ECS metrics are CPUUtilization / MemoryUtilization
     // (Average, 60 s, or 20 s for the HighResolution variants).
     Some(match kind {
         PredefinedMetric::ECSServiceAverageCPUUtilization => ecs("CPUUtilization", 60),
@@ -64,7 +64,7 @@ pub(super) fn for_target_tracking(resource_id: &str, cfg: &TargetTrackingConfigu
         PredefinedMetric::ECSServiceAverageMemoryUtilizationHighResolution => ecs("MemoryUtilization", 20),
         PredefinedMetric::ALBRequestCountPerTarget => {
             // ResourceLabel = app/<lb>/<id>/targetgroup/<tg>/<id>; the
-            // dimension is its target-group half (spec §3.2). The statistic
+            // dimension is its target-group half (aws-behaviour §3.2). The statistic
             // is Sum: requests per target per minute (spec is silent on the
             // statistic; Sum is what AWS's console shows for this metric).
             let label = spec.resource_label.as_deref()?;

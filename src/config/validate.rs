@@ -12,9 +12,9 @@ use super::{join_path, Collector};
 use crate::schedule::Schedule;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Default cooldowns for ECS services (spec §3.1 and §4.1, R-AAS-API-2021).
+/// Default cooldowns for ECS services (aws-behaviour §3.1 and §4.1, R-AAS-API-2021).
 pub const DEFAULT_COOLDOWN_SECONDS: u32 = 300;
-/// Quotas (spec §2.6).
+/// Quotas (aws-behaviour §2.6).
 const MAX_POLICIES_PER_TARGET: usize = 50;
 const MAX_SCHEDULED_ACTIONS_PER_TARGET: usize = 200;
 const MAX_STEP_ADJUSTMENTS: usize = 20;
@@ -97,7 +97,7 @@ pub(crate) fn build(raw: RawConfig, c: &mut Collector) -> Config {
                 };
                 let cfg_path = join_path(path, "TargetTrackingScalingPolicyConfiguration");
                 if let Some(policy) = target_tracking(&cfg_path, &p.policy_name, cfg, c) {
-                    // "provided that each of them uses a different metric" (spec §3.1).
+                    // "provided that each of them uses a different metric" (aws-behaviour §3.1).
                     if !tt_metrics.insert((p.resource_id.clone(), policy.metric.clone())) {
                         c.error(cfg_path, format!("another target tracking policy on {} already tracks {}: each must use a different metric", p.resource_id, policy.metric));
                         continue;
@@ -127,7 +127,7 @@ pub(crate) fn build(raw: RawConfig, c: &mut Collector) -> Config {
                 if let Some(policy) = step_policy(&cfg_path, &p.policy_name, cfg, c) {
                     // Every alarm that invokes the policy is evaluated, each
                     // on its own metric and threshold (AWS runs the policy
-                    // for each alarm in ALARM, spec §4.5).
+                    // for each alarm in ALARM, aws-behaviour §4.5).
                     for alarm in alarms {
                         if let Some(query) =
                             alarms_by_name.get(alarm.name.as_str()).and_then(|(_, a)| super::query::for_alarm(a))
@@ -233,7 +233,7 @@ fn check_identity(path: &str, namespace: Option<&str>, dimension: Option<&str>, 
 }
 
 /// Policy and scheduled-action names: 1–256 characters, no control characters;
-/// scheduled actions also forbid `:`, `/`, `|` and surrounding spaces (§5.1).
+/// scheduled actions also forbid `:`, `/`, `|` and surrounding spaces (aws-behaviour §5.1).
 fn check_name(path: &str, name: &str, scheduled: bool, c: &mut Collector) {
     let length = name.chars().count();
     if !(1..=256).contains(&length) {
@@ -317,7 +317,7 @@ fn target_tracking(
     c: &mut Collector,
 ) -> Option<TargetTrackingPolicy> {
     let before = c.issues.len();
-    // AWS accepts ±2^360; the proportional formula (spec §3.6) divides by the
+    // AWS accepts ±2^360; the proportional formula (aws-behaviour §3.6) divides by the
     // target, so it must be a positive, finite number.
     if !(cfg.target_value.is_finite() && cfg.target_value > 0.0) {
         c.error(
@@ -352,7 +352,7 @@ fn target_tracking(
                     return None;
                 }
                 (_, Some(_)) => {
-                    c.error(label_path, "only allowed with ALBRequestCountPerTarget (spec §3.2)");
+                    c.error(label_path, "only allowed with ALBRequestCountPerTarget (docs/aws-behaviour.md §3.2)");
                     return None;
                 }
                 (_, None) => p.predefined_metric_type.clone(),
@@ -471,7 +471,7 @@ fn step_policy(path: &str, name: &str, cfg: &StepScalingConfiguration, c: &mut C
         Some(m) if adjustment_type != AdjustmentType::PercentChangeInCapacity => {
             c.error(
                 join_path(path, "MinAdjustmentMagnitude"),
-                format!("{m}: only valid with AdjustmentType PercentChangeInCapacity (spec §4.1)"),
+                format!("{m}: only valid with AdjustmentType PercentChangeInCapacity (docs/aws-behaviour.md §4.1)"),
             );
             None
         }
@@ -513,7 +513,7 @@ fn step_policy(path: &str, name: &str, cfg: &StepScalingConfiguration, c: &mut C
     })
 }
 
-/// Step bounds rules (spec §4.2): no overlaps or gaps, at most one open end
+/// Step bounds rules (aws-behaviour §4.2): no overlaps or gaps, at most one open end
 /// each side, a negative lower bound needs an open-below step, a positive
 /// upper bound needs an open-above step, and never both ends open.
 fn check_steps(path: &str, steps: &[StepAdjustment], kind: AdjustmentType, c: &mut Collector) -> Vec<StepInterval> {
@@ -617,7 +617,7 @@ fn alarm_spec(path: &str, a: &MetricAlarm, c: &mut Collector) -> Option<AlarmSpe
             a.metrics.as_ref().and_then(|m| m.iter().find_map(|q| q.metric_stat.as_ref().and_then(|s| s.period)))
         })
         .unwrap_or(60);
-    // CloudWatch accepts 10, 20, 30 s or a multiple of 60 (spec §16 item 3).
+    // CloudWatch accepts 10, 20, 30 s or a multiple of 60 (aws-behaviour §16 item 3).
     if !(matches!(period, 10 | 20 | 30) || (period > 0 && period % 60 == 0)) {
         c.error(join_path(path, "Period"), format!("{period} must be 10, 20, 30 or a multiple of 60 seconds"));
     }

@@ -1,4 +1,4 @@
-//! `CloudWatch Alarm State Change` detail (spec §10.7).
+//! `CloudWatch Alarm State Change` detail (aws-behaviour §10.7).
 
 use super::ecs::Extra;
 use super::time::AwsTime;

@@ -1,9 +1,9 @@
 //! Typed `detail` payloads of the ECS events the controller consumes
-//! (spec §10.3–§10.6).
+//! (aws-behaviour §10.3–§10.6).
 //!
 //! Every struct keeps the fields the controller reads as typed values and
 //! everything else in `other`, so AWS can add fields without breaking us
-//! (ECS "may add other event types, sources, and details", spec §12) and a
+//! (ECS "may add other event types, sources, and details", aws-behaviour §12) and a
 //! parsed event serialises back to the JSON it came from.
 
 use super::time::AwsTime;
@@ -13,13 +13,13 @@ use serde_json::{Map, Value};
 /// Unknown or untyped members of a JSON object, preserved verbatim.
 pub type Extra = Map<String, Value>;
 
-/// `ECS Task State Change` detail (spec §10.3).
+/// `ECS Task State Change` detail (aws-behaviour §10.3).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskStateChange {
     pub task_arn: String,
     pub cluster_arn: String,
-    /// Monotonic per task; duplicates share it (spec §10.2).
+    /// Monotonic per task; duplicates share it (aws-behaviour §10.2).
     pub version: u64,
     pub last_status: TaskStatus,
     pub desired_status: TaskStatus,
@@ -70,7 +70,7 @@ impl TaskStateChange {
     }
 }
 
-/// Task lifecycle states (spec §10.3, R-ECS-LIFE). Unknown future states are
+/// Task lifecycle states (aws-behaviour §10.3, R-ECS-LIFE). Unknown future states are
 /// kept as `Other` rather than rejected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -88,7 +88,7 @@ pub enum TaskStatus {
     Other(String),
 }
 
-/// `ECS Container Instance State Change` detail (spec §10.4).
+/// `ECS Container Instance State Change` detail (aws-behaviour §10.4).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerInstanceStateChange {
@@ -145,7 +145,7 @@ pub struct Attribute {
     pub other: Extra,
 }
 
-/// `ECS Service Action` detail (spec §10.5). Has no detail version.
+/// `ECS Service Action` detail (aws-behaviour §10.5). Has no detail version.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceAction {
@@ -164,7 +164,7 @@ pub struct ServiceAction {
     pub other: Extra,
 }
 
-/// Service action event names (spec §10.5). New names are kept, not rejected.
+/// Service action event names (aws-behaviour §10.5). New names are kept, not rejected.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ServiceActionName {
@@ -187,7 +187,7 @@ pub enum ServiceActionName {
     Other(String),
 }
 
-/// `ECS Deployment State Change` detail (spec §10.6).
+/// `ECS Deployment State Change` detail (aws-behaviour §10.6).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentStateChange {
@@ -202,7 +202,7 @@ pub struct DeploymentStateChange {
     pub other: Extra,
 }
 
-/// Deployment event names (spec §10.6).
+/// Deployment event names (aws-behaviour §10.6).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DeploymentEventName {
@@ -215,7 +215,7 @@ pub enum DeploymentEventName {
 
 impl DeploymentEventName {
     /// Whether this event opens a deployment window (scale-in is off while a
-    /// deployment is in progress, spec §2.5).
+    /// deployment is in progress, aws-behaviour §2.5).
     #[must_use]
     pub fn starts_deployment(&self) -> bool {
         matches!(self, Self::ServiceDeploymentInProgress)

@@ -1,4 +1,4 @@
-//! The EventBridge event model (spec §10).
+//! The EventBridge event model (aws-behaviour §10).
 //!
 //! Owns: the envelope (`version, id, detail-type, source, account, time,
 //! region, resources, detail`), the typed `detail` of every event the
@@ -47,7 +47,7 @@ fn render_event_error(path: &str, message: &str) -> String {
     }
 }
 
-/// The envelope fields every EventBridge event carries (spec §10.1).
+/// The envelope fields every EventBridge event carries (aws-behaviour §10.1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EventMeta {
     pub version: String,
@@ -82,13 +82,13 @@ pub enum Detail {
     Scheduled(ScheduledDetail),
 }
 
-/// The detail of a `Scheduled Event` (spec §10.8).
+/// The detail of a `Scheduled Event` (aws-behaviour §10.8).
 #[derive(Clone, Debug, PartialEq)]
 pub enum ScheduledDetail {
     /// An EventBridge scheduled rule: `detail` is an object (normally `{}`).
     Object(Extra),
     /// EventBridge Scheduler's default notification: `detail` is a *string*
-    /// holding JSON (observed `"{}"`, spec §10.8 / A.9). Kept verbatim.
+    /// holding JSON (observed `"{}"`, aws-behaviour §10.8 / A.9). Kept verbatim.
     EncodedString(String),
 }
 

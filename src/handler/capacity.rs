@@ -1,5 +1,5 @@
 //! The capacity handler: plans one capacity provider's Auto Scaling group
-//! (spec §7) from the cluster the [`CapacityPort`] reads, with the same
+//! (aws-behaviour §7) from the cluster the [`CapacityPort`] reads, with the same
 //! claim-then-act discipline as the service handler.
 //!
 //! Owns: which events trigger a plan and the memory of each provider. May

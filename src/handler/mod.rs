@@ -619,7 +619,7 @@ impl Refusal {
     }
 }
 
-/// Admits an event against a ledger (spec §10.2): a processed event id or a
+/// Admits an event against a ledger (aws-behaviour §10.2): a processed event id or a
 /// task / container-instance version not newer than one seen is refused.
 /// The one-minute tick is not recorded: a duplicate tick re-evaluates on the
 /// same memory (cooldowns hold any repeat), and recording 1,440 ticks a day

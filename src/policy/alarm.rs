@@ -1,5 +1,5 @@
-//! CloudWatch alarm emulation (spec §11.4), used for the target-tracking
-//! alarms of `aws` mode (spec §3.4) and for the alarms driving step policies.
+//! CloudWatch alarm emulation (aws-behaviour §11.4), used for the target-tracking
+//! alarms of `aws` mode (aws-behaviour §3.4) and for the alarms driving step policies.
 //!
 //! Datapoints are grouped into `period`-second buckets aligned to the epoch
 //! (a datapoint's timestamp is the start of its period); the most recent
@@ -54,7 +54,7 @@ impl AlarmSpec {
 impl AlarmWindow {
     /// Extra periods CloudWatch reads beyond `evaluation_periods`: it
     /// "retrieves a number of data points greater than the evaluation
-    /// periods" (spec §11.4). ECS CPU datapoints arrive two to three minutes
+    /// periods" (aws-behaviour §11.4). ECS CPU datapoints arrive two to three minutes
     /// after their period and AWS's own benchmark (363 s from spike to
     /// trigger) shows 3-of-3 alarms still fire on them, so the range must
     /// reach back four periods beyond N (the delay plus the current,

@@ -1,5 +1,5 @@
 //! Policy evaluation: what each target-tracking and step policy wants, given
-//! the observation and the controller memory (spec §3, §4). The combination
+//! the observation and the controller memory (aws-behaviour §3, §4). The combination
 //! of proposals, cooldowns, bounds and blocks is `controller`'s job.
 //!
 //! Owns: the capacity formulas and each policy's alarm logic. May not touch:
@@ -24,26 +24,26 @@ use std::collections::BTreeMap;
 pub struct Observation {
     /// The service's desired count now.
     pub desired_count: u32,
-    /// RUNNING tasks across all deployments (spec §2.4).
+    /// RUNNING tasks across all deployments (aws-behaviour §2.4).
     pub running_count: u32,
     #[serde(default)]
     pub pending_count: u32,
     /// RUNNING tasks of the PRIMARY deployment; `fast` mode bases its
-    /// arithmetic on it during deployments (spec §16 item 5).
+    /// arithmetic on it during deployments (aws-behaviour §16 item 5).
     #[serde(default)]
     pub primary_running_count: Option<u32>,
-    /// A deployment is in progress: no scale-in (spec §2.5).
+    /// A deployment is in progress: no scale-in (aws-behaviour §2.5).
     #[serde(default)]
     pub deployment_in_progress: bool,
     /// New datapoints per metric (any order; overlap with memory is fine).
     #[serde(default)]
     pub metrics: BTreeMap<MetricId, Vec<Datapoint>>,
     /// How many tasks reported each datapoint: CloudWatch `SampleCount` of
-    /// the ECS service `CPUUtilization` is the number of RUNNING tasks (spec
-    /// §11.1). `fast` mode bases its arithmetic on the tasks that produced
+    /// the ECS service `CPUUtilization` is the number of RUNNING tasks
+    /// (aws-behaviour §11.1). `fast` mode bases its arithmetic on the tasks that produced
     /// the datapoint rather than on tasks started since, so a late datapoint
     /// does not scale out twice. `aws` mode ignores it (AWS uses the running
-    /// count, §2.4).
+    /// count, aws-behaviour §2.4).
     #[serde(default)]
     pub sample_counts: BTreeMap<MetricId, Vec<Datapoint>>,
 }
@@ -85,7 +85,7 @@ pub struct PolicyResult {
     pub enough_for_now: Option<u32>,
 }
 
-/// How often an alarm in ALARM re-invokes its policy (spec §3.5).
+/// How often an alarm in ALARM re-invokes its policy (aws-behaviour §3.5).
 pub const REINVOCATION: SignedDuration = SignedDuration::from_secs(60);
 /// In `fast` mode a newest datapoint older than this counts as missing.
 /// A `fast` scale-in goes to where the metric sits this far into the
@@ -95,7 +95,7 @@ pub const REINVOCATION: SignedDuration = SignedDuration::from_secs(60);
 pub const SCALE_IN_BAND_DEPTH: f64 = 0.5;
 pub const FAST_STALENESS: SignedDuration = SignedDuration::from_mins(5);
 
-/// Capacity that puts the metric on target, rounded up both ways (spec §3.6
+/// Capacity that puts the metric on target, rounded up both ways (aws-behaviour §3.6
 /// reference algorithm \[INF\]): adds enough, never removes too much. From zero
 /// running tasks it is 1, "the minimum possible amount".
 #[must_use]
@@ -115,7 +115,7 @@ pub fn proportional_capacity(running: u32, metric: f64, target: f64) -> u32 {
     }
 }
 
-/// The step change for `PercentChangeInCapacity` (spec §4.3): above 1 floor,
+/// The step change for `PercentChangeInCapacity` (aws-behaviour §4.3): above 1 floor,
 /// in (0, 1) → 1, in (−1, 0) → −1, below −1 ceil; `MinAdjustmentMagnitude`
 /// raises the magnitude (applied both ways \[INF\]).
 #[must_use]
@@ -160,7 +160,7 @@ pub struct Context<'a> {
     pub observation: &'a Observation,
 }
 
-/// Evaluates one target tracking policy (spec §3).
+/// Evaluates one target tracking policy (aws-behaviour §3).
 pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory: &mut TargetMemory) -> PolicyResult {
     let series = memory.datapoints.get(&policy.metric).map(Vec::as_slice).unwrap_or_default();
     let newest = latest(series, ctx.now);
@@ -203,7 +203,7 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
             }
             .evaluate(series, ctx.now, |v| v > target);
             let low_threshold = shape.low_threshold_ratio * target;
-            // DisableScaleIn: no AlarmLow at all (spec §3.4 [INF]).
+            // DisableScaleIn: no AlarmLow at all (our choice, aws-behaviour §3.4).
             let low = (!policy.disable_scale_in).then(|| {
                 AlarmWindow {
                     period_seconds: shape.period_seconds,
@@ -327,9 +327,9 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
     }
 }
 
-/// Evaluates one step scaling policy (spec §4). `base_during_cooldown` is the
+/// Evaluates one step scaling policy (aws-behaviour §4). `base_during_cooldown` is the
 /// capacity before the scale-out that opened a still-running cooldown of this
-/// policy: the earlier increase counts as part of the new step (§4.4).
+/// policy: the earlier increase counts as part of the new step (aws-behaviour §4.4).
 pub fn step(
     ctx: &Context<'_>,
     policy: &StepPolicy,
@@ -416,7 +416,7 @@ pub fn step(
 }
 
 /// The adjustment of the step containing `offset` (metric − threshold):
-/// `[lower, upper)` above the threshold, `(lower, upper]` below (spec §4.2).
+/// `[lower, upper)` above the threshold, `(lower, upper]` below (aws-behaviour §4.2).
 #[must_use]
 pub fn step_for(policy: &StepPolicy, offset: f64) -> Option<i64> {
     policy

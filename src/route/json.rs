@@ -1,7 +1,7 @@
 //! A small JSON document model for patterns and reference matching: keeps
 //! number literals as written (EventBridge's number model depends on them,
-//! spec event-patterns §1.6, §4.6), keeps members in document order, and lets
-//! a duplicate key replace the earlier one ("last one wins", §2).
+//! event-patterns §1.6, §4.6), keeps members in document order, and lets
+//! a duplicate key replace the earlier one ("last one wins", event-patterns §2).
 
 use std::fmt;
 
@@ -26,7 +26,7 @@ pub struct JsonError {
     pub column: usize,
 }
 
-/// Deepest nesting accepted (PutEvents processes 1100 levels, spec §6).
+/// Deepest nesting accepted (PutEvents processes 1100 levels, event-patterns §6).
 pub const MAX_DEPTH: usize = 1100;
 
 impl Json {
@@ -39,7 +39,7 @@ impl Json {
     }
 
     /// Parses an event: a duplicate key keeps *every* occurrence, each a value
-    /// of the field, as Event Ruler reads events (spec §1.7).
+    /// of the field, as Event Ruler reads events (event-patterns §1.7).
     ///
     /// # Errors
     /// [`JsonError`] with the position of the first problem.

@@ -7,7 +7,7 @@
 //! A bitmap of each node's children's first bytes rejects most keys in one
 //! test; a few children are compared directly and many are hashed. A dotted
 //! event key (`"a.b"`) walks several segments, which is exactly the
-//! dot-joining rule of spec event-patterns §1.4.
+//! dot-joining rule of event-patterns §1.4.
 
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

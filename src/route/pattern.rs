@@ -1,6 +1,6 @@
 //! EventBridge pattern compiler: parses and validates a pattern exactly as
 //! EventBridge does (Event Ruler's strict JSON rule compiler plus the
-//! service's limits; spec event-patterns §2–§6) and expands `$or` into a
+//! service's limits; event-patterns §2–§6) and expands `$or` into a
 //! disjunction of conjunctions of leaf conditions.
 
 use super::json::Json;
@@ -17,9 +17,9 @@ pub struct PatternError {
 }
 
 /// The longest pattern EventBridge accepts (adjustable service quota; the
-/// default is 2048 characters, spec §6).
+/// default is 2048 characters, event-patterns §6).
 pub const MAX_PATTERN_CHARS: usize = 4096;
-/// The most rule combinations a `$or` expansion may produce (spec §4.11).
+/// The most rule combinations a `$or` expansion may produce (event-patterns §4.11).
 pub const MAX_OR_COMBINATIONS: usize = 1000;
 
 /// A compiled pattern: it matches when any conjunction matches.
@@ -31,7 +31,7 @@ pub struct Pattern {
 /// A leaf condition: some value at `path` satisfies some matcher.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Condition {
-    /// Dot-joined key path (arrays are transparent, spec §1).
+    /// Dot-joined key path (arrays are transparent, event-patterns §1).
     pub path: String,
     pub matchers: Vec<Matcher>,
 }
@@ -44,7 +44,7 @@ impl Condition {
     }
 }
 
-/// One match value of a leaf condition (spec §4).
+/// One match value of a leaf condition (event-patterns §4).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Matcher {
     String(String),
@@ -68,7 +68,7 @@ pub enum Matcher {
     Cidr(Cidr),
 }
 
-/// The excluded set of an `anything-but` (spec §4.5).
+/// The excluded set of an `anything-but` (event-patterns §4.5).
 #[derive(Clone, Debug, PartialEq)]
 pub enum AnythingBut {
     Strings(Vec<String>),
@@ -133,7 +133,7 @@ impl Matcher {
 
 impl AnythingBut {
     /// Whether the value is excluded. Only values of the excluded kind can be
-    /// excluded: `null`, booleans and the other type satisfy (spec §4.5).
+    /// excluded: `null`, booleans and the other type satisfy (event-patterns §4.5).
     #[must_use]
     pub fn excludes(&self, leaf: &Leaf<'_>) -> bool {
         match (self, leaf) {
@@ -389,7 +389,7 @@ fn rule_number(value: &Json, op: &str, path: &str) -> Result<f64, PatternError> 
     exact_number(text).ok_or_else(|| err(format!("Cannot compare number : {text}"), path))
 }
 
-/// `numeric` operand (spec §4.6).
+/// `numeric` operand (event-patterns §4.6).
 fn numeric(operand: &Json, path: &str) -> Result<NumericRange, PatternError> {
     let Json::Array(items) = operand else {
         return Err(err("Value of numeric must be an array.", path));
@@ -433,7 +433,7 @@ fn numeric(operand: &Json, path: &str) -> Result<NumericRange, PatternError> {
     Ok(range)
 }
 
-/// `anything-but` operand (spec §4.5).
+/// `anything-but` operand (event-patterns §4.5).
 fn anything_but(operand: &Json, path: &str) -> Result<AnythingBut, PatternError> {
     const SHAPE: &str = "Value of anything-but must be an array or single string/number value.";
     match operand {

@@ -81,7 +81,7 @@ fn choose<'t>(options: &[Vec<&'t Trail>], chosen: &mut Vec<&'t Trail>) -> bool {
 }
 
 /// Two values are consistent unless they sit in different elements of the
-/// same array (spec event-patterns §3).
+/// same array (event-patterns §3).
 pub(crate) fn consistent(a: &[(u32, u32)], b: &[(u32, u32)]) -> bool {
     a.iter().all(|(array, index)| b.iter().all(|(other, other_index)| array != other || index == other_index))
 }

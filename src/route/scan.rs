@@ -2,7 +2,7 @@
 //! materialises only the fields some rule references and skips (while still
 //! validating) everything else. Each value carries its *array trail* — which
 //! element of which array it sits in — for the array-consistency rule
-//! (spec event-patterns §3).
+//! (event-patterns §3).
 //!
 //! Referenced paths form a trie keyed by path segment ([`PathTable`],
 //! module `paths`), so a member is looked up by its own key, never by its

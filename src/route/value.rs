@@ -1,5 +1,5 @@
 //! Leaf-value predicates of the EventBridge pattern language
-//! (spec event-patterns §4): the number model, IP literals and CIDR ranges,
+//! (event-patterns §4): the number model, IP literals and CIDR ranges,
 //! wildcards, and Event Ruler's exact ignore-case rule.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Leaf<'a> {
     Str(std::borrow::Cow<'a, str>),
-    /// `value` is set only when the text is exactly representable (§4.6).
+    /// `value` is set only when the text is exactly representable (event-patterns §4.6).
     Num {
         text: &'a str,
         value: Option<f64>,
@@ -18,7 +18,7 @@ pub enum Leaf<'a> {
 }
 
 /// The numeric value of a decimal literal, if it is exactly representable as
-/// a finite double (Ruler's `ComparableNumber`, spec §4.6): the literal must
+/// a finite double (Ruler's `ComparableNumber`, event-patterns §4.6): the literal must
 /// equal, as an exact decimal, the double nearest to it.
 #[must_use]
 pub fn exact_number(text: &str) -> Option<f64> {
@@ -103,7 +103,7 @@ pub enum Cidr {
 }
 
 impl Cidr {
-    /// Parses `a.b.c.d/n` or `x:…/n` with Ruler's messages (spec §4.9).
+    /// Parses `a.b.c.d/n` or `x:…/n` with Ruler's messages (event-patterns §4.9).
     ///
     /// # Errors
     /// The reason text EventBridge gives.
@@ -155,7 +155,7 @@ impl Cidr {
     }
 }
 
-/// A wildcard pattern: literal segments separated by `*` (spec §4.10).
+/// A wildcard pattern: literal segments separated by `*` (event-patterns §4.10).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Wildcard {
     /// Literal pieces; a `*` stands between consecutive pieces.
@@ -239,7 +239,7 @@ impl Wildcard {
     /// An approximation of Event Ruler's `MachineComplexityEvaluator` for one
     /// wildcard: the most NFA states that can be active at once, counting
     /// states that can still reach the end. AWS rejects rules above a
-    /// threshold it does not publish (spec §4.10); see
+    /// threshold it does not publish (event-patterns §4.10); see
     /// [`MAX_WILDCARD_COMPLEXITY`].
     #[must_use]
     pub fn complexity(&self) -> usize {
@@ -313,10 +313,10 @@ impl Wildcard {
 
 /// Rules whose wildcard complexity exceeds this are rejected as "too
 /// complex". AWS accepts a pattern Ruler rates 7 and rejects one it rates 11
-/// (spec §4.10); our measure rates those 8 and 12, so the limit sits between.
+/// (event-patterns §4.10); our measure rates those 8 and 12, so the limit sits between.
 pub const MAX_WILDCARD_COMPLEXITY: usize = 10;
 
-/// Event Ruler's equals-ignore-case rule (spec §4.4): each UTF-16 unit of the
+/// Event Ruler's equals-ignore-case rule (event-patterns §4.4): each UTF-16 unit of the
 /// pattern matches its own `toLowerCase(ROOT)` or `toUpperCase(ROOT)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IgnoreCase {

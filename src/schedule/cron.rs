@@ -1,4 +1,4 @@
-//! AWS cron expressions (spec §5.2, EventBridge cron reference R-EB-CRON).
+//! AWS cron expressions (aws-behaviour §5.2, EventBridge cron reference R-EB-CRON).
 //!
 //! `cron(Minutes Hours Day-of-month Month Day-of-week Year)`, with `, - * /` in
 //! every field, `?` `L` `W` in day-of-month, `?` `L` `#` in day-of-week,
@@ -382,7 +382,7 @@ mod tests {
 
     #[test]
     fn documented_aas_examples_parse() {
-        // R-AAS-CRON examples (spec §5.2).
+        // R-AAS-CRON examples (aws-behaviour §5.2).
         for e in [
             "0 10 * * ? *",
             "15 12 * * ? *",

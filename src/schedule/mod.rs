@@ -1,4 +1,4 @@
-//! Schedule expressions of scheduled actions (spec §5): `at(...)`,
+//! Schedule expressions of scheduled actions (aws-behaviour §5): `at(...)`,
 //! `rate(...)`, `cron(...)`, an IANA time zone, and StartTime / EndTime.
 //!
 //! Owns: parsing and next-fire computation. May not touch: what a firing does
@@ -12,14 +12,14 @@
 //!   cron time that occurs twice fires once, at its first occurrence. This is
 //!   EventBridge Scheduler's documented behaviour (AWS knowledge-center article
 //!   "eventbridge-scheduler-adjust-dst"); Application Auto Scaling only says it
-//!   "automatically adjusts for DST" (spec §5.2), so we apply the Scheduler's
+//!   "automatically adjusts for DST" (aws-behaviour §5.2), so we apply the Scheduler's
 //!   rule \[INF\]. A one-time `at` inside a gap is moved forward by the gap's
 //!   length instead of being lost \[INF\].
 //! * StartTime applies to every recurring schedule: the action fires at
-//!   StartTime, then on its recurrence (spec §16 item 7). No fire after
-//!   EndTime (spec §5.3). `at` ignores both.
+//!   StartTime, then on its recurrence (aws-behaviour §16 item 7). No fire after
+//!   EndTime (aws-behaviour §5.3). `at` ignores both.
 //! * A `rate` without StartTime is anchored at the action's creation time
-//!   (spec §5.2 \[INF\]); without either, at the Unix epoch.
+//!   (aws-behaviour §5.2 \[INF\]); without either, at the Unix epoch.
 
 pub mod cron;
 
@@ -94,7 +94,7 @@ impl Expression {
                 .ok()
                 .filter(|v| *v > 0)
                 .ok_or_else(|| invalid(format!("rate value {value:?} must be a positive whole number")))?;
-            // Both spellings are accepted for either value (spec §5.2 [INF]).
+            // Both spellings are accepted for either value (our choice, aws-behaviour §5.2).
             let unit = match unit {
                 "minute" | "minutes" => RateUnit::Minute,
                 "hour" | "hours" => RateUnit::Hour,
@@ -181,7 +181,7 @@ impl Schedule {
                 }
             }
             Expression::Cron(cron) => match self.start {
-                // StartTime itself is a fire time (spec §16 item 7).
+                // StartTime itself is a fire time (aws-behaviour §16 item 7).
                 Some(start) if after < start => Some(start),
                 Some(start) => next_cron(cron, &self.zone, after.max(start)),
                 None => next_cron(cron, &self.zone, after),

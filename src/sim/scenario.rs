@@ -94,7 +94,7 @@ fn default_maximum_percent() -> u32 {
 
 /// A rolling deployment: from `at_seconds`, every task is replaced; new
 /// tasks start within `maximum_percent` of the desired count and an old task
-/// stops as each new one runs. Scale-in is blocked meanwhile (spec §2.5).
+/// stops as each new one runs. Scale-in is blocked meanwhile (aws-behaviour §2.5).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeploymentModel {
@@ -239,7 +239,7 @@ pub struct ServiceModel {
     /// Seconds from desired-count increase to RUNNING: uniform in [min, max].
     pub task_start_seconds: (u32, u32),
     /// Seconds after RUNNING before a task passes its health checks and
-    /// receives traffic (spec §9.2: 40 s without health checks; the load
+    /// receives traffic (aws-behaviour §9.2: 40 s without health checks; the load
     /// balancer's checks otherwise). Default 0: traffic at once.
     #[serde(default)]
     pub healthy_after_seconds: u32,

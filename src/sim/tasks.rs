@@ -125,7 +125,7 @@ impl TaskBook {
         })
     }
 
-    /// A task state change; `version` follows the lifecycle (spec §10.2:
+    /// A task state change; `version` follows the lifecycle (aws-behaviour §10.2:
     /// higher means later).
     fn task_event(&mut self, at: Timestamp, id: u64, status: &str) {
         let version = match status {
@@ -223,7 +223,7 @@ impl TaskBook {
         done
     }
 
-    /// `SERVICE_TASK_PLACEMENT_FAILURE` for the service (spec §10.5).
+    /// `SERVICE_TASK_PLACEMENT_FAILURE` for the service (aws-behaviour §10.5).
     pub fn placement_failure(&mut self, at: Timestamp, reason: &str) {
         let service_arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{}/{}", self.cluster, self.service);
         let detail = json!({
