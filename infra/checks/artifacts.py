@@ -103,33 +103,31 @@ def elf(machine, size):
 
 def self_test():
     failures = []
+
+    def expect(label, found, accepted):
+        ok = (not found) == accepted
+        print(f"self-test {label}: {'accepted' if not found else 'rejected'}{'' if ok else '  <-- WRONG'}")
+        if not ok:
+            failures.append(f"self-test {label}: expected {'acceptance' if accepted else 'rejection'}, got {found}")
+
     with tempfile.TemporaryDirectory() as scratch:
         scratch = pathlib.Path(scratch)
+        small = elf(183, 4096)
         cases = [
-            ("aarch64, small", elf(183, 4096), "arm64", True),
-            ("x86_64 deployed as arm64", elf(62, 4096), "arm64", False),
-            ("aarch64 over the ceiling", elf(183, MAX_BYTES + 1), "arm64", False),
-            ("not an ELF file", b"#!/bin/sh\necho bootstrap\n", "arm64", False),
-            ("32-bit ELF", elf(183, 4096)[:4] + b"\x01" + elf(183, 4096)[5:], "arm64", False),
+            ("aarch64, small", small, True),
+            ("x86_64 deployed as arm64", elf(62, 4096), False),
+            ("aarch64 over the ceiling", elf(183, MAX_BYTES + 1), False),
+            ("not an ELF file", b"#!/bin/sh\necho bootstrap\n", False),
+            ("32-bit ELF", small[:4] + b"\x01" + small[5:], False),
         ]
-        for label, content, architecture, accepted in cases:
+        for label, content, accepted in cases:
             path = scratch / label.replace(" ", "-")
             path.write_bytes(content)
-            found = problems(path, architecture)
-            ok = (not found) == accepted
-            print(f"self-test {label}: {'accepted' if not found else 'rejected'}{'' if ok else '  <-- WRONG'}")
-            if not ok:
-                failures.append(f"self-test {label}: expected {'acceptance' if accepted else 'rejection'}, got {found}")
+            expect(label, problems(path, "arm64"), accepted)
         manifest = scratch / "Cargo.toml"
         manifest.write_text('[profile.lambda]\ninherits = "release"\n')
-        collision = profile_collisions(manifest)
-        print(f"self-test profile named lambda: {'rejected' if collision else 'accepted  <-- WRONG'}")
-        if not collision:
-            failures.append("self-test profile named lambda: accepted")
-        missing = problems(scratch / "absent", "arm64")
-        print(f"self-test missing file: {'rejected' if missing else 'accepted  <-- WRONG'}")
-        if not missing:
-            failures.append("self-test missing file: accepted")
+        expect("profile named lambda", profile_collisions(manifest), False)
+        expect("missing file", problems(scratch / "absent", "arm64"), False)
     return failures
 
 
