@@ -1,7 +1,7 @@
 //! Task placement on EC2 (aws-behaviour §8): resources and ports → constraints
 //! (`distinctInstance`, `memberOf`) → strategies in order (`binpack`,
 //! `spread`, seeded `random`), each later rule only breaking ties of the
-//! earlier ones (aws-behaviour §8.4 \[INF\]). Also the grouped estimator that answers "how
+//! earlier ones (aws-behaviour §8.4 (our choice)). Also the grouped estimator that answers "how
 //! many new instances do these tasks need" in time linear in instances.
 
 use super::model::{BinpackField, Instance, InstanceType, Placement, Resources, Strategy, Task};

@@ -8,7 +8,7 @@
 //! several datapoints (10-s data under a 60-s alarm) is their average.
 //! ALARM when at least `datapoints_to_alarm` buckets breach; missing buckets
 //! follow `TreatMissingData`. CloudWatch's "premature alarm" and
-//! evaluation-range extension corner cases are not reproduced \[INF\].
+//! evaluation-range extension corner cases are not reproduced (our choice).
 
 use crate::config::{AlarmSpec, TreatMissing};
 use crate::decision::AlarmState;
@@ -58,7 +58,7 @@ impl AlarmWindow {
     /// after their period and AWS's own benchmark (363 s from spike to
     /// trigger) shows 3-of-3 alarms still fire on them, so the range must
     /// reach back four periods beyond N (the delay plus the current,
-    /// incomplete period) — \[INF\], calibrated in `tests/sim.rs`.
+    /// incomplete period) — our choice, calibrated in `tests/sim.rs`.
     pub const EXTRA_RANGE: i64 = 4;
 
     /// Evaluates the alarm over `series` (sorted by time) at `now`.

@@ -96,7 +96,7 @@ pub const SCALE_IN_BAND_DEPTH: f64 = 0.5;
 pub const FAST_STALENESS: SignedDuration = SignedDuration::from_mins(5);
 
 /// Capacity that puts the metric on target, rounded up both ways (aws-behaviour §3.6
-/// reference algorithm \[INF\]): adds enough, never removes too much. From zero
+/// our algorithm, as AWS publishes none): adds enough, never removes too much. From zero
 /// running tasks it is 1, "the minimum possible amount".
 #[must_use]
 pub fn proportional_capacity(running: u32, metric: f64, target: f64) -> u32 {
@@ -117,7 +117,7 @@ pub fn proportional_capacity(running: u32, metric: f64, target: f64) -> u32 {
 
 /// The step change for `PercentChangeInCapacity` (aws-behaviour §4.3): above 1 floor,
 /// in (0, 1) → 1, in (−1, 0) → −1, below −1 ceil; `MinAdjustmentMagnitude`
-/// raises the magnitude (applied both ways \[INF\]).
+/// raises the magnitude (applied both ways (our choice)).
 #[must_use]
 pub fn percent_change(capacity: u32, percent: i64, min_magnitude: Option<u32>) -> i64 {
     let raw = f64::from(capacity) * percent as f64 / 100.0;

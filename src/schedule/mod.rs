@@ -13,13 +13,13 @@
 //!   EventBridge Scheduler's documented behaviour (AWS knowledge-center article
 //!   "eventbridge-scheduler-adjust-dst"); Application Auto Scaling only says it
 //!   "automatically adjusts for DST" (aws-behaviour §5.2), so we apply the Scheduler's
-//!   rule \[INF\]. A one-time `at` inside a gap is moved forward by the gap's
-//!   length instead of being lost \[INF\].
+//!   rule (our choice). A one-time `at` inside a gap is moved forward by the gap's
+//!   length instead of being lost (our choice).
 //! * StartTime applies to every recurring schedule: the action fires at
 //!   StartTime, then on its recurrence (aws-behaviour §16 item 7). No fire after
 //!   EndTime (aws-behaviour §5.3). `at` ignores both.
 //! * A `rate` without StartTime is anchored at the action's creation time
-//!   (aws-behaviour §5.2 \[INF\]); without either, at the Unix epoch.
+//!   (aws-behaviour §5.2 (our choice)); without either, at the Unix epoch.
 
 pub mod cron;
 
