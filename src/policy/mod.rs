@@ -117,7 +117,7 @@ pub fn proportional_capacity(running: u32, metric: f64, target: f64) -> u32 {
 
 /// The step change for `PercentChangeInCapacity` (aws-behaviour §4.3): above 1 floor,
 /// in (0, 1) → 1, in (−1, 0) → −1, below −1 ceil; `MinAdjustmentMagnitude`
-/// raises the magnitude (applied both ways (our choice)).
+/// raises the magnitude (applied both ways: our choice).
 #[must_use]
 pub fn percent_change(capacity: u32, percent: i64, min_magnitude: Option<u32>) -> i64 {
     let raw = f64::from(capacity) * percent as f64 / 100.0;
