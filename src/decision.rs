@@ -88,7 +88,30 @@ pub struct PolicyEvaluation {
     pub alarm: Option<AlarmReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proposal: Option<Proposal>,
+    /// `fast` mode: the evidence behind a scale-out or a probe's
+    /// withdrawal, and what it sized (docs/configuration.md "fast mode").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
     pub outcome: PolicyOutcome,
+}
+
+/// What a `fast` scale-out rests on (docs/decision-record.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "basis", rename_all = "snake_case")]
+pub enum Evidence {
+    /// One datapoint above the band: a probe of at most 15 % of the tasks
+    /// (at least one), whatever the datapoint asks for (`wanted`).
+    Single { wanted: u32 },
+    /// Datapoints covering a minute or more, all above the band: the
+    /// smallest of their needs (`wanted`, before any projection).
+    Confirmed { wanted: u32 },
+    /// A rising load, or capped readings in a row: sized by the projection
+    /// or the capped headroom (`wanted`).
+    Trend { wanted: u32 },
+    /// A probe made at `probed_at` that no datapoint measured since needed
+    /// (`needed` at most the tasks before it), withdrawn after the
+    /// scale-in window.
+    ProbeUnneeded { probed_at: Timestamp, needed: u32 },
 }
 
 /// The kind of a policy.
@@ -150,6 +173,10 @@ pub enum PolicyOutcome {
     WithinTarget,
     /// Its alarm is in ALARM but was invoked less than a minute ago (aws-behaviour §3.5).
     AwaitingReinvocation,
+    /// `fast` mode: one datapoint above the band, too soon after a scale-in
+    /// to reverse it on a single datapoint; the next datapoint decides
+    /// (docs/configuration.md "fast mode").
+    AwaitingConfirmation,
     /// Not enough data to evaluate.
     InsufficientData,
     /// Target tracking scale-in held: not every policy is ready (aws-behaviour §3.8).

@@ -121,6 +121,11 @@ pub struct TargetMemory {
     /// reporting), for the trend (docs/configuration.md "fast mode").
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub loads: BTreeMap<String, Vec<Datapoint>>,
+    /// Per `fast` policy, its outstanding probe: a scale-out on a single
+    /// datapoint that no datapoint has confirmed yet (docs/configuration.md
+    /// "fast mode").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub probes: BTreeMap<String, Probe>,
     /// Scheduled actions have been handled up to this instant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedules_checked_until: Option<Timestamp>,
@@ -141,6 +146,20 @@ pub struct ScaleRecord {
     pub at: Timestamp,
     pub from: u32,
     pub to: u32,
+}
+
+/// A `fast` scale-out on one unconfirmed datapoint, and the most tasks any
+/// datapoint has needed since: when none needed more than `from` for a
+/// whole scale-in stabilization window, the probe is withdrawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    /// When the probe was proposed.
+    pub at: Timestamp,
+    /// The tasks that produced the datapoint, and what the probe asked for.
+    pub from: u32,
+    pub to: u32,
+    /// The largest capacity at target of any datapoint since.
+    pub needed: u32,
 }
 
 /// A recommendation, for stabilization windows.

@@ -20,22 +20,100 @@ fn points(start: i64, step: i64, values: &[f64]) -> Vec<Datapoint> {
 }
 
 #[test]
-fn fast_mode_acts_on_the_first_datapoint_above_target() {
-    // One 10-second datapoint at 80 % with target 50 → ceil(10×80/50) = 16.
-    let d = Harness::new(fast("")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[80.0]))]));
+fn fast_mode_probes_on_the_first_datapoint_above_target_and_scales_fully_once_confirmed() {
+    // docs/configuration.md "fast mode": one datapoint at 80 % with target
+    // 50 asks for ceil(10×80/50) = 16, but alone it may be the first
+    // datapoint of a flash crowd: it adds at most 15 % of the tasks (a probe).
+    let mut h = Harness::new(fast(""));
+    let d = h.step(75, &observe(10, 10, &[(CPU, minutes(0, &[50.0, 80.0]))]));
+    assert_eq!((d.desired, &d.reason), (11, &Reason::ScaledOut { policy: "cpu".into() }));
+    assert_eq!(d.computed, Some(11));
+    // The next datapoint is above target too: two datapoints covering a
+    // minute or more confirm it, and the scale-out goes to the smaller of
+    // their needs (16 and ceil(10×90/50) = 18 → 16).
+    let d = h.step(135, &observe(11, 10, &[(CPU, minutes(0, &[50.0, 80.0, 90.0]))]));
     assert_eq!((d.desired, &d.reason), (16, &Reason::ScaledOut { policy: "cpu".into() }));
+}
+
+#[test]
+fn fast_mode_confirmation_needs_a_minute_of_datapoints() {
+    // At 20 s, two datapoints cover 40 s: still a probe; the third confirms
+    // (as long as AWS's own 3 × 20-s alarm).
+    let mut h = Harness::new(fast(""));
+    assert_eq!(h.step(45, &observe(10, 10, &[(CPU, points(0, 20, &[50.0, 80.0]))])).desired, 11);
+    assert_eq!(h.step(65, &observe(11, 10, &[(CPU, points(0, 20, &[50.0, 80.0, 80.0]))])).desired, 11);
+    assert_eq!(h.step(85, &observe(11, 10, &[(CPU, points(0, 20, &[50.0, 80.0, 80.0, 80.0]))])).desired, 16);
 }
 
 #[test]
 fn fast_mode_adds_bounded_headroom_on_a_capped_reading() {
     // 100 % is a floor of the demand, not its measure: 10×100/50 = 20 is
-    // the least needed, ×1.5 = 30 (docs/configuration.md "fast mode").
-    let d = Harness::new(fast("")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[100.0]))]));
+    // the least needed, ×1.5 = 30 (docs/configuration.md "fast mode"), once
+    // confirmed; a capped reading confirms without bounding the size.
+    let d = Harness::new(fast("")).step(135, &observe(10, 10, &[(CPU, minutes(0, &[50.0, 100.0, 100.0]))]));
     assert_eq!(d.desired, 30);
+    // Alone it is a probe like any other datapoint.
+    let d = Harness::new(fast("")).step(75, &observe(10, 10, &[(CPU, minutes(0, &[50.0, 100.0]))]));
+    assert_eq!(d.desired, 11);
     // A reading far above 100 % is tasks bursting past their reservation:
     // measured, so plain proportional (10×200/50 = 40).
-    let d = Harness::new(fast("")).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[200.0]))]));
+    let d = Harness::new(fast("")).step(135, &observe(10, 10, &[(CPU, minutes(0, &[50.0, 200.0, 200.0]))]));
     assert_eq!(d.desired, 40);
+}
+
+#[test]
+fn a_probe_no_later_datapoint_needed_is_withdrawn_after_the_scale_in_window() {
+    // docs/configuration.md "fast mode": 11 tasks on target, one datapoint
+    // at 75 % → a probe to 12. Every datapoint measured since shows 11 were
+    // enough (12 tasks at 45.8 %: inside the band, so no ordinary scale-in).
+    let mut h = Harness::new(fast(""));
+    let on_target = |minute: i64| minutes(60 * minute, &[45.83]);
+    let d = h.step(75, &observe(11, 11, &[(CPU, minutes(0, &[50.0, 75.0]))]));
+    assert_eq!(d.desired, 12);
+    assert!(h.memory.probes.contains_key("cpu"));
+    let mut last = d;
+    for minute in 2..=16 {
+        last = h.step(60 * minute + 15, &observe(12, 12, &[(CPU, on_target(minute))]));
+        assert_eq!(last.desired, 12, "held for the window, minute {minute}");
+    }
+    // Past the 15-minute window (from t=75): withdrawn, and not a flap.
+    let d = h.step(60 * 17 + 15, &observe(12, 12, &[(CPU, on_target(17))]));
+    assert_eq!((d.desired, &d.reason), (11, &Reason::ScaledIn { policy: "cpu".into() }));
+    assert!(h.memory.probes.is_empty());
+    let _ = last;
+}
+
+#[test]
+fn a_probe_that_a_later_datapoint_needs_is_kept() {
+    let mut h = Harness::new(fast(""));
+    assert_eq!(h.step(75, &observe(11, 11, &[(CPU, minutes(0, &[50.0, 75.0]))])).desired, 12);
+    // Measured after the probe: 12 tasks at 48 % need ceil(12×48/51) = 12.
+    assert_eq!(h.step(135, &observe(12, 12, &[(CPU, minutes(120, &[48.0]))])).desired, 12);
+    for minute in 3..=20 {
+        let d = h.step(60 * minute + 15, &observe(12, 12, &[(CPU, minutes(60 * minute, &[46.0]))]));
+        assert_eq!(d.desired, 12, "minute {minute}");
+    }
+}
+
+#[test]
+fn one_datapoint_does_not_reverse_a_recent_scale_in() {
+    // Scaling out within the scale-in window of a scale-in would be a flap:
+    // one datapoint just above target waits for the next.
+    let mut h = Harness::new(fast("      ScaleIn: {StabilizationWindowSeconds: 0}\n"));
+    // With no window the rule is off: the probe goes ahead.
+    assert_eq!(h.step(15, &observe(10, 10, &[(CPU, minutes(0, &[30.0]))])).desired, 7);
+    assert_eq!(h.step(75, &observe(7, 7, &[(CPU, minutes(60, &[55.0]))])).desired, 8);
+    // A two-minute window: a drop scales in once the window has passed…
+    let mut h = Harness::new(fast("      ScaleIn: {StabilizationWindowSeconds: 120}\n"));
+    assert_eq!(h.step(15, &observe(10, 10, &[(CPU, minutes(0, &[48.0]))])).desired, 10);
+    assert_eq!(h.step(135, &observe(10, 10, &[(CPU, minutes(120, &[30.0]))])).desired, 10);
+    assert_eq!(h.step(195, &observe(10, 10, &[(CPU, minutes(180, &[30.0]))])).desired, 7);
+    // …and within the window after it, one datapoint above target waits.
+    let d = h.step(255, &observe(7, 7, &[(CPU, minutes(240, &[55.0]))]));
+    assert_eq!((d.desired, &d.policies[0].outcome), (7, &PolicyOutcome::AwaitingConfirmation));
+    // 1.5 × target or more is no noise around it: scaled out at once.
+    let d = h.step(315, &observe(7, 7, &[(CPU, minutes(300, &[80.0]))]));
+    assert_eq!(d.desired, 8);
 }
 
 #[test]
@@ -122,28 +200,32 @@ fn stabilization_window_holds_scale_in_at_the_largest_recent_recommendation() {
 #[test]
 fn rate_limit_caps_scale_out_per_period() {
     let mut h = Harness::new(fast("      ScaleOut: {Policies: [{Type: Tasks, Value: 4, PeriodSeconds: 60}]}\n"));
-    let d = h.step(15, &observe(10, 10, &[(CPU, points(10, 10, &[200.0]))]));
+    let d = h.step(15, &observe(10, 10, &[(CPU, points(-60, 60, &[200.0, 200.0]))]));
     assert_eq!(d.desired, 14);
     assert_eq!(d.blocked_by, vec![Block::RateLimit { limit: 14 }]);
     assert_eq!(d.computed, Some(40));
     // Within the same 60 s the 4 added count against the period: no more.
-    let d = h.step(25, &observe(14, 14, &[(CPU, points(20, 10, &[200.0]))]));
+    let mut newer = points(-60, 60, &[200.0, 200.0]);
+    newer.push(Datapoint { timestamp: at(20), value: 200.0 });
+    let d = h.step(25, &observe(14, 14, &[(CPU, newer.clone())]));
     assert_eq!((d.desired, &d.reason), (14, &Reason::Blocked));
     // Next period: 4 more.
-    let d = h.step(80, &observe(14, 14, &[(CPU, points(70, 10, &[200.0]))]));
+    newer.push(Datapoint { timestamp: at(70), value: 200.0 });
+    let d = h.step(80, &observe(14, 14, &[(CPU, newer)]));
     assert_eq!(d.desired, 18);
 }
 
 #[test]
 fn percent_rate_limit_and_select_policy() {
     let rules = "      ScaleOut: {Policies: [{Type: Tasks, Value: 2, PeriodSeconds: 60}, {Type: Percent, Value: 50, PeriodSeconds: 60}], SelectPolicy: Max}\n";
-    let d = Harness::new(fast(rules)).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[200.0]))]));
+    let confirmed = || points(-60, 60, &[200.0, 200.0]);
+    let d = Harness::new(fast(rules)).step(15, &observe(10, 10, &[(CPU, confirmed())]));
     assert_eq!(d.desired, 15, "max of +2 and +50 %");
     let rules = rules.replace("Max", "Min");
-    let d = Harness::new(fast(&rules)).step(15, &observe(10, 10, &[(CPU, points(10, 10, &[200.0]))]));
+    let d = Harness::new(fast(&rules)).step(15, &observe(10, 10, &[(CPU, confirmed())]));
     assert_eq!(d.desired, 12, "min of +2 and +50 %");
     let d = Harness::new(fast("      ScaleOut: {SelectPolicy: Disabled}\n"))
-        .step(15, &observe(10, 10, &[(CPU, points(10, 10, &[200.0]))]));
+        .step(15, &observe(10, 10, &[(CPU, confirmed())]));
     assert_eq!(d.desired, 10);
 }
 
@@ -170,9 +252,9 @@ fn task_warm_up_is_refused_with_its_reason() {
 
 #[test]
 fn fast_mode_uses_the_primary_deployments_running_tasks() {
-    let mut obs = observe(10, 14, &[(CPU, points(10, 10, &[80.0]))]);
+    let mut obs = observe(10, 14, &[(CPU, minutes(0, &[80.0, 80.0]))]);
     obs.primary_running_count = Some(10);
-    assert_eq!(Harness::new(fast("")).step(15, &obs).desired, 16);
+    assert_eq!(Harness::new(fast("")).step(75, &obs).desired, 16);
 }
 
 #[test]
@@ -183,8 +265,8 @@ fn an_on_target_datapoint_of_the_tasks_before_a_scale_out_recommends_those_tasks
     // that demand; recording 16 would hold a useless scale-out a full
     // window longer (a flash crowd gone before the new tasks served).
     let mut h = Harness::new(fast("      ScaleIn: {StabilizationWindowSeconds: 300}\n"));
-    // 10 tasks at 80 % → 16.
-    assert_eq!(h.step(15, &observe(10, 10, &[(CPU, points(10, 10, &[80.0]))])).desired, 16);
+    // 10 tasks at 80 %, confirmed → 16.
+    assert_eq!(h.step(15, &observe(10, 10, &[(CPU, points(-50, 60, &[80.0, 80.0]))])).desired, 16);
     // The next datapoint, still from the 10 old tasks: 47 %, in the band.
     let mut obs = observe(16, 16, &[(CPU, points(190, 10, &[47.0]))]);
     obs.sample_counts.insert(ecs_autopilot::config::MetricId(CPU.to_owned()), points(190, 10, &[10.0]));

@@ -11,7 +11,9 @@ mod fast;
 use crate::config::{
     AdjustmentType, Aggregation, EvaluationMode, Extensions, MetricId, StepPolicy, TargetTrackingPolicy,
 };
-use crate::decision::{AlarmReport, AlarmState, Direction, PolicyEvaluation, PolicyKind, PolicyOutcome, Proposal};
+use crate::decision::{
+    AlarmReport, AlarmState, Direction, Evidence, PolicyEvaluation, PolicyKind, PolicyOutcome, Proposal,
+};
 use crate::memory::{Datapoint, TargetMemory};
 use alarm::AlarmWindow;
 use jiff::{SignedDuration, Timestamp};
@@ -173,6 +175,7 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
         metric_time: newest.map(|p| p.timestamp),
         alarm: None,
         proposal: None,
+        evidence: None,
         outcome: PolicyOutcome::InsufficientData,
     };
     let result = |evaluation: PolicyEvaluation, vote| PolicyResult {
@@ -287,6 +290,8 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
             // The tasks that produced the datapoint: the base of every
             // capacity below.
             let tasks = fast::reporting_tasks(ctx, policy, point).unwrap_or(ctx.running);
+            let needed = fast::needed_for_probe(policy, tasks, value, tol_out);
+            let probe = fast::outstanding_probe(ctx, policy, &mut memory.probes, point, !seen, needed);
             let ratio = value / target;
             let vote = if ratio > 1.0 + tol_out {
                 Direction::Out
@@ -302,9 +307,21 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
                 // On target now, but a sustained climb will outgrow the
                 // tasks before new ones could serve: scale out ahead of it.
                 Direction::Out
+            } else if let Some(probe) = probe.filter(|p| !seen && fast::probe_withdrawable(ctx, p)) {
+                // A whole window of datapoints never needed the probe's
+                // tasks: withdraw it (no flap: the window has passed).
+                memory.probes.remove(&policy.name);
+                evaluation.evidence = Some(Evidence::ProbeUnneeded { probed_at: probe.at, needed: probe.needed });
+                evaluation.proposal = Some(Proposal { direction: Direction::In, capacity: probe.from });
+                evaluation.outcome = PolicyOutcome::NoChange;
+                return result(evaluation, Vote::In(probe.from));
             } else {
                 evaluation.outcome = PolicyOutcome::WithinTarget;
-                return stale(PolicyResult { enough_for_now: Some(tasks), ..result(evaluation, Vote::Hold) });
+                // While a probe is outstanding, an in-band datapoint
+                // recommends what it needs at target (at least the tasks
+                // before the probe), so the probe can be withdrawn.
+                let enough = probe.map_or(tasks, |p| needed.max(p.from));
+                return stale(PolicyResult { enough_for_now: Some(enough), ..result(evaluation, Vote::Hold) });
             };
             if seen {
                 evaluation.outcome = PolicyOutcome::AwaitingReinvocation;
@@ -313,12 +330,37 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
             let capacity = if !value.is_finite() || tasks == 0 {
                 propose(value)
             } else if vote == Direction::Out {
-                fast::scale_out_capacity(ctx.now, policy, point, tasks, &trend)
+                let full = fast::scale_out_capacity(ctx.now, policy, point, tasks, &trend);
+                let evidence = fast::evidence(ctx, policy, series, point, &trend, target * (1.0 + tol_out));
+                if evidence == fast::Evidence::Single
+                    && !fast::unmistakable(policy, value)
+                    && fast::recently_scaled_in(ctx, memory.last_scale_in)
+                {
+                    // Reversing a recent scale-in is a flap: one datapoint
+                    // is not enough evidence for it, unless it is far above
+                    // any noise around the target.
+                    evaluation.outcome = PolicyOutcome::AwaitingConfirmation;
+                    return result(evaluation, Vote::Hold);
+                }
+                let capacity = fast::bounded_by_evidence(full, tasks, evidence);
+                evaluation.evidence = Some(fast::record_of(evidence, full));
+                fast::remember_probe(ctx, policy, &mut memory.probes, point, tasks, capacity, evidence);
+                capacity
             } else {
                 // Scale in to where the metric sits half-way into the band,
                 // not on target: the next small rise then stays inside it
-                // (no scale-out right after a scale-in).
-                proportional_capacity(tasks, value, target * (1.0 - tol_in * SCALE_IN_BAND_DEPTH))
+                // (no scale-out right after a scale-in). A probe no datapoint
+                // needed goes whole: the tasks before it were enough (the
+                // scale-in stabilization keeps it for its window).
+                let half_way = proportional_capacity(tasks, value, target * (1.0 - tol_in * SCALE_IN_BAND_DEPTH));
+                match probe.filter(|p| p.needed <= p.from && p.from < half_way) {
+                    Some(probe) => {
+                        evaluation.evidence =
+                            Some(Evidence::ProbeUnneeded { probed_at: probe.at, needed: probe.needed });
+                        probe.from
+                    }
+                    None => half_way,
+                }
             };
             evaluation.proposal = Some(Proposal { direction: vote, capacity });
             evaluation.outcome = PolicyOutcome::NoChange;
@@ -356,6 +398,7 @@ pub fn step(
             threshold: alarm.threshold,
         }),
         proposal: None,
+        evidence: None,
         outcome: PolicyOutcome::WithinTarget,
     };
     let result = |evaluation, vote| PolicyResult {
