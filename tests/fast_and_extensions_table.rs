@@ -278,3 +278,19 @@ fn an_on_target_datapoint_of_the_tasks_before_a_scale_out_recommends_those_tasks
     assert_eq!(d.blocked_by, vec![Block::StabilizationWindow { recommendation: 7, held_at: 10 }]);
     assert_eq!((d.desired, &d.reason), (10, &Reason::ScaledIn { policy: "cpu".into() }));
 }
+
+#[test]
+fn a_steady_drain_below_the_band_scales_in_to_target_when_half_way_removes_nothing() {
+    // docs/configuration.md "fast mode": 8 tasks at 42.5 % is below the
+    // band (45), but half-way into it needs ceil(8×42.5/47.5) = 8: nothing
+    // to remove. A load falling datapoint after datapoint goes on falling,
+    // so the scale-in goes as far as the metric stays on target (7 → 48.6 %).
+    let no_window = "      ScaleIn: {StabilizationWindowSeconds: 0}\n";
+    let d =
+        Harness::new(fast(no_window)).step(255, &observe(8, 8, &[(CPU, minutes(0, &[50.0, 48.0, 46.0, 44.5, 42.5]))]));
+    assert_eq!((d.desired, &d.reason), (7, &Reason::ScaledIn { policy: "cpu".into() }));
+    // The same reading amid noise (no steady fall) keeps the 8.
+    let d =
+        Harness::new(fast(no_window)).step(255, &observe(8, 8, &[(CPU, minutes(0, &[42.5, 44.0, 42.5, 44.0, 42.5]))]));
+    assert_eq!((d.desired, &d.reason), (8, &Reason::AlreadyAtDesiredCapacity));
+}

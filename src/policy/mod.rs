@@ -352,7 +352,13 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
                 // (no scale-out right after a scale-in). A probe no datapoint
                 // needed goes whole: the tasks before it were enough (the
                 // scale-in stabilization keeps it for its window).
-                let half_way = proportional_capacity(tasks, value, target * (1.0 - tol_in * SCALE_IN_BAND_DEPTH));
+                let mut half_way = proportional_capacity(tasks, value, target * (1.0 - tol_in * SCALE_IN_BAND_DEPTH));
+                if half_way >= tasks && trend.falling() {
+                    // Rounding up to half-way removes nothing, yet the load
+                    // keeps falling below the band: scale in as far as the
+                    // metric stays on target (noise is no steady fall).
+                    half_way = proportional_capacity(tasks, value, target);
+                }
                 match probe.filter(|p| p.needed <= p.from && p.from < half_way) {
                     Some(probe) => {
                         evaluation.evidence =
