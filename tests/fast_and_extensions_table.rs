@@ -294,3 +294,20 @@ fn a_steady_drain_below_the_band_scales_in_to_target_when_half_way_removes_nothi
         Harness::new(fast(no_window)).step(255, &observe(8, 8, &[(CPU, minutes(0, &[42.5, 44.0, 42.5, 44.0, 42.5]))]));
     assert_eq!((d.desired, &d.reason), (8, &Reason::AlreadyAtDesiredCapacity));
 }
+
+#[test]
+fn a_receding_excess_confirms_nothing() {
+    // docs/configuration.md "fast mode": a crowd's first minute reads 99 %,
+    // its second (the crowd leaving part-way) 76 %: still above target, but
+    // well below the datapoint before, so it is no confirmation — the probe
+    // (10 → 11) stands and nothing more is added.
+    let mut h = Harness::new(fast(""));
+    assert_eq!(h.step(75, &observe(10, 10, &[(CPU, minutes(0, &[50.0, 99.0]))])).desired, 11);
+    let d = h.step(135, &observe(11, 10, &[(CPU, minutes(0, &[50.0, 99.0, 76.0]))]));
+    assert_eq!(d.desired, 11);
+    assert_eq!(d.policies[0].evidence, Some(ecs_autopilot::decision::Evidence::Single { wanted: 16 }));
+    // A second minute as high as the first confirms: 10 × 99 / 50 → 20.
+    let mut h = Harness::new(fast(""));
+    assert_eq!(h.step(75, &observe(10, 10, &[(CPU, minutes(0, &[50.0, 98.0]))])).desired, 11);
+    assert_eq!(h.step(135, &observe(11, 10, &[(CPU, minutes(0, &[50.0, 98.0, 98.0]))])).desired, 20);
+}

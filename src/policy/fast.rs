@@ -48,6 +48,9 @@ pub const PROBE_FRACTION: f64 = 0.15;
 /// Two datapoints confirm each other when no more than this separates
 /// them (a missing datapoint in between breaks the confirmation).
 pub const CONFIRMATION_GAP: SignedDuration = SignedDuration::from_secs(120);
+/// A datapoint this fraction below the one before it shows the excess
+/// receding: it does not confirm a scale-out.
+pub const RECEDING: f64 = 0.1;
 /// How much time the datapoints confirming a scale-out must cover.
 pub const CONFIRMATION_SPAN: SignedDuration = SignedDuration::from_secs(60);
 
@@ -232,6 +235,11 @@ pub(super) fn evidence(
         return Evidence::Trend;
     }
     let Some(before) = previous(series, point) else { return Evidence::Single };
+    if before.value > band_top && point.value < before.value * (1.0 - RECEDING) {
+        // Above the band but well below the datapoint before: the excess is
+        // receding (a crowd leaving), which confirms nothing.
+        return Evidence::Single;
+    }
     let spacing = point.timestamp.duration_since(before.timestamp);
     let (mut earliest, mut count, mut floor, mut newest) = (point, 1usize, None::<u32>, point);
     while let Some(p) = previous(series, newest).filter(|p| p.value > band_top) {
