@@ -96,24 +96,57 @@ fn a_probe_that_a_later_datapoint_needs_is_kept() {
 }
 
 #[test]
-fn one_datapoint_does_not_reverse_a_recent_scale_in() {
-    // Scaling out within the scale-in window of a scale-in would be a flap:
-    // one datapoint just above target waits for the next.
+fn a_recent_scale_in_is_reversed_only_on_three_datapoints_or_an_unmistakable_one() {
+    // docs/configuration.md "fast mode": scaling out within the scale-in
+    // window of a scale-in would be a flap, so it needs AWS's own evidence
+    // (3 datapoints in a row above target) unless a datapoint is far above
+    // any noise around the target (1.5 × target, or a capped reading).
     let mut h = Harness::new(fast("      ScaleIn: {StabilizationWindowSeconds: 0}\n"));
     // With no window the rule is off: the probe goes ahead.
     assert_eq!(h.step(15, &observe(10, 10, &[(CPU, minutes(0, &[30.0]))])).desired, 7);
     assert_eq!(h.step(75, &observe(7, 7, &[(CPU, minutes(60, &[55.0]))])).desired, 8);
-    // A two-minute window: a drop scales in once the window has passed…
-    let mut h = Harness::new(fast("      ScaleIn: {StabilizationWindowSeconds: 120}\n"));
-    assert_eq!(h.step(15, &observe(10, 10, &[(CPU, minutes(0, &[48.0]))])).desired, 10);
-    assert_eq!(h.step(135, &observe(10, 10, &[(CPU, minutes(120, &[30.0]))])).desired, 10);
-    assert_eq!(h.step(195, &observe(10, 10, &[(CPU, minutes(180, &[30.0]))])).desired, 7);
-    // …and within the window after it, one datapoint above target waits.
-    let d = h.step(255, &observe(7, 7, &[(CPU, minutes(240, &[55.0]))]));
-    assert_eq!((d.desired, &d.policies[0].outcome), (7, &PolicyOutcome::AwaitingConfirmation));
-    // 1.5 × target or more is no noise around it: scaled out at once.
-    let d = h.step(315, &observe(7, 7, &[(CPU, minutes(300, &[80.0]))]));
-    assert_eq!(d.desired, 8);
+    // A ten-minute window: a drop to 30 % scales 10 → 7 once the window
+    // has passed over the last on-target reading (t = 15).
+    let scaled_in = || {
+        let mut h = Harness::new(fast("      ScaleIn: {StabilizationWindowSeconds: 600}\n"));
+        assert_eq!(h.step(15, &observe(10, 10, &[(CPU, minutes(0, &[48.0]))])).desired, 10);
+        for minute in 2..11 {
+            let d = h.step(60 * minute + 15, &observe(10, 10, &[(CPU, minutes(60 * minute, &[30.0]))]));
+            assert_eq!(d.desired, 10, "held at minute {minute}");
+        }
+        assert_eq!(h.step(675, &observe(10, 10, &[(CPU, minutes(660, &[30.0]))])).desired, 7);
+        h
+    };
+    let mut h = scaled_in();
+    for (t, value) in [(735, 55.0), (795, 56.0)] {
+        let d = h.step(t, &observe(7, 7, &[(CPU, minutes(t - 15, &[value]))]));
+        assert_eq!((d.desired, &d.policies[0].outcome), (7, &PolicyOutcome::AwaitingConfirmation), "t={t}");
+    }
+    // The third in a row confirms: the smallest need of the three, 7 × 55 / 50 → 8.
+    let d = h.step(855, &observe(7, 7, &[(CPU, minutes(840, &[57.0]))]));
+    assert_eq!((d.desired, &d.reason), (8, &Reason::ScaledOut { policy: "cpu".into() }));
+    // 1.5 × target is no noise around it: a probe at once.
+    let mut h = scaled_in();
+    assert_eq!(h.step(735, &observe(7, 7, &[(CPU, minutes(720, &[80.0]))])).desired, 8);
+}
+
+#[test]
+fn a_drain_does_not_shorten_the_scale_in_window_within_15_minutes_of_the_newest_scale_out() {
+    // docs/configuration.md "fast mode": a larger scale-out inside a
+    // scale-out cooldown keeps the cooldown's start, but the 15 minutes
+    // that protect against a flap run from it, not from the cooldown's start.
+    let mut h = Harness::new(fast(""));
+    // A probe at t=75 opens the cooldown; its confirmation at t=135 (inside
+    // it) is the newest scale-out.
+    assert_eq!(h.step(75, &observe(10, 10, &[(CPU, minutes(0, &[50.0, 80.0]))])).desired, 11);
+    assert_eq!(h.step(135, &observe(11, 10, &[(CPU, minutes(0, &[50.0, 80.0, 80.0]))])).desired, 16);
+    // Then the load drains steadily, far below the band.
+    let mut values = vec![50.0, 80.0, 80.0];
+    for minute in 3..=17i64 {
+        values.push(40.0 - 2.0 * (minute - 3) as f64);
+        let d = h.step(60 * minute + 15, &observe(16, 16, &[(CPU, minutes(0, &values))]));
+        assert_eq!(d.desired, 16, "minute {minute}: within 15 minutes of the scale-out at t=135");
+    }
 }
 
 #[test]

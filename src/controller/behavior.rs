@@ -70,7 +70,12 @@ pub(super) fn limit(
         let configured = seconds(ext.scale_in_stabilization_seconds());
         // Not within the full window of a scale-out, though: that would
         // undo it within the window (a flap).
-        let recent_scale_out = configured.zip(memory.last_scale_out).is_some_and(|(w, r)| r.at >= since(w));
+        // The newest scale-out counts, not the one that opened the
+        // cooldown: a larger scale-out inside a cooldown keeps the
+        // cooldown's start (aws-behaviour §3.7) but is a change of its own.
+        let newest_scale_out =
+            memory.changes.iter().rev().find(|c| c.to > c.from).map(|c| c.at).max(memory.last_scale_out.map(|r| r.at));
+        let recent_scale_out = configured.zip(newest_scale_out).is_some_and(|(w, at)| at >= since(w));
         let window =
             if draining && !recent_scale_out { configured.map(|w| w.min(DRAINING_WINDOW)) } else { configured };
         if let Some(w) = window {

@@ -51,6 +51,9 @@ pub const CONFIRMATION_GAP: SignedDuration = SignedDuration::from_secs(120);
 /// A datapoint this fraction below the one before it shows the excess
 /// receding: it does not confirm a scale-out.
 pub const RECEDING: f64 = 0.1;
+/// Datapoints in a row that confirm a scale-out reversing a recent
+/// scale-in (AWS's AlarmHigh: 3 of 3).
+pub const WARY_CONFIRMATION: usize = 3;
 /// How much time the datapoints confirming a scale-out must cover.
 pub const CONFIRMATION_SPAN: SignedDuration = SignedDuration::from_secs(60);
 
@@ -223,6 +226,9 @@ pub enum Evidence {
 /// consecutive datapoints above the band that ends with it confirms it
 /// once it holds two datapoints covering at least [`CONFIRMATION_SPAN`]
 /// (two at 60 s, three at 20 s: as long as AWS's own 3 × 20-s alarm).
+/// `wary` (a scale-out now would reverse a recent scale-in: a flap) asks
+/// for more: three datapoints, as AWS's AlarmHigh does, and a sustained
+/// climb rather than a short one.
 pub(super) fn evidence(
     ctx: &Context<'_>,
     policy: &TargetTrackingPolicy,
@@ -230,10 +236,12 @@ pub(super) fn evidence(
     point: Datapoint,
     trend: &Trend,
     band_top: f64,
+    wary: bool,
 ) -> Evidence {
-    if trend.rising() {
+    if trend.rising() && (!wary || trend.sustained()) {
         return Evidence::Trend;
     }
+    let needed_count = if wary { WARY_CONFIRMATION } else { 2 };
     let Some(before) = previous(series, point) else { return Evidence::Single };
     if before.value > band_top && point.value < before.value * (1.0 - RECEDING) {
         // Above the band but well below the datapoint before: the excess is
@@ -253,11 +261,11 @@ pub(super) fn evidence(
             let f = demand_floor(policy, p, tasks);
             floor = Some(floor.map_or(f, |g: u32| g.min(f)));
         }
-        if point.timestamp.duration_since(earliest.timestamp) + spacing >= CONFIRMATION_SPAN {
+        if count >= needed_count && point.timestamp.duration_since(earliest.timestamp) + spacing >= CONFIRMATION_SPAN {
             break;
         }
     }
-    if count < 2 || point.timestamp.duration_since(earliest.timestamp) + spacing < CONFIRMATION_SPAN {
+    if count < needed_count || point.timestamp.duration_since(earliest.timestamp) + spacing < CONFIRMATION_SPAN {
         return Evidence::Single;
     }
     match floor {

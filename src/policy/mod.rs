@@ -331,14 +331,12 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
                 propose(value)
             } else if vote == Direction::Out {
                 let full = fast::scale_out_capacity(ctx.now, policy, point, tasks, &trend);
-                let evidence = fast::evidence(ctx, policy, series, point, &trend, target * (1.0 + tol_out));
-                if evidence == fast::Evidence::Single
-                    && !fast::unmistakable(policy, value)
-                    && fast::recently_scaled_in(ctx, memory.last_scale_in)
-                {
-                    // Reversing a recent scale-in is a flap: one datapoint
-                    // is not enough evidence for it, unless it is far above
-                    // any noise around the target.
+                // Reversing a recent scale-in is a flap: it needs more
+                // evidence, unless the datapoint is far above any noise
+                // around the target.
+                let wary = !fast::unmistakable(policy, value) && fast::recently_scaled_in(ctx, memory.last_scale_in);
+                let evidence = fast::evidence(ctx, policy, series, point, &trend, target * (1.0 + tol_out), wary);
+                if evidence == fast::Evidence::Single && wary {
                     evaluation.outcome = PolicyOutcome::AwaitingConfirmation;
                     return result(evaluation, Vote::Hold);
                 }
