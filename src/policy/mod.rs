@@ -6,6 +6,7 @@
 //! I/O, the clock, or the decision of what is finally applied.
 
 pub mod alarm;
+mod evidence;
 mod fast;
 
 use crate::config::{
@@ -290,8 +291,8 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
             // The tasks that produced the datapoint: the base of every
             // capacity below.
             let tasks = fast::reporting_tasks(ctx, policy, point).unwrap_or(ctx.running);
-            let needed = fast::needed_for_probe(policy, tasks, value, tol_out);
-            let probe = fast::outstanding_probe(ctx, policy, &mut memory.probes, point, !seen, needed);
+            let needed = evidence::needed_for_probe(policy, tasks, value, tol_out);
+            let probe = evidence::outstanding_probe(ctx, policy, &mut memory.probes, point, !seen, needed);
             let ratio = value / target;
             let vote = if ratio > 1.0 + tol_out {
                 Direction::Out
@@ -307,7 +308,7 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
                 // On target now, but a sustained climb will outgrow the
                 // tasks before new ones could serve: scale out ahead of it.
                 Direction::Out
-            } else if let Some(probe) = probe.filter(|p| !seen && fast::probe_withdrawable(ctx, p)) {
+            } else if let Some(probe) = probe.filter(|p| !seen && evidence::probe_withdrawable(ctx, p)) {
                 // A whole window of datapoints never needed the probe's
                 // tasks: withdraw it (no flap: the window has passed).
                 memory.probes.remove(&policy.name);
@@ -334,15 +335,16 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
                 // Reversing a recent scale-in is a flap: it needs more
                 // evidence, unless the datapoint is far above any noise
                 // around the target.
-                let wary = !fast::unmistakable(policy, value) && fast::recently_scaled_in(ctx, memory.last_scale_in);
-                let evidence = fast::evidence(ctx, policy, series, point, &trend, target * (1.0 + tol_out), wary);
-                if evidence == fast::Evidence::Single && wary {
+                let wary =
+                    !evidence::unmistakable(policy, value) && evidence::recently_scaled_in(ctx, memory.last_scale_in);
+                let basis = evidence::evidence(ctx, policy, series, point, &trend, target * (1.0 + tol_out), wary);
+                if basis == evidence::Evidence::Single && wary {
                     evaluation.outcome = PolicyOutcome::AwaitingConfirmation;
                     return result(evaluation, Vote::Hold);
                 }
-                let capacity = fast::bounded_by_evidence(full, tasks, evidence);
-                evaluation.evidence = Some(fast::record_of(evidence, full));
-                fast::remember_probe(ctx, policy, &mut memory.probes, point, tasks, capacity, evidence);
+                let capacity = evidence::bounded_by_evidence(full, tasks, basis);
+                evaluation.evidence = Some(evidence::record_of(basis, full));
+                evidence::remember_probe(ctx, policy, &mut memory.probes, point, tasks, capacity, basis);
                 capacity
             } else {
                 // Scale in to where the metric sits half-way into the band,
