@@ -220,39 +220,16 @@ pub(super) fn probe_withdrawable(ctx: &Context<'_>, probe: &Probe) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fast::test_support::{cpu_policy, datapoints};
     use super::*;
-    use crate::config::{EvaluationMode, Extensions, MetricId, PredefinedMetric};
+    use crate::config::{EvaluationMode, Extensions};
     use crate::policy::Observation;
-    use jiff::Timestamp;
-
-    fn policy() -> TargetTrackingPolicy {
-        TargetTrackingPolicy {
-            name: "cpu".into(),
-            metric: MetricId("ECSServiceAverageCPUUtilization".into()),
-            predefined: Some(PredefinedMetric::ECSServiceAverageCPUUtilization),
-            target_value: 50.0,
-            scale_out_cooldown_seconds: 0,
-            scale_in_cooldown_seconds: 0,
-            disable_scale_in: false,
-        }
-    }
-
-    fn series(spacing: i64, values: &[f64]) -> Vec<Datapoint> {
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| Datapoint {
-                timestamp: Timestamp::from_second(1_700_000_000 + spacing * i as i64).unwrap(),
-                value: *v,
-            })
-            .collect()
-    }
 
     #[test]
     fn evidence_cases_with_the_reason_each_is_what_it_is() {
         let extensions = Extensions { mode: EvaluationMode::Fast, ..Extensions::default() };
         let observation = Observation::default();
-        let policy = policy();
+        let policy = cpu_policy();
         // (name, spacing, values (newest last), wary, expected)
         let cases: [(&str, i64, &[f64], bool, Evidence); 10] = [
             ("one datapoint above target after one on it", 60, &[50.0, 80.0], false, Evidence::Single),
@@ -285,7 +262,7 @@ mod tests {
             ),
         ];
         for (name, spacing, values, wary, expected) in cases {
-            let points = series(spacing, values);
+            let points = datapoints(values, spacing);
             let point = *points.last().unwrap();
             let ctx = Context {
                 now: point.timestamp,

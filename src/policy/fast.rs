@@ -207,11 +207,15 @@ pub(super) fn scale_out_capacity(
     capacity
 }
 
+/// Helpers the policy modules' unit tests share.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(super) mod test_support {
+    use crate::config::{MetricId, PredefinedMetric, TargetTrackingPolicy};
+    use crate::memory::Datapoint;
+    use jiff::Timestamp;
 
-    fn loads(values: &[f64], spacing: i64) -> Vec<Datapoint> {
+    /// Datapoints `spacing` seconds apart, oldest first.
+    pub fn datapoints(values: &[f64], spacing: i64) -> Vec<Datapoint> {
         values
             .iter()
             .enumerate()
@@ -221,6 +225,25 @@ mod tests {
             })
             .collect()
     }
+
+    /// A CPU target-tracking policy with target 50 %.
+    pub fn cpu_policy() -> TargetTrackingPolicy {
+        TargetTrackingPolicy {
+            name: "cpu".into(),
+            metric: MetricId("ECSServiceAverageCPUUtilization".into()),
+            predefined: Some(PredefinedMetric::ECSServiceAverageCPUUtilization),
+            target_value: 50.0,
+            scale_out_cooldown_seconds: 0,
+            scale_in_cooldown_seconds: 0,
+            disable_scale_in: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{cpu_policy, datapoints as loads};
+    use super::*;
 
     #[test]
     fn trend_cases_with_the_reason_each_is_what_it_is() {
@@ -254,15 +277,7 @@ mod tests {
         assert!((t.slope.unwrap() - 0.5).abs() < 1e-9);
         assert_eq!(t.spacing, 20.0);
         let steep = Trend { slope: Some(100.0), spacing: 20.0, falling: false, climb: 4 };
-        let policy = TargetTrackingPolicy {
-            name: "cpu".into(),
-            metric: crate::config::MetricId("ECSServiceAverageCPUUtilization".into()),
-            predefined: Some(crate::config::PredefinedMetric::ECSServiceAverageCPUUtilization),
-            target_value: 50.0,
-            scale_out_cooldown_seconds: 0,
-            scale_in_cooldown_seconds: 0,
-            disable_scale_in: false,
-        };
+        let policy = cpu_policy();
         let at = |s: i64| Timestamp::from_second(1_700_000_000 + s).unwrap();
         let point = Datapoint { timestamp: at(0), value: 65.0 };
         // 10 tasks at 65 % → 13 proportional; load 650 + 0.5 × 90 = 695 → 14.
