@@ -4,7 +4,9 @@
 //! * a desired count that starts within [min, max] stays within it;
 //! * no scale-in during a deployment or while DynamicScalingInSuspended
 //!   (scheduled actions aside: they are not dynamic scaling, aws-behaviour §2.3);
-//! * controller memory survives a JSON round trip unchanged.
+//! * controller memory survives a JSON round trip unchanged;
+//! * in `fast` mode one datapoint alone never adds more than a probe (15 %
+//!   of the running tasks, at least one), whatever it reads.
 
 mod common;
 
@@ -146,6 +148,36 @@ proptest! {
         let text = serde_json::to_string(&memory).unwrap();
         let back: TargetMemory = serde_json::from_str(&text).unwrap();
         prop_assert_eq!(back, memory);
+    }
+
+    #[test]
+    fn one_datapoint_alone_adds_at_most_a_probe(
+        running in 1u32..400,
+        before in 0.0f64..49.0,
+        reading in 0.0f64..1000.0,
+        gap_minutes in 1i64..4,
+    ) {
+        // docs/configuration.md "fast mode": a datapoint above target after
+        // one on or below it (or after a gap) is a probe, never the full
+        // scale-out, however high it reads.
+        let cfg = with_policies(
+            1,
+            10_000,
+            &tt_policy("cpu", CPU, 50.0, ""),
+            "Autopilot:\n  Targets:\n    service/c/web:\n      EvaluationMode: fast\n",
+        );
+        let points = vec![
+            Datapoint { timestamp: at(0), value: before },
+            Datapoint { timestamp: at(60 * gap_minutes), value: reading },
+        ];
+        let now = 60 * gap_minutes + 15;
+        let obs = observe(running, running, &[(CPU, points)]);
+        let (d, _) = controller::evaluate(at(now), &cfg, &obs, TargetMemory::default());
+        let probe = (running * 15 / 100).max(1);
+        prop_assert!(d.desired <= running + probe, "{running} tasks, {before} → {reading}: desired {}", d.desired);
+        // And a new target does not scale in before its recommendations span
+        // the cold start.
+        prop_assert!(d.desired >= running, "a scale-in on a first look: {d:?}");
     }
 
     #[test]
