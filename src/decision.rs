@@ -99,7 +99,7 @@ pub struct PolicyEvaluation {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "basis", rename_all = "snake_case")]
 pub enum Evidence {
-    /// One datapoint above the band: a probe of at most 15 % of the tasks
+    /// One datapoint above the band: a probe of at most 10 % of the tasks
     /// (at least one), whatever the datapoint asks for (`wanted`).
     Single { wanted: u32 },
     /// Datapoints covering a minute or more, all above the band: the

@@ -23,7 +23,7 @@ fn points(start: i64, step: i64, values: &[f64]) -> Vec<Datapoint> {
 fn fast_mode_probes_on_the_first_datapoint_above_target_and_scales_fully_once_confirmed() {
     // docs/configuration.md "fast mode": one datapoint at 80 % with target
     // 50 asks for ceil(10×80/50) = 16, but alone it may be the first
-    // datapoint of a flash crowd: it adds at most 15 % of the tasks (a probe).
+    // datapoint of a flash crowd: it adds at most 10 % of the tasks (a probe).
     let mut h = Harness::new(fast(""));
     let d = h.step(75, &observe(10, 10, &[(CPU, minutes(0, &[50.0, 80.0]))]));
     assert_eq!((d.desired, &d.reason), (11, &Reason::ScaledOut { policy: "cpu".into() }));

@@ -5,7 +5,7 @@
 //! * no scale-in during a deployment or while DynamicScalingInSuspended
 //!   (scheduled actions aside: they are not dynamic scaling, aws-behaviour §2.3);
 //! * controller memory survives a JSON round trip unchanged;
-//! * in `fast` mode one datapoint alone never adds more than a probe (15 %
+//! * in `fast` mode one datapoint alone never adds more than a probe (10 %
 //!   of the running tasks, at least one), whatever it reads.
 
 mod common;
@@ -173,7 +173,7 @@ proptest! {
         let now = 60 * gap_minutes + 15;
         let obs = observe(running, running, &[(CPU, points)]);
         let (d, _) = controller::evaluate(at(now), &cfg, &obs, TargetMemory::default());
-        let probe = (running * 15 / 100).max(1);
+        let probe = (running / 10).max(1);
         prop_assert!(d.desired <= running + probe, "{running} tasks, {before} → {reading}: desired {}", d.desired);
         // And a new target does not scale in before its recommendations span
         // the cold start.

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 /// first datapoint of a step, and tasks added for a crowd that has already
 /// left idle for the whole scale-in stabilization (docs/configuration.md
 /// "fast mode").
-pub const PROBE_FRACTION: f64 = 0.15;
+pub const PROBE_FRACTION: f64 = 0.1;
 /// Two datapoints confirm each other when no more than this separates
 /// them (a missing datapoint in between breaks the confirmation).
 pub const CONFIRMATION_GAP: SignedDuration = SignedDuration::from_secs(120);
@@ -277,10 +277,11 @@ mod tests {
     }
 
     #[test]
-    fn a_probe_adds_at_most_fifteen_percent_and_a_confirmation_at_least_one_task() {
-        // 10 tasks: 15 % is 1.5, floored to 1; 20 tasks: 3.
+    fn a_probe_adds_at_most_ten_percent_and_a_confirmation_at_least_one_task() {
+        // 10 tasks: 10 % is 1; 25 tasks: 2.5, floored to 2; 5 tasks: at least 1.
         assert_eq!(bounded_by_evidence(16, 10, Evidence::Single), 11);
-        assert_eq!(bounded_by_evidence(40, 20, Evidence::Single), 23);
+        assert_eq!(bounded_by_evidence(50, 25, Evidence::Single), 27);
+        assert_eq!(bounded_by_evidence(10, 5, Evidence::Single), 6);
         // Never more than asked for.
         assert_eq!(bounded_by_evidence(11, 20, Evidence::Single), 11);
         // Confirmed: the smaller need of the run, but at least one task more.
