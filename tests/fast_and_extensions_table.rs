@@ -71,16 +71,28 @@ fn a_probe_no_later_datapoint_needed_is_withdrawn_after_the_scale_in_window() {
     let d = h.step(75, &observe(11, 11, &[(CPU, minutes(0, &[50.0, 75.0]))]));
     assert_eq!(d.desired, 12);
     assert!(h.memory.probes.contains_key("cpu"));
-    let mut last = d;
     for minute in 2..=16 {
-        last = h.step(60 * minute + 15, &observe(12, 12, &[(CPU, on_target(minute))]));
-        assert_eq!(last.desired, 12, "held for the window, minute {minute}");
+        let d = h.step(60 * minute + 15, &observe(12, 12, &[(CPU, on_target(minute))]));
+        assert_eq!(d.desired, 12, "held for the window, minute {minute}");
     }
-    // Past the 15-minute window (from t=75): withdrawn, and not a flap.
-    let d = h.step(60 * 17 + 15, &observe(12, 12, &[(CPU, on_target(17))]));
+    // Past the 15-minute window (from t=75) but during a deployment: the
+    // withdrawal is held back, and the probe kept for the next datapoint.
+    let mut deploying = observe(12, 12, &[(CPU, on_target(17))]);
+    deploying.deployment_in_progress = true;
+    let d = h.step(60 * 17 + 15, &deploying);
+    assert_eq!((d.desired, &d.blocked_by), (12, &vec![Block::DeploymentInProgress]));
+    assert!(h.memory.probes.contains_key("cpu"));
+    // The next datapoint withdraws it, and not as a flap; once the desired
+    // count has moved the probe is forgotten.
+    let d = h.step(60 * 18 + 15, &observe(12, 12, &[(CPU, on_target(18))]));
     assert_eq!((d.desired, &d.reason), (11, &Reason::ScaledIn { policy: "cpu".into() }));
+    assert_eq!(
+        d.policies[0].evidence,
+        Some(ecs_autopilot::decision::Evidence::ProbeUnneeded { probed_at: at(75), needed: 11 })
+    );
+    let d = h.step(60 * 19 + 15, &observe(11, 11, &[(CPU, minutes(60 * 19, &[50.0]))]));
+    assert_eq!(d.desired, 11);
     assert!(h.memory.probes.is_empty());
-    let _ = last;
 }
 
 #[test]

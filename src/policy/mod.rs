@@ -310,8 +310,10 @@ pub fn target_tracking(ctx: &Context<'_>, policy: &TargetTrackingPolicy, memory:
                 Direction::Out
             } else if let Some(probe) = probe.filter(|p| !seen && evidence::probe_withdrawable(ctx, p)) {
                 // A whole window of datapoints never needed the probe's
-                // tasks: withdraw it (no flap: the window has passed).
-                memory.probes.remove(&policy.name);
+                // tasks: withdraw it (no flap: the window has passed). The
+                // probe is forgotten once the desired count moves, so a
+                // withdrawal held back (a deployment, another policy) is
+                // tried again on the next datapoint.
                 evaluation.evidence = Some(Evidence::ProbeUnneeded { probed_at: probe.at, needed: probe.needed });
                 evaluation.proposal = Some(Proposal { direction: Direction::In, capacity: probe.from });
                 evaluation.outcome = PolicyOutcome::NoChange;
