@@ -9,7 +9,7 @@
 //! touch: the size of a scale-out before evidence bounds it (`fast`'s), the
 //! vote (the policy's) or what is applied (the controller's).
 
-use super::fast::{caps_at_100, demand_floor, is_capped, reporting_tasks, Trend};
+use super::fast::{demand_floor, reads_capped, reporting_tasks, Trend};
 use super::{proportional_capacity, Context};
 use crate::config::TargetTrackingPolicy;
 use crate::memory::{Datapoint, Probe, ScaleRecord};
@@ -44,18 +44,19 @@ pub(super) fn previous(series: &[Datapoint], point: Datapoint) -> Option<Datapoi
 }
 
 /// The evidence behind a scale-out: how much one datapoint above the band
-/// may add, and how much two in a row may.
+/// may add, and how much a confirmed run of them may.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Evidence {
-    /// Only this datapoint is above the band: a probe of at most
-    /// [`PROBE_FRACTION`] of the tasks.
+    /// Only this datapoint is above the band (or the run is too short): a
+    /// probe of at most [`PROBE_FRACTION`] of the tasks.
     Single,
-    /// The datapoint before was above the band too: at most what the
-    /// smaller of the two shows is needed (Kubernetes' scale-up
-    /// stabilization over two datapoints), so one outlier never sizes it.
+    /// A run above the band covering [`CONFIRMATION_SPAN`]: at most the
+    /// smallest need of the datapoints before this one (Kubernetes'
+    /// scale-up stabilization over the run), so one outlier never sizes it.
     Confirmed { previous_floor: u32 },
-    /// The load climbed for [`CLIMB`] datapoints or more: the trend itself
-    /// is the evidence, and its projection is the size.
+    /// A rising load (the trend is the evidence and its projection the
+    /// size), or a confirmed run of capped readings only (floors, which
+    /// bound nothing).
     Trend,
 }
 
@@ -86,14 +87,14 @@ pub(super) fn evidence(
         return Evidence::Single;
     }
     let spacing = point.timestamp.duration_since(before.timestamp);
-    let (mut earliest, mut count, mut floor, mut newest) = (point, 1usize, None::<u32>, point);
-    while let Some(p) = previous(series, newest).filter(|p| p.value > band_top) {
+    let (mut earliest, mut count, mut floor, mut next) = (point, 1usize, None::<u32>, Some(before));
+    while let Some(p) = next.filter(|p| p.value > band_top) {
         count += 1;
         earliest = p;
-        newest = p;
+        next = previous(series, p);
         // A capped reading is a lower bound of the demand, not a
         // measurement: it confirms, but does not bound the size.
-        if !(caps_at_100(policy) && is_capped(p.value)) {
+        if !reads_capped(policy, p.value) {
             let tasks = reporting_tasks(ctx, policy, p).unwrap_or(ctx.running);
             let f = demand_floor(policy, p, tasks);
             floor = Some(floor.map_or(f, |g: u32| g.min(f)));
@@ -118,14 +119,19 @@ pub const UNMISTAKABLE_EXCESS: f64 = 1.5;
 /// Whether `value` is far enough above the target to act on alone at any
 /// time: [`UNMISTAKABLE_EXCESS`] × target, or a capped reading.
 pub(super) fn unmistakable(policy: &TargetTrackingPolicy, value: f64) -> bool {
-    value >= policy.target_value * UNMISTAKABLE_EXCESS || (caps_at_100(policy) && is_capped(value))
+    value >= policy.target_value * UNMISTAKABLE_EXCESS || reads_capped(policy, value)
 }
 
 /// Whether the last scale-in is within the scale-in stabilization window:
 /// a scale-out now would reverse it within the window (a flap).
 pub(super) fn recently_scaled_in(ctx: &Context<'_>, last_scale_in: Option<ScaleRecord>) -> bool {
-    let window = SignedDuration::from_secs(i64::from(ctx.extensions.scale_in_stabilization_seconds().unwrap_or(0)));
-    last_scale_in.is_some_and(|r| r.at.checked_add(window).is_ok_and(|until| ctx.now < until))
+    last_scale_in.is_some_and(|r| r.at.checked_add(scale_in_window(ctx)).is_ok_and(|until| ctx.now < until))
+}
+
+/// The scale-in stabilization window in force (none: zero), the span both
+/// a probe and a scale-in are protected against reversal.
+fn scale_in_window(ctx: &Context<'_>) -> SignedDuration {
+    SignedDuration::from_secs(i64::from(ctx.extensions.scale_in_stabilization_seconds().unwrap_or(0)))
 }
 
 /// The decision record's account of `evidence` for a scale-out that
@@ -214,8 +220,7 @@ pub(super) fn remember_probe(
 /// has passed since it, and no datapoint since needed more than the tasks
 /// before it.
 pub(super) fn probe_withdrawable(ctx: &Context<'_>, probe: &Probe) -> bool {
-    let window = SignedDuration::from_secs(i64::from(ctx.extensions.scale_in_stabilization_seconds().unwrap_or(0)));
-    probe.needed <= probe.from && probe.at.checked_add(window).is_ok_and(|until| ctx.now > until)
+    probe.needed <= probe.from && probe.at.checked_add(scale_in_window(ctx)).is_ok_and(|until| ctx.now > until)
 }
 
 #[cfg(test)]

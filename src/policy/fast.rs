@@ -39,6 +39,7 @@ pub const CAPPED_CEILING: f64 = 100.5;
 /// is needed) is multiplied by this — once per generation of tasks, since
 /// the base is the tasks that produced the reading.
 pub const CAPPED_HEADROOM: f64 = 1.5;
+
 /// How many tasks produced the datapoint at `point` (CloudWatch
 /// `SampleCount`), when the observation carries it.
 pub(super) fn reporting_tasks(ctx: &Context<'_>, policy: &TargetTrackingPolicy, point: Datapoint) -> Option<u32> {
@@ -62,11 +63,10 @@ pub(super) fn record_loads(
 ) {
     // A capped reading is a lower bound, not a measurement: it would make
     // a step look like a climb as tasks are added.
-    let capped = caps_at_100(policy);
     let new: Vec<Datapoint> = series
         .iter()
         .filter(|p| through.is_none_or(|t| p.timestamp > t) && p.timestamp <= ctx.now && p.value.is_finite())
-        .filter(|p| !(capped && is_capped(p.value)))
+        .filter(|p| !reads_capped(policy, p.value))
         .map(|p| {
             let tasks = reporting_tasks(ctx, policy, *p).unwrap_or(ctx.running);
             Datapoint { timestamp: p.timestamp, value: p.value * f64::from(tasks) }
@@ -158,12 +158,15 @@ impl Trend {
     }
 }
 
-pub(super) fn is_capped(value: f64) -> bool {
-    (CAPPED_PERCENT..=CAPPED_CEILING).contains(&value)
+/// Whether `value` of the policy's metric is a capped reading: a
+/// utilization in [`CAPPED_PERCENT`, `CAPPED_CEILING`], a floor of the
+/// demand rather than its measure.
+pub(super) fn reads_capped(policy: &TargetTrackingPolicy, value: f64) -> bool {
+    caps_at_100(policy) && (CAPPED_PERCENT..=CAPPED_CEILING).contains(&value)
 }
 
 /// Whether the policy's metric is a utilization capped at 100 %.
-pub(super) fn caps_at_100(policy: &TargetTrackingPolicy) -> bool {
+fn caps_at_100(policy: &TargetTrackingPolicy) -> bool {
     policy.predefined.is_some_and(|p| !matches!(p, crate::config::PredefinedMetric::ALBRequestCountPerTarget))
         || (policy.predefined.is_none() && policy.metric.0.contains("Utilization{"))
 }
@@ -173,7 +176,7 @@ pub(super) fn caps_at_100(policy: &TargetTrackingPolicy) -> bool {
 /// on a capped reading.
 pub(super) fn demand_floor(policy: &TargetTrackingPolicy, point: Datapoint, tasks: u32) -> u32 {
     let capacity = proportional_capacity(tasks, point.value, policy.target_value);
-    if caps_at_100(policy) && is_capped(point.value) {
+    if reads_capped(policy, point.value) {
         ((f64::from(capacity) * CAPPED_HEADROOM).ceil().min(f64::from(u32::MAX))) as u32
     } else {
         capacity
