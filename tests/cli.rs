@@ -305,6 +305,37 @@ fn capacity_plan_prints_table_and_json() {
     assert!(text(&out.stderr).contains("capacityProviders"), "{}", text(&out.stderr));
 }
 
+/// docs/capacity.md "Several capacity providers": each Auto Scaling group
+/// provider planned on its own, Fargate's said to need nothing.
+#[test]
+fn capacity_plan_plans_every_provider_of_a_mixed_cluster_and_a_fargate_only_one() {
+    let mixed = "tests/fixtures/capacity/mixed-providers.json";
+    let out = autopilot(&["capacity", "plan", mixed, "--now", "2026-11-22T03:00:00Z", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    let desired: Vec<(&str, u64)> = plan["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["capacity_provider"].as_str().unwrap(), d["desired"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(desired, [("prod-od", 4), ("prod-spot", 7)]);
+    let without: Vec<&str> = plan["without_instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["capacity_provider"].as_str().unwrap())
+        .collect();
+    assert_eq!(without, ["FARGATE", "FARGATE_SPOT"]);
+    // One provider chosen: the single-decision shape.
+    let out = autopilot(&["capacity", "plan", mixed, "--capacity-provider", "prod-spot", "--format", "json"]);
+    let plan: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(plan["capacity_provider"], "prod-spot");
+    let out = autopilot(&["capacity", "plan", "tests/fixtures/capacity/fargate-only.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("FARGATE (no Auto Scaling group"), "{}", text(&out.stdout));
+}
+
 #[test]
 fn replay_writes_svg_and_png_charts() {
     let dir = tempdir();

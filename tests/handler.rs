@@ -341,3 +341,39 @@ fn placement_failure_scales_the_asg_once_and_a_failed_call_restores_memory() {
     assert_eq!(fake.applied.lock().unwrap().len(), 2);
     assert_eq!(sink.published.lock().unwrap().len(), 1);
 }
+
+/// docs/capacity.md "Fargate-only and mixed clusters": the capacity
+/// function beside a Fargate provider plans the group provider, says once
+/// that Fargate needs nothing, and never fails for it.
+#[test]
+fn a_fargate_provider_beside_a_group_is_said_once_without_error() {
+    let text = std::fs::read_to_string("examples/capacity/snapshot.json").unwrap();
+    let doc = snapshot::merge(&[("snapshot.json", &text)]).unwrap();
+    let cluster = snapshot::cluster(&doc, None).unwrap();
+    let group = cluster.capacity_provider.clone();
+    let fake = FakeCapacity::new(cluster);
+    let state = InMemoryState::default();
+    let sink = RecordingDecisions::default();
+    let options = CapacityOptions { mode: EvaluationMode::Fast, ..CapacityOptions::default() };
+    let providers = vec!["FARGATE".to_owned(), group.clone()];
+    let mut said = Vec::new();
+    for k in 0..3 {
+        let mut tick: Value = serde_json::from_str(include_str!("fixtures/events/scheduled-event.json")).unwrap();
+        tick["id"] = format!("tick-{k}").into();
+        let report = block_on(handle_capacity_event(
+            now(),
+            &providers,
+            &options,
+            Settings::default(),
+            (&fake, &state, &sink),
+            &tick,
+        ))
+        .unwrap();
+        let planned: Vec<&str> = report.decisions.iter().map(|d| d.capacity_provider.as_str()).collect();
+        assert_eq!(planned, [group.as_str()], "the group provider is planned on every tick");
+        said.push(
+            report.ignored.iter().map(|i| (i.target.clone().unwrap_or_default(), i.kind.clone())).collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(said, [vec![("FARGATE".to_owned(), "no auto scaling group".to_owned())], vec![], vec![]]);
+}

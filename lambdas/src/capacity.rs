@@ -39,14 +39,20 @@ impl AwsCapacity {
     /// # Errors
     /// [`PortError`] for a failed call.
     pub async fn snapshot(&self, provider: &str) -> Result<Map<String, Value>, PortError> {
-        let mut doc = Map::new();
         let providers = self.capacity_providers(provider).await?;
+        self.snapshot_with(providers).await
+    }
+
+    /// [`Self::snapshot`] with the provider already described.
+    async fn snapshot_with(&self, providers: Vec<Value>) -> Result<Map<String, Value>, PortError> {
+        let mut doc = Map::new();
         let asg_names: Vec<String> = providers
             .iter()
             .filter_map(|p| p["autoScalingGroupProvider"]["autoScalingGroupArn"].as_str())
             .filter_map(|arn| arn.split_once("autoScalingGroupName/").map(|(_, n)| n.to_owned()))
             .collect();
         doc.insert("capacityProviders".into(), Value::Array(providers));
+        doc.insert("clusters".into(), Value::Array(self.default_strategy().await?));
         doc.insert("AutoScalingGroups".into(), Value::Array(self.groups(&asg_names).await?));
         doc.insert("containerInstances".into(), Value::Array(self.container_instances().await?));
         doc.insert("tasks".into(), Value::Array(self.tasks().await?));
@@ -88,6 +94,25 @@ impl AwsCapacity {
                     json!({"autoScalingGroupArn": a.auto_scaling_group_arn(), "managedScaling": ms})
                 });
                 json!({"name": p.name(), "autoScalingGroupProvider": asg})
+            })
+            .collect())
+    }
+
+    /// The cluster's default capacity provider strategy (services without
+    /// a strategy or a launch type use it), as `describe-clusters` prints it.
+    async fn default_strategy(&self) -> Result<Vec<Value>, PortError> {
+        const OP: &str = "ecs:DescribeClusters";
+        let out = self.ecs.describe_clusters().clusters(&self.cluster).send().await.map_err(|e| port_error(OP, e))?;
+        Ok(out
+            .clusters()
+            .iter()
+            .map(|c| {
+                let strategy: Vec<Value> = c
+                    .default_capacity_provider_strategy()
+                    .iter()
+                    .map(|i| json!({"capacityProvider": i.capacity_provider(), "weight": i.weight(), "base": i.base()}))
+                    .collect();
+                json!({"clusterName": c.cluster_name(), "defaultCapacityProviderStrategy": strategy})
             })
             .collect())
     }
@@ -275,6 +300,7 @@ impl AwsCapacity {
                     "pendingCount": s.pending_count(),
                     "taskDefinition": s.task_definition(),
                     "schedulingStrategy": s.scheduling_strategy().map(|x| x.as_str()),
+                    "launchType": s.launch_type().map(|x| x.as_str()),
                     "capacityProviderStrategy": strategy,
                     "deployments": deployments,
                     "deploymentConfiguration": {
@@ -326,11 +352,19 @@ fn put<T: Into<Value>>(map: &mut Map<String, Value>, key: &str, value: Option<T>
 }
 
 impl CapacityPort for AwsCapacity {
-    async fn cluster(&self, capacity_provider: &str) -> Result<Cluster, PortError> {
-        let doc = self.snapshot(capacity_provider).await?;
+    async fn cluster(&self, capacity_provider: &str) -> Result<Option<Cluster>, PortError> {
+        // Fargate's providers have no group to read, nor anything to plan.
+        if ecs_autopilot::capacity::model::FARGATE_PROVIDERS.contains(&capacity_provider) {
+            return Ok(None);
+        }
+        let providers = self.capacity_providers(capacity_provider).await?;
+        if providers.iter().all(|p| p["autoScalingGroupProvider"].is_null()) && !providers.is_empty() {
+            return Ok(None);
+        }
+        let doc = self.snapshot_with(providers).await?;
         // A snapshot the planner cannot use is a fault of the environment
         // (e.g. an instance type missing from AUTOPILOT_INSTANCE_TYPES).
-        snapshot::cluster(&doc, Some(capacity_provider))
+        snapshot::provider(&doc, capacity_provider)
             .map_err(|e| PortError::permanent("capacity snapshot", e.to_string()))
     }
 

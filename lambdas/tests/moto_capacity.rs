@@ -91,7 +91,7 @@ async fn capacity_reads_the_cluster_from_moto_and_drains_an_empty_instance() {
         "prod",
         json!({"t2.medium": {"cpu": 2048, "memory": 3943}}),
     );
-    let cluster = capacity.cluster("prod-ec2").await.unwrap();
+    let cluster = capacity.cluster("prod-ec2").await.unwrap().expect("an Auto Scaling group provider");
     assert_eq!(cluster.asg.name, "prod-asg");
     assert_eq!((cluster.asg.min, cluster.asg.max, cluster.asg.desired), (0, 4, 2));
     let mut seen: Vec<String> = cluster.instances.iter().filter_map(|i| i.ec2_instance_id.clone()).collect();
@@ -139,8 +139,8 @@ async fn capacity_reads_the_cluster_from_moto_and_drains_an_empty_instance() {
 struct Folded(Mutex<RecordedCluster>);
 
 impl CapacityPort for Folded {
-    async fn cluster(&self, _capacity_provider: &str) -> Result<ecs_autopilot::capacity::Cluster, PortError> {
-        Ok(self.0.lock().unwrap().cluster.clone())
+    async fn cluster(&self, _capacity_provider: &str) -> Result<Option<ecs_autopilot::capacity::Cluster>, PortError> {
+        Ok(Some(self.0.lock().unwrap().cluster.clone()))
     }
     async fn apply(
         &self,
@@ -164,7 +164,7 @@ async fn in_memory_cluster_and_aws_adapters_against_moto_plan_alike() {
         json!({"t2.medium": {"cpu": 2048, "memory": 3943}}),
     );
     // The in-memory side starts from the same cluster, as read from moto.
-    let folded = Folded(Mutex::new(RecordedCluster::new(capacity.cluster("prod-ec2").await.unwrap())));
+    let folded = Folded(Mutex::new(RecordedCluster::new(capacity.cluster("prod-ec2").await.unwrap().unwrap())));
     let options = CapacityOptions { mode: EvaluationMode::Fast, ..CapacityOptions::default() };
     let t0 = jiff::Timestamp::now();
     let tick = |k: i64| {
@@ -203,9 +203,52 @@ async fn in_memory_cluster_and_aws_adapters_against_moto_plan_alike() {
     // And the group moto holds is the one the fold arrived at. (moto keeps
     // a terminated instance's container instance registered, outside the
     // group; in AWS its agent stops and ECS deregisters it.)
-    let after = capacity.cluster("prod-ec2").await.unwrap();
+    let after = capacity.cluster("prod-ec2").await.unwrap().unwrap();
     let folded = folded.0.lock().unwrap().cluster.clone();
     let in_group = |c: &ecs_autopilot::capacity::Cluster| c.instances.iter().filter(|i| i.in_asg).count();
     assert_eq!((after.asg.desired, in_group(&after)), (folded.asg.desired, in_group(&folded)));
     assert_eq!(folded.asg.desired, 1, "one instance drained and terminated with a decrement");
+}
+
+/// docs/capacity.md "Fargate-only and mixed clusters": a Fargate provider
+/// is planned for nothing, said once (remembered in the state table), with
+/// no error and no decision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fargate_provider_is_said_once_and_never_an_error() {
+    let moto = Moto::start();
+    let sdk = support::sdk(&moto).await;
+    world(&sdk).await;
+    let capacity = AwsCapacity::new(
+        aws_sdk_ecs::Client::new(&sdk),
+        aws_sdk_autoscaling::Client::new(&sdk),
+        "prod",
+        json!({"t2.medium": {"cpu": 2048, "memory": 3943}}),
+    );
+    assert_eq!(capacity.cluster("FARGATE").await.unwrap(), None);
+    let state = DynamoState::new(aws_sdk_dynamodb::Client::new(&sdk), "state");
+    let options = CapacityOptions { mode: EvaluationMode::Fast, ..CapacityOptions::default() };
+    let providers = ["FARGATE".to_owned(), "FARGATE_SPOT".to_owned()];
+    let mut said = Vec::new();
+    for k in 0..3 {
+        let mut tick: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/events/scheduled-event.json")).unwrap();
+        tick["id"] = format!("tick-{k}").into();
+        let report = handle_capacity_event(
+            jiff::Timestamp::now(),
+            &providers,
+            &options,
+            Settings::default(),
+            (&capacity, &state, &Publisher::LogOnly),
+            &tick,
+        )
+        .await
+        .unwrap();
+        assert!(report.decisions.is_empty(), "{report:?}");
+        said.push(report.ignored.iter().map(|i| i.kind.clone()).collect::<Vec<_>>());
+    }
+    assert_eq!(
+        said,
+        [vec!["no auto scaling group".to_owned(); 2], vec![], vec![]],
+        "each provider said once, then silence"
+    );
 }

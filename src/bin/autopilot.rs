@@ -24,6 +24,8 @@ macro_rules! out {
     }};
 }
 
+#[path = "autopilot/capacity.rs"]
+mod capacity;
 #[path = "autopilot/replay.rs"]
 mod replay;
 
@@ -228,7 +230,8 @@ enum CapacityCommand {
         /// aws (cluster auto scaling) or fast (exact placement)
         #[arg(long, default_value = "fast")]
         mode: String,
-        /// Which capacity provider, when the snapshot has several.
+        /// Plan only this capacity provider (else every one the snapshot
+        /// lists: each Auto Scaling group provider planned on its own).
         #[arg(long)]
         capacity_provider: Option<String>,
         /// Evaluation instant (RFC 3339); the system clock when absent.
@@ -347,7 +350,7 @@ fn main() -> ExitCode {
             Err(Failure::input("replay needs --scenario FILE, or --events FILE with --config FILE"))
         }
         Command::Capacity { command: CapacityCommand::Plan { snapshot, format, mode, capacity_provider, now } } => {
-            capacity_plan(&snapshot, &format, &mode, capacity_provider.as_deref(), now.as_deref())
+            capacity::plan(&snapshot, &format, &mode, capacity_provider.as_deref(), now.as_deref())
         }
         Command::Evaluate { configs, observations, memory, memory_out, now } => {
             evaluate(&configs, &observations, memory.as_deref(), memory_out.as_deref(), now.as_deref())
@@ -448,65 +451,6 @@ fn route(rules: &str, events: &str, params: &[String], stats: bool) -> Result<()
 fn yaml_or_json(path: &str) -> Result<serde_json::Value, Failure> {
     let text = read(path)?;
     ecs_autopilot::document::parse(&text).map_err(|e| Failure::input(format!("{path}: {e}")))
-}
-
-fn capacity_plan(
-    files: &[String],
-    format: &str,
-    mode: &str,
-    provider: Option<&str>,
-    now: Option<&str>,
-) -> Result<(), Failure> {
-    use ecs_autopilot::capacity::{plan, snapshot, CapacityMemory, CapacityOptions};
-    use ecs_autopilot::config::EvaluationMode;
-    let mode = match mode {
-        "aws" => EvaluationMode::Aws,
-        "fast" => EvaluationMode::Fast,
-        other => return Err(Failure::input(format!("--mode {other:?}: expected aws or fast"))),
-    };
-    if !matches!(format, "table" | "json") {
-        return Err(Failure::input(format!("--format {format:?}: expected table or json")));
-    }
-    let texts = files.iter().map(|f| read(f).map(|t| (f.as_str(), t))).collect::<Result<Vec<_>, _>>()?;
-    let docs: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (*n, t.as_str())).collect();
-    let merged = snapshot::merge(&docs).map_err(|e| Failure::input(e.to_string()))?;
-    let cluster = snapshot::cluster(&merged, provider).map_err(|e| Failure::input(e.to_string()))?;
-    let now = match now {
-        Some(t) => instant("--now", t)?,
-        None => Timestamp::now(),
-    };
-    let options = CapacityOptions { mode, ..CapacityOptions::default() };
-    let (decision, _) =
-        plan(now, &cluster, &options, CapacityMemory::default()).map_err(|e| Failure::input(e.to_string()))?;
-    if format == "json" {
-        let text = serde_json::to_string_pretty(&decision)
-            .map_err(|e| Failure::runtime(format!("cannot encode plan: {e}")))?;
-        out!("{text}");
-        return Ok(());
-    }
-    out!(
-        "capacity provider       {} (Auto Scaling group {}, {} mode)",
-        decision.capacity_provider,
-        cluster.asg.name,
-        if decision.mode == EvaluationMode::Fast { "fast" } else { "aws" }
-    );
-    out!("instances needed (M)    {}", decision.m);
-    out!("instances now (N)       {}", decision.n);
-    out!("reservation             {:.1} % (target {} %)", decision.reservation_percent, decision.target_capacity);
-    out!(
-        "provisioning tasks      {} ({} incompatible with every instance type)",
-        decision.provisioning_tasks,
-        decision.incompatible_tasks
-    );
-    out!("desired capacity        {} -> {}", decision.current_desired, decision.desired);
-    out!("reason                  {}", serde_json::to_string(&decision.reason).unwrap_or_default());
-    for b in &decision.blocked_by {
-        out!("blocked by              {}", serde_json::to_string(b).unwrap_or_default());
-    }
-    for a in &decision.actions {
-        out!("action                  {}", serde_json::to_string(a).unwrap_or_default());
-    }
-    Ok(())
 }
 
 fn load_config(files: &[String]) -> Result<config::Config, Failure> {

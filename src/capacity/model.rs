@@ -203,10 +203,64 @@ pub struct ServiceState {
     pub pending: u32,
     pub deployment_in_progress: bool,
     pub maximum_percent: u32,
-    pub capacity_provider: Option<String>,
+    /// Its capacity provider strategy (its own, else the cluster's default
+    /// one); empty for a launch type (EC2, FARGATE, EXTERNAL).
+    #[serde(default)]
+    pub strategy: Vec<StrategyItem>,
     /// Resources and placement of one of its tasks (from its task definition).
     pub task_need: Resources,
     pub placement: Placement,
+}
+
+/// One item of a capacity provider strategy (aws-behaviour §7.7,
+/// docs/capacity.md "Several capacity providers").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StrategyItem {
+    pub provider: String,
+    #[serde(default)]
+    pub base: u32,
+    #[serde(default)]
+    pub weight: u32,
+}
+
+/// Providers that never need instances: Fargate's (aws-behaviour §7.8).
+pub const FARGATE_PROVIDERS: [&str; 2] = ["FARGATE", "FARGATE_SPOT"];
+
+/// How ECS spreads `total` tasks over a strategy: the item with a `base`
+/// gets up to `base` first, the rest go by weight (weights 1:4 put one
+/// task on the first for every four on the second); weight-0 items get
+/// nothing beyond their base. Rounding is largest-remainder, ties to the
+/// earlier item, so the shares always add up to `total` when any weight is
+/// positive.
+#[must_use]
+pub fn split_by_strategy(total: u32, strategy: &[StrategyItem]) -> BTreeMap<String, u32> {
+    let mut shares: BTreeMap<String, u32> = BTreeMap::new();
+    let mut left = total;
+    for item in strategy {
+        let base = item.base.min(left);
+        left -= base;
+        *shares.entry(item.provider.clone()).or_default() += base;
+    }
+    let weight: u64 = strategy.iter().map(|i| u64::from(i.weight)).sum();
+    if left == 0 || weight == 0 {
+        return shares;
+    }
+    let mut given = 0;
+    let mut remainders: Vec<(u64, usize)> = Vec::new();
+    for (k, item) in strategy.iter().enumerate() {
+        let exact = u64::from(left) * u64::from(item.weight);
+        let whole = (exact / weight) as u32;
+        given += whole;
+        *shares.entry(item.provider.clone()).or_default() += whole;
+        if item.weight > 0 {
+            remainders.push((exact % weight, k));
+        }
+    }
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, k) in remainders.into_iter().take((left - given) as usize) {
+        *shares.entry(strategy[k].provider.clone()).or_default() += 1;
+    }
+    shares
 }
 
 /// Everything the planner needs about one capacity provider.
@@ -218,4 +272,64 @@ pub struct Cluster {
     pub instances: Vec<Instance>,
     pub tasks: Vec<Task>,
     pub services: Vec<ServiceState>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(provider: &str, base: u32, weight: u32) -> StrategyItem {
+        StrategyItem { provider: provider.into(), base, weight }
+    }
+
+    /// (name, total, strategy, expected shares)
+    type SplitCase = (&'static str, u32, Vec<StrategyItem>, Vec<(&'static str, u32)>);
+
+    /// docs/capacity.md "Several capacity providers": base first, then by
+    /// weight, largest remainder.
+    #[test]
+    fn strategy_split_cases_with_the_reason_each_is_what_it_is() {
+        let cases: Vec<SplitCase> = vec![
+            ("one provider takes every task", 7, vec![item("od", 0, 1)], vec![("od", 7)]),
+            (
+                "weights 1:4 put one on the first for every four on the second",
+                10,
+                vec![item("od", 0, 1), item("spot", 0, 4)],
+                vec![("od", 2), ("spot", 8)],
+            ),
+            (
+                "the base is filled first, the rest goes by weight",
+                10,
+                vec![item("od", 2, 1), item("spot", 0, 1)],
+                vec![("od", 6), ("spot", 4)],
+            ),
+            (
+                "fewer tasks than the base: all on the base",
+                1,
+                vec![item("od", 2, 1), item("spot", 0, 3)],
+                vec![("od", 1), ("spot", 0)],
+            ),
+            (
+                "a weight-0 provider gets nothing beyond its base",
+                5,
+                vec![item("od", 1, 0), item("FARGATE", 0, 1)],
+                vec![("od", 1), ("FARGATE", 4)],
+            ),
+            (
+                "a remainder goes to the largest fraction, ties to the earlier item",
+                3,
+                vec![item("a", 0, 1), item("b", 0, 1)],
+                vec![("a", 2), ("b", 1)],
+            ),
+            ("no positive weight: only the base is placed", 4, vec![item("od", 2, 0)], vec![("od", 2)]),
+        ];
+        for (name, total, strategy, expected) in cases {
+            let shares = split_by_strategy(total, &strategy);
+            let expected: BTreeMap<String, u32> = expected.into_iter().map(|(p, n)| (p.to_owned(), n)).collect();
+            assert_eq!(shares, expected, "{name}");
+            if strategy.iter().any(|i| i.weight > 0) {
+                assert_eq!(shares.values().sum::<u32>(), total, "{name}: every task has a provider");
+            }
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! with the Auto Scaling group — in `aws` mode as cluster auto scaling does
 //! (aws-behaviour §7.4–§7.6), in `fast` mode from an exact placement estimate.
 
-use super::model::{Cluster, Instance, Stage, Task};
+use super::model::{split_by_strategy, Cluster, Instance, Stage, Task};
 use super::placement::{estimate, Estimate};
 use super::query::QueryError;
 use crate::config::EvaluationMode;
@@ -144,12 +144,27 @@ fn waiting_tasks(cluster: &Cluster, with_headroom: bool) -> Vec<Cow<'_, Task>> {
         .map(Cow::Borrowed)
         .collect();
     if with_headroom {
-        for s in cluster.services.iter().filter(|s| {
-            s.deployment_in_progress && s.capacity_provider.as_deref() == Some(cluster.capacity_provider.as_str())
-        }) {
+        let provider = cluster.capacity_provider.as_str();
+        for s in cluster.services.iter().filter(|s| s.deployment_in_progress) {
             let max_total = s.desired * s.maximum_percent / 100;
-            let already = s.running + s.pending;
-            for k in 0..max_total.saturating_sub(already) {
+            let headroom = match s.strategy.as_slice() {
+                [one] if one.provider == provider => max_total.saturating_sub(s.running + s.pending),
+                [_] | [] => 0,
+                strategy => {
+                    // Several providers: this one's share of the tasks the
+                    // deployment may run, less the tasks already on it
+                    // (docs/capacity.md "Several capacity providers").
+                    let share = split_by_strategy(max_total, strategy).get(provider).copied().unwrap_or(0);
+                    let on_it = cluster
+                        .tasks
+                        .iter()
+                        .filter(|t| t.group == s.group && t.capacity_provider.as_deref() == Some(provider))
+                        .filter(|t| t.stage != Stage::Stopping)
+                        .count() as u32;
+                    share.saturating_sub(on_it)
+                }
+            };
+            for k in 0..headroom {
                 out.push(Cow::Owned(Task {
                     id: format!("{}:headroom-{k}", s.name),
                     group: s.group.clone(),
@@ -158,7 +173,7 @@ fn waiting_tasks(cluster: &Cluster, with_headroom: bool) -> Vec<Cow<'_, Task>> {
                     instance: None,
                     daemon: false,
                     placement: s.placement.clone(),
-                    capacity_provider: s.capacity_provider.clone(),
+                    capacity_provider: Some(provider.to_owned()),
                 }));
             }
         }

@@ -8,6 +8,7 @@
 //! | `tasks` | `aws ecs describe-tasks` |
 //! | `services` | `aws ecs describe-services` |
 //! | `capacityProviders` | `aws ecs describe-capacity-providers` |
+//! | `clusters` | optional: `aws ecs describe-clusters` (the default capacity provider strategy) |
 //! | `AutoScalingGroups` | `aws autoscaling describe-auto-scaling-groups` |
 //! | `taskDefinitions` | optional: `taskDefinition` objects of `aws ecs describe-task-definition` (ports, service task sizes) |
 //! | `instanceTypes` | our addition: `{"m5.large": {"cpu": 2048, "memory": 7680}}` — CPU units and MiB ECS can use |
@@ -128,6 +129,8 @@ struct RawService {
     #[serde(default)]
     capacity_provider_strategy: Vec<RawStrategyItem>,
     #[serde(default)]
+    launch_type: Option<String>,
+    #[serde(default)]
     deployments: Vec<RawDeployment>,
     #[serde(default)]
     deployment_configuration: Option<RawDeploymentConfiguration>,
@@ -145,6 +148,14 @@ struct RawStrategyItem {
     weight: u32,
     #[serde(default)]
     base: u32,
+}
+
+/// A cluster of `aws ecs describe-clusters`: its default strategy.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCluster {
+    #[serde(default)]
+    default_capacity_provider_strategy: Vec<RawStrategyItem>,
 }
 
 #[derive(Deserialize)]
@@ -314,25 +325,131 @@ fn timestamp(value: &Value) -> Option<jiff::Timestamp> {
     }
 }
 
-/// Builds the cluster view of one capacity provider (the only one, or
-/// `provider` when the snapshot has several).
+/// Every capacity provider of a snapshot: the cluster view of each one with
+/// an Auto Scaling group, and the names of those that need no instances
+/// (Fargate's, or any without `autoScalingGroupProvider`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Providers {
+    pub planned: Vec<Cluster>,
+    pub without_instances: Vec<String>,
+}
+
+/// Why a provider gets no plan: it has no Auto Scaling group.
+#[must_use]
+pub fn no_instances_reason(provider: &str) -> String {
+    format!("capacity provider {provider} has no Auto Scaling group (Fargate or no autoScalingGroupProvider): nothing to plan")
+}
+
+/// The raw lists of a snapshot, read once.
+struct Raw {
+    providers: Vec<RawCapacityProvider>,
+    asgs: Vec<RawAsg>,
+    instances: Vec<RawInstance>,
+    tasks: Vec<RawTask>,
+    services: Vec<RawService>,
+    task_definitions: Vec<RawTaskDefinition>,
+    default_strategy: Vec<RawStrategyItem>,
+    types: BTreeMap<String, RawInstanceType>,
+}
+
+impl Raw {
+    fn read(doc: &serde_json::Map<String, Value>) -> Result<Self, SnapshotError> {
+        let clusters: Vec<RawCluster> = list(doc, "clusters")?;
+        if clusters.len() > 1 {
+            return Err(err("clusters", "a snapshot describes one cluster; found several"));
+        }
+        Ok(Self {
+            providers: list(doc, "capacityProviders")?,
+            asgs: list(doc, "AutoScalingGroups")?,
+            instances: list(doc, "containerInstances")?,
+            tasks: list(doc, "tasks")?,
+            services: list(doc, "services")?,
+            task_definitions: list(doc, "taskDefinitions")?,
+            default_strategy: clusters
+                .into_iter()
+                .next()
+                .map(|c| c.default_capacity_provider_strategy)
+                .unwrap_or_default(),
+            types: match doc.get("instanceTypes") {
+                Some(v) => serde_path_to_error::deserialize(v.clone())
+                    .map_err(|e| err(format!("instanceTypes.{}", e.path()), e.into_inner().to_string()))?,
+                None => BTreeMap::new(),
+            },
+        })
+    }
+
+    fn needs_types(&self, doc: &serde_json::Map<String, Value>) -> Result<(), SnapshotError> {
+        if doc.contains_key("instanceTypes") {
+            Ok(())
+        } else {
+            Err(err("instanceTypes", "missing: give the CPU units and MiB of the ASG's instance types, e.g. {\"m5.large\": {\"cpu\": 2048, \"memory\": 7680}}"))
+        }
+    }
+}
+
+/// Every capacity provider the snapshot lists, and the Fargate providers
+/// its services' strategies use: each one with an Auto Scaling group as a
+/// cluster view to plan, the others as needing no instances.
+///
+/// # Errors
+/// [`SnapshotError`] naming the path and the problem.
+pub fn providers(doc: &serde_json::Map<String, Value>) -> Result<Providers, SnapshotError> {
+    let raw = Raw::read(doc)?;
+    let mut planned = Vec::new();
+    let mut without_instances = Vec::new();
+    for p in &raw.providers {
+        if p.auto_scaling_group_provider.is_some() {
+            raw.needs_types(doc)?;
+            planned.push(build(&raw, p)?);
+        } else if !without_instances.contains(&p.name) {
+            without_instances.push(p.name.clone());
+        }
+    }
+    let strategies = raw.services.iter().flat_map(|s| &s.capacity_provider_strategy).chain(&raw.default_strategy);
+    for item in strategies {
+        let name = &item.capacity_provider;
+        if FARGATE_PROVIDERS.contains(&name.as_str()) && !without_instances.contains(name) {
+            without_instances.push(name.clone());
+        }
+    }
+    if planned.is_empty() && without_instances.is_empty() {
+        return Err(err(
+            "capacityProviders",
+            "no capacity provider listed, nor any in a strategy: give the output of aws ecs describe-capacity-providers",
+        ));
+    }
+    Ok(Providers { planned, without_instances })
+}
+
+/// The cluster view of `provider`, or `None` when it needs no instances
+/// (Fargate's, or listed without `autoScalingGroupProvider`).
+///
+/// # Errors
+/// [`SnapshotError`] when the snapshot does not list the provider, or
+/// naming the path and the problem.
+pub fn provider(doc: &serde_json::Map<String, Value>, name: &str) -> Result<Option<Cluster>, SnapshotError> {
+    let raw = Raw::read(doc)?;
+    match raw.providers.iter().find(|p| p.name == name) {
+        Some(p) if p.auto_scaling_group_provider.is_some() => {
+            raw.needs_types(doc)?;
+            build(&raw, p).map(Some)
+        }
+        Some(_) => Ok(None),
+        None if FARGATE_PROVIDERS.contains(&name) => Ok(None),
+        None => Err(err("capacityProviders", format!("no capacity provider named {name:?}"))),
+    }
+}
+
+/// Builds the cluster view of one capacity provider (the only one with an
+/// Auto Scaling group, or `provider` when the snapshot has several).
 ///
 /// # Errors
 /// [`SnapshotError`] naming the path and the problem.
 pub fn cluster(doc: &serde_json::Map<String, Value>, provider: Option<&str>) -> Result<Cluster, SnapshotError> {
-    let providers: Vec<RawCapacityProvider> = list(doc, "capacityProviders")?;
-    let asgs: Vec<RawAsg> = list(doc, "AutoScalingGroups")?;
-    let raw_instances: Vec<RawInstance> = list(doc, "containerInstances")?;
-    let raw_tasks: Vec<RawTask> = list(doc, "tasks")?;
-    let raw_services: Vec<RawService> = list(doc, "services")?;
-    let task_definitions: Vec<RawTaskDefinition> = list(doc, "taskDefinitions")?;
-    let types: BTreeMap<String, RawInstanceType> = match doc.get("instanceTypes") {
-        Some(v) => serde_path_to_error::deserialize(v.clone()).map_err(|e| err(format!("instanceTypes.{}", e.path()), e.into_inner().to_string()))?,
-        None => return Err(err("instanceTypes", "missing: give the CPU units and MiB of the ASG's instance types, e.g. {\"m5.large\": {\"cpu\": 2048, \"memory\": 7680}}")),
-    };
-
+    let raw = Raw::read(doc)?;
+    raw.needs_types(doc)?;
     let with_asg: Vec<&RawCapacityProvider> =
-        providers.iter().filter(|p| p.auto_scaling_group_provider.is_some()).collect();
+        raw.providers.iter().filter(|p| p.auto_scaling_group_provider.is_some()).collect();
     let chosen = match provider {
         Some(name) => with_asg.iter().find(|p| p.name == name).copied().ok_or_else(|| {
             err("capacityProviders", format!("no Auto Scaling group capacity provider named {name:?}"))
@@ -345,6 +462,14 @@ pub fn cluster(doc: &serde_json::Map<String, Value>, provider: Option<&str>) -> 
             }
         },
     };
+    build(&raw, chosen)
+}
+
+/// The cluster view of `chosen`, a provider with an Auto Scaling group.
+fn build(raw: &Raw, chosen: &RawCapacityProvider) -> Result<Cluster, SnapshotError> {
+    let Raw {
+        asgs, instances: raw_instances, tasks: raw_tasks, services: raw_services, task_definitions, types, ..
+    } = raw;
     let asg_provider =
         chosen.auto_scaling_group_provider.as_ref().ok_or_else(|| err("capacityProviders", "not an ASG provider"))?;
     let asg_name = asg_provider
@@ -426,11 +551,17 @@ pub fn cluster(doc: &serde_json::Map<String, Value>, provider: Option<&str>) -> 
         }
         let daemon = s.scheduling_strategy.as_deref() == Some("DAEMON");
         placement_by_group.insert(group.clone(), (placement.clone(), daemon));
-        let provider_name = s
-            .capacity_provider_strategy
+        // A launch type excludes a strategy; with neither, the cluster's
+        // default strategy applies (aws-behaviour §7.7).
+        let raw_strategy = match (&s.launch_type, s.capacity_provider_strategy.is_empty()) {
+            (Some(_), _) => &[][..],
+            (None, true) => &raw.default_strategy[..],
+            (None, false) => &s.capacity_provider_strategy[..],
+        };
+        let strategy = raw_strategy
             .iter()
-            .find(|c| c.weight > 0 || c.base > 0)
-            .map(|c| c.capacity_provider.clone());
+            .map(|c| StrategyItem { provider: c.capacity_provider.clone(), base: c.base, weight: c.weight })
+            .collect();
         let in_progress = s.deployments.len() > 1
             || s.deployments
                 .iter()
@@ -443,7 +574,7 @@ pub fn cluster(doc: &serde_json::Map<String, Value>, provider: Option<&str>) -> 
             pending: s.pending_count,
             deployment_in_progress: in_progress,
             maximum_percent: s.deployment_configuration.as_ref().and_then(|c| c.maximum_percent).unwrap_or(200),
-            capacity_provider: provider_name,
+            strategy,
             task_need: definition_need(s.task_definition.as_deref()).unwrap_or_default(),
             placement,
         });

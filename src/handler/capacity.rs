@@ -24,6 +24,10 @@ pub struct ProviderRecord {
     pub memory: CapacityMemory,
     #[serde(default)]
     pub ledger: EventLedger,
+    /// The provider was found to need no instances (Fargate), and the
+    /// handler said so once: it stays silent about it from then on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub without_instances: bool,
 }
 
 impl super::Schema for ProviderRecord {
@@ -95,12 +99,19 @@ where
         let key = provider_key(provider);
         let work = CapacityWork { provider, options, capacity };
         match claim_then_act(&work, state, &key, provider, now, Some(&event), settings).await? {
-            Claimed::Done((_, decision)) => {
+            Claimed::Done(Planned::Plan(planned)) => {
+                let (_, decision) = *planned;
                 if let Err(e) = super::publish(decisions, CAPACITY_DETAIL_TYPE, &decision).await {
                     report.publish_errors.push(e);
                 }
                 report.decisions.push(decision);
             }
+            Claimed::Done(Planned::WithoutInstances) => report.ignored.push(Ignored {
+                event_id: Some(event.meta.id.clone()),
+                target: Some(provider.clone()),
+                kind: "no auto scaling group".to_owned(),
+                reason: crate::capacity::snapshot::no_instances_reason(provider),
+            }),
             Claimed::Refused(refusal) => report.ignored.push(Ignored {
                 event_id: Some(event.meta.id.clone()),
                 target: Some(provider.clone()),
@@ -120,10 +131,17 @@ struct CapacityWork<'a, C> {
     capacity: &'a C,
 }
 
+/// What a capacity provider's claim decided.
+enum Planned {
+    /// The cluster planned on (actions apply to it) and the decision.
+    Plan(Box<(Cluster, CapacityDecision)>),
+    /// The provider needs no instances, found now for the first time.
+    WithoutInstances,
+}
+
 impl<C: CapacityPort + Sync> Work for CapacityWork<'_, C> {
     type Record = ProviderRecord;
-    /// The cluster planned on (actions apply to it) and the decision.
-    type Decision = (Cluster, CapacityDecision);
+    type Decision = Planned;
 
     fn ledger(record: &mut ProviderRecord) -> &mut EventLedger {
         &mut record.ledger
@@ -134,14 +152,25 @@ impl<C: CapacityPort + Sync> Work for CapacityWork<'_, C> {
         now: Timestamp,
         record: &mut ProviderRecord,
     ) -> Result<Option<Self::Decision>, HandlerError> {
-        let cluster = self.capacity.cluster(self.provider).await?;
+        let Some(cluster) = self.capacity.cluster(self.provider).await? else {
+            // Said once (the record remembers), then silence: a Fargate
+            // provider is a configuration, not a fault (docs/capacity.md).
+            if record.without_instances {
+                return Ok(None);
+            }
+            record.without_instances = true;
+            return Ok(Some(Planned::WithoutInstances));
+        };
+        record.without_instances = false;
         let (decision, next) = plan(now, &cluster, self.options, std::mem::take(&mut record.memory))
             .map_err(|e| HandlerError::Planning { provider: self.provider.to_owned(), reason: e.to_string() })?;
         record.memory = next;
-        Ok(Some((cluster, decision)))
+        Ok(Some(Planned::Plan(Box::new((cluster, decision)))))
     }
 
-    async fn act(&self, (cluster, decision): &Self::Decision) -> Result<(), (String, PortError)> {
+    async fn act(&self, planned: &Self::Decision) -> Result<(), (String, PortError)> {
+        let Planned::Plan(plan) = planned else { return Ok(()) };
+        let (cluster, decision) = &**plan;
         for action in &decision.actions {
             self.capacity.apply(cluster, action).await.map_err(|e| (describe(action), e))?;
         }

@@ -229,15 +229,18 @@ impl FakeCapacity {
 }
 
 impl CapacityPort for FakeCapacity {
-    async fn cluster(&self, capacity_provider: &str) -> Result<Cluster, PortError> {
+    async fn cluster(&self, capacity_provider: &str) -> Result<Option<Cluster>, PortError> {
         let cluster = lock(&self.cluster).clone();
+        if crate::capacity::model::FARGATE_PROVIDERS.contains(&capacity_provider) {
+            return Ok(None);
+        }
         if cluster.capacity_provider != capacity_provider {
             return Err(PortError::permanent(
                 "ecs:DescribeCapacityProviders",
                 format!("{capacity_provider} does not exist"),
             ));
         }
-        Ok(cluster)
+        Ok(Some(cluster))
     }
 
     async fn apply(&self, _cluster: &Cluster, action: &CapacityAction) -> Result<(), PortError> {

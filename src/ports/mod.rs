@@ -125,8 +125,9 @@ pub trait DecisionPort {
 
 /// The cluster behind a capacity provider, and its Auto Scaling group.
 pub trait CapacityPort {
-    /// The planner's view of one capacity provider.
-    fn cluster(&self, capacity_provider: &str) -> impl Future<Output = Result<Cluster, PortError>> + Send;
+    /// The planner's view of one capacity provider; `None` when it needs no
+    /// instances (a Fargate provider, or one without an Auto Scaling group).
+    fn cluster(&self, capacity_provider: &str) -> impl Future<Output = Result<Option<Cluster>, PortError>> + Send;
     /// Applies one action to the provider's Auto Scaling group or ECS.
     fn apply(&self, cluster: &Cluster, action: &CapacityAction) -> impl Future<Output = Result<(), PortError>> + Send;
 }

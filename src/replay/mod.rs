@@ -330,9 +330,9 @@ fn answer(periods: &[Period], q: &MetricQuery, from: Timestamp, to: Timestamp, n
 }
 
 impl CapacityPort for ReplayWorld {
-    async fn cluster(&self, capacity_provider: &str) -> Result<Cluster, PortError> {
+    async fn cluster(&self, capacity_provider: &str) -> Result<Option<Cluster>, PortError> {
         match &self.cluster {
-            Some(c) if lock(c).cluster.capacity_provider == capacity_provider => Ok(lock(c).cluster.clone()),
+            Some(c) if lock(c).cluster.capacity_provider == capacity_provider => Ok(Some(lock(c).cluster.clone())),
             _ => Err(PortError::permanent(
                 "ecs:DescribeCapacityProviders",
                 format!("{capacity_provider} is not in the capacity snapshot"),

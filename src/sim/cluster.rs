@@ -8,7 +8,9 @@
 //! service's task lifecycle (the engine's), the clock (`t` is an argument).
 
 use super::scenario::{unit, ClusterModel};
-use crate::capacity::model::{AutoScalingGroup, Instance, Placement, Resources, ServiceState, Stage, Task};
+use crate::capacity::model::{
+    AutoScalingGroup, Instance, Placement, Resources, ServiceState, Stage, StrategyItem, Task,
+};
 use crate::capacity::{CapacityAction, Cluster};
 use jiff::Timestamp;
 use std::collections::BTreeMap;
@@ -222,7 +224,7 @@ impl SimCluster {
                 pending: service.pending,
                 deployment_in_progress: service.deployment_in_progress,
                 maximum_percent: m.maximum_percent,
-                capacity_provider: Some(PROVIDER.into()),
+                strategy: vec![StrategyItem { provider: PROVIDER.into(), base: 0, weight: 1 }],
                 task_need: need,
                 placement: Placement::default(),
             }],

@@ -444,10 +444,10 @@ impl MetricsPort for SimWorld {
 }
 
 impl CapacityPort for SimWorld {
-    async fn cluster(&self, capacity_provider: &str) -> Result<Cluster, PortError> {
+    async fn cluster(&self, capacity_provider: &str) -> Result<Option<Cluster>, PortError> {
         let w = lock(&self.state);
         match w.cluster.as_ref() {
-            Some(c) if capacity_provider == PROVIDER => Ok(c.view(w.t, at(w.t), w.counts())),
+            Some(c) if capacity_provider == PROVIDER => Ok(Some(c.view(w.t, at(w.t), w.counts()))),
             _ => Err(not_found("ecs:DescribeCapacityProviders", capacity_provider)),
         }
     }
