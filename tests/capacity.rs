@@ -188,6 +188,41 @@ fn s7_6_drained_empty_instances_are_terminated_with_decrement() {
     assert_eq!(d.desired, 1);
 }
 
+/// aws-behaviour §7.6 (docs/capacity.md): managed termination protection
+/// turns protection off for instances whose tasks have all stopped, or the
+/// group's scale-in stalls on them.
+#[test]
+fn s7_6_aws_mode_unprotects_idle_instances_past_their_warm_up() {
+    // (name, instance, unprotected in aws mode)
+    let mut idle_protected = instance(1, "a", 2048, 0, LONG_AGO);
+    idle_protected.protected_from_scale_in = true;
+    let mut warming = instance(2, "a", 2048, 0, 0);
+    warming.protected_from_scale_in = true;
+    let mut pending = instance(3, "a", 2048, 0, LONG_AGO);
+    (pending.protected_from_scale_in, pending.pending_tasks) = (true, 1);
+    let cases = [
+        ("idle and protected: its protection goes", idle_protected, true),
+        ("still in its warm-up: kept for the tasks it was launched for", warming, false),
+        ("a task is starting on it: kept", pending, false),
+        ("busy: protected, never unprotected", instance(4, "a", 0, 4, LONG_AGO), false),
+        ("idle and never protected: nothing to do", instance(5, "a", 2048, 0, LONG_AGO), false),
+    ];
+    for (name, i, expected) in cases {
+        let id = i.ec2_instance_id.clone().unwrap();
+        let c = cluster(vec![i], vec![], 1, 0, 10);
+        let unprotect = CapacityAction::UnprotectFromScaleIn { ec2_instance_ids: vec![id] };
+        assert_eq!(run(&c, EvaluationMode::Aws, 60).actions.contains(&unprotect), expected, "{name}");
+        // Fast mode drains and terminates idle instances itself.
+        assert!(
+            !run(&c, EvaluationMode::Fast, 60)
+                .actions
+                .iter()
+                .any(|a| matches!(a, CapacityAction::UnprotectFromScaleIn { .. })),
+            "{name}: fast mode"
+        );
+    }
+}
+
 #[test]
 fn asg_bounds_are_never_crossed() {
     let c = cluster(vec![], (0..100).map(|i| task(i, 2048, Placement::default())).collect(), 0, 0, 7);
@@ -368,6 +403,8 @@ proptest! {
         let instances: Vec<Instance> = busy.iter().enumerate().map(|(i, b)| {
             let mut inst = instance(i, ["a", "b", "c"][i % 3], 2048 - 512 * b, *b, LONG_AGO);
             if draining_mask & (1 << i) != 0 { inst.status = "DRAINING".into(); }
+            // Some idle instances kept their protection (aws mode unprotects them).
+            if draining_mask & (1 << (i + 4)) != 0 { inst.protected_from_scale_in = true; }
             inst
         }).collect();
         let n = instances.len() as u32;
@@ -382,6 +419,7 @@ proptest! {
             match a {
                 CapacityAction::Drain { container_instances } => prop_assert!(container_instances.iter().all(|c| !busy_ids.contains(&c.as_str())), "drained a busy instance: {a:?}"),
                 CapacityAction::TerminateAndDecrement { ec2_instance_ids } => prop_assert!(ec2_instance_ids.iter().all(|e| !busy_ec2.contains(e)), "terminated a busy instance: {a:?}"),
+                CapacityAction::UnprotectFromScaleIn { ec2_instance_ids } => prop_assert!(ec2_instance_ids.iter().all(|e| !busy_ec2.contains(e)), "exposed a busy instance to scale-in: {a:?}"),
                 _ => {}
             }
         }

@@ -334,6 +334,10 @@ fn capacity_plan_plans_every_provider_of_a_mixed_cluster_and_a_fargate_only_one(
     let out = autopilot(&["capacity", "plan", "tests/fixtures/capacity/fargate-only.json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("FARGATE (no Auto Scaling group"), "{}", text(&out.stdout));
+    // The disruption budget is checked, naming the flag.
+    let out = autopilot(&["capacity", "plan", mixed, "--disruption-window-seconds", "5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(text(&out.stderr).trim(), "autopilot: --disruption-window-seconds: 5 must be from 60 to 3600");
 }
 
 #[test]

@@ -189,3 +189,73 @@ fn every_example_event_reaches_the_expected_functions() {
         assert_eq!(functions, want, "{file}");
     }
 }
+
+/// docs/deploy.md "Fargate-only clusters": with no capacity provider the
+/// stack has no capacity function, and routing (the replay's included)
+/// reaches the controller only.
+#[test]
+fn a_fargate_only_stack_routes_nothing_to_a_capacity_function() {
+    let text = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    let overrides: BTreeMap<String, String> =
+        [("ClusterArns", MANAGED), ("AlarmNamePrefix", ""), ("CapacityProviderName", "")]
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+    let rules = rules_from_template(&text, &overrides).unwrap();
+    let names: Vec<&str> = rules.iter().map(|r| r.rule.name.as_str()).collect();
+    assert!(!names.contains(&"EcsContainerInstanceRule"), "its only target is the capacity function: {names:?}");
+    for r in &rules {
+        assert_eq!(r.targets, ["ControllerFunction"], "{}", r.rule.name);
+    }
+}
+
+/// Conditions decide which resources and rule targets exist
+/// (route::template's module docs).
+#[test]
+fn template_conditions_choose_resources_and_targets() {
+    let template = r#"
+Parameters:
+  Mode: {Type: String, Default: "on"}
+  Extra: {Type: String, Default: ""}
+Conditions:
+  On: !Equals [!Ref Mode, "on"]
+  HasExtra: !Not [!Equals [!Ref Extra, ""]]
+  Both: !And [!Condition On, !Condition HasExtra]
+  Either: {"Fn::Or": [{"Condition": "On"}, {"Condition": "HasExtra"}]}
+Resources:
+  Always:
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: {source: [a]}
+      Targets:
+        - {Id: f, Arn: !GetAtt F.Arn}
+        - !If [Both, {Id: g, Arn: !GetAtt G.Arn}, !Ref AWS::NoValue]
+        - !If [On, {Id: h, Arn: !GetAtt H.Arn}, {Id: i, Arn: !GetAtt I.Arn}]
+  WhenEither:
+    Condition: Either
+    Type: AWS::Events::Rule
+    Properties:
+      EventPattern: {source: [b]}
+      Targets: [{Id: f, Arn: !GetAtt F.Arn}]
+"#;
+    let load = |pairs: &[(&str, &str)]| {
+        let overrides: BTreeMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        rules_from_template(template, &overrides)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.rule.name, r.targets))
+            .collect::<Vec<_>>()
+    };
+    let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+    assert_eq!(load(&[]), [("Always".into(), s(&["F", "H"])), ("WhenEither".into(), s(&["F"]))]);
+    assert_eq!(load(&[("Extra", "x")]), [("Always".into(), s(&["F", "G", "H"])), ("WhenEither".into(), s(&["F"]))]);
+    assert_eq!(load(&[("Mode", "off")]), [("Always".into(), s(&["F", "I"]))]);
+
+    // A cycle and an undeclared condition are errors naming the place.
+    let cyclic = "Conditions:\n  A: !Condition B\n  B: !Condition A\nResources:\n  R:\n    Condition: A\n    Type: AWS::Events::Rule\n    Properties: {EventPattern: {source: [a]}}\n";
+    let err = rules_from_template(cyclic, &BTreeMap::new()).unwrap_err().to_string();
+    assert!(err.contains("nests more than 32 deep"), "{err}");
+    let undeclared = "Resources:\n  R:\n    Condition: Nope\n    Type: AWS::Events::Rule\n    Properties: {EventPattern: {source: [a]}}\n";
+    let err = rules_from_template(undeclared, &BTreeMap::new()).unwrap_err().to_string();
+    assert_eq!(err, "Resources.R.Condition: condition Nope is not declared under Conditions");
+}

@@ -130,7 +130,19 @@ def main():
         statements = t["Resources"]["ControllerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
         statements[:] = [s for s in statements if s.get("Sid") != "NeverChangeTaskDefinitions"]
 
+    def capacity_alarm_outside_its_condition(t):
+        # A Fargate-only stack (CapacityProviderName empty) deploys no
+        # capacity function: anything referring to it must share its
+        # condition (docs/deploy.md).
+        del t["Resources"]["CapacityErrorsAlarm"]["Condition"]
+
+    def capacity_target_unconditioned(t):
+        targets = t["Resources"]["MetricTickRule"]["Properties"]["Targets"]
+        targets[:] = [x["Fn::If"][1] if isinstance(x, dict) and "Fn::If" in x else x for x in targets]
+
     seeded = [
+        ("capacity-alarm-outside-its-condition", capacity_alarm_outside_its_condition, "W1001"),
+        ("capacity-target-unconditioned", capacity_target_unconditioned, "W1001"),
         ("untagged-update-service", untagged_update_service, "E9106"),
         ("task-definition-changes-allowed", task_definition_changes_allowed, "E9106"),
         ("wildcard-action", wildcard_action, "E9101"),

@@ -383,12 +383,13 @@ impl CapacityPort for AwsCapacity {
                     .await
                     .map_err(|e| port_error(OP, e))?;
             }
-            CapacityAction::ProtectFromScaleIn { ec2_instance_ids } => {
+            CapacityAction::ProtectFromScaleIn { ec2_instance_ids }
+            | CapacityAction::UnprotectFromScaleIn { ec2_instance_ids } => {
                 self.autoscaling
                     .set_instance_protection()
                     .auto_scaling_group_name(asg)
                     .set_instance_ids(Some(ec2_instance_ids.clone()))
-                    .protected_from_scale_in(true)
+                    .protected_from_scale_in(matches!(action, CapacityAction::ProtectFromScaleIn { .. }))
                     .send()
                     .await
                     .map_err(|e| port_error("autoscaling:SetInstanceProtection", e))?;

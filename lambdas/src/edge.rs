@@ -233,7 +233,7 @@ impl Capacity {
         let sdk = aws_config().await;
         Ok(Self {
             providers: e.providers,
-            options: CapacityOptions { mode: e.mode, ..CapacityOptions::default() },
+            options: e.options,
             settings: Settings { shadow: e.shadow, ..Settings::default() },
             capacity: AwsCapacity::new(
                 aws_sdk_ecs::Client::new(&sdk),

@@ -1,6 +1,7 @@
 //! What a function reads from its environment at cold start, validated once:
 //! a wrong value fails the init with a message naming the variable.
 
+use ecs_autopilot::capacity::CapacityOptions;
 use ecs_autopilot::config::EvaluationMode;
 use std::collections::HashMap;
 
@@ -66,6 +67,9 @@ pub struct CapacityEnv {
     pub cluster: String,
     pub providers: Vec<String>,
     pub mode: EvaluationMode,
+    /// The planner's options: the mode and the disruption budget
+    /// (`AUTOPILOT_DISRUPTION_INSTANCES`, `_PERCENT`, `_WINDOW_SECONDS`).
+    pub options: CapacityOptions,
     pub instance_types: serde_json::Value,
     pub table: String,
     pub shadow: bool,
@@ -172,16 +176,37 @@ impl CapacityEnv {
                 });
             }
         }
+        let options = disruption_budget(env, mode)?;
         Ok(Self {
             cluster: required(env, "AUTOPILOT_CLUSTER")?,
             providers,
             mode,
+            options,
             instance_types,
             table: required(env, "AUTOPILOT_STATE_TABLE")?,
             shadow: shadow(env)?,
             event_bus: optional(env, "AUTOPILOT_EVENT_BUS"),
         })
     }
+}
+
+/// The capacity options: `mode` and the disruption budget's variables
+/// (each optional, defaults as the core's), checked as the core checks them.
+fn disruption_budget(env: &Env, mode: EvaluationMode) -> Result<CapacityOptions, InitError> {
+    const NAMES: [&str; 3] =
+        ["AUTOPILOT_DISRUPTION_INSTANCES", "AUTOPILOT_DISRUPTION_PERCENT", "AUTOPILOT_DISRUPTION_WINDOW_SECONDS"];
+    let mut options = CapacityOptions { mode, ..CapacityOptions::default() };
+    let fields =
+        [&mut options.disruption_instances, &mut options.disruption_percent, &mut options.disruption_window_seconds];
+    for ((name, (_, min, max)), field) in NAMES.into_iter().zip(CapacityOptions::DISRUPTION_RANGES).zip(fields) {
+        let Some(text) = optional(env, name) else { continue };
+        *field = text.parse().ok().filter(|v| (min..=max).contains(v)).ok_or_else(|| InitError::Env {
+            name,
+            reason: format!("{text:?} is not a whole number from {min} to {max}"),
+        })?;
+    }
+    options.check().map_err(|e| InitError::Env { name: "AUTOPILOT_DISRUPTION_*", reason: e.to_string() })?;
+    Ok(options)
 }
 
 /// Validates configuration documents `(name, text)` as the core does.

@@ -82,4 +82,27 @@ fn capacity_settings_cases() {
         "environment variable AUTOPILOT_CAPACITY_MODE: \"slow\" is not fast or aws"
     );
     assert_eq!(with("AUTOPILOT_CLUSTER", " "), "environment variable AUTOPILOT_CLUSTER: required and not set");
+    // The disruption budget (docs/capacity.md): defaults, values, ranges.
+    assert_eq!(
+        (ok.options.disruption_instances, ok.options.disruption_percent, ok.options.disruption_window_seconds),
+        (10, 50, 60)
+    );
+    let mut budget = env(&base);
+    budget.insert("AUTOPILOT_DISRUPTION_INSTANCES".into(), "3".into());
+    budget.insert("AUTOPILOT_DISRUPTION_PERCENT".into(), "20".into());
+    budget.insert("AUTOPILOT_DISRUPTION_WINDOW_SECONDS".into(), "300".into());
+    let set = CapacityEnv::from_env(&budget).unwrap().options;
+    assert_eq!((set.disruption_instances, set.disruption_percent, set.disruption_window_seconds), (3, 20, 300));
+    assert_eq!(
+        with("AUTOPILOT_DISRUPTION_INSTANCES", "0"),
+        "environment variable AUTOPILOT_DISRUPTION_INSTANCES: \"0\" is not a whole number from 1 to 1000"
+    );
+    assert_eq!(
+        with("AUTOPILOT_DISRUPTION_PERCENT", "150"),
+        "environment variable AUTOPILOT_DISRUPTION_PERCENT: \"150\" is not a whole number from 1 to 100"
+    );
+    assert_eq!(
+        with("AUTOPILOT_DISRUPTION_WINDOW_SECONDS", "ten"),
+        "environment variable AUTOPILOT_DISRUPTION_WINDOW_SECONDS: \"ten\" is not a whole number from 60 to 3600"
+    );
 }

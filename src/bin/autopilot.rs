@@ -237,6 +237,15 @@ enum CapacityCommand {
         /// Evaluation instant (RFC 3339); the system clock when absent.
         #[arg(long)]
         now: Option<String>,
+        /// Disruption budget (fast mode): instances drained per window.
+        #[arg(long, default_value_t = 10)]
+        disruption_instances: u32,
+        /// Disruption budget: percent of the group's ACTIVE instances per window.
+        #[arg(long, default_value_t = 50)]
+        disruption_percent: u32,
+        /// Disruption budget: the sliding window, in seconds.
+        #[arg(long, default_value_t = 60)]
+        disruption_window_seconds: u32,
     },
 }
 
@@ -349,8 +358,21 @@ fn main() -> ExitCode {
         Command::Replay { .. } => {
             Err(Failure::input("replay needs --scenario FILE, or --events FILE with --config FILE"))
         }
-        Command::Capacity { command: CapacityCommand::Plan { snapshot, format, mode, capacity_provider, now } } => {
-            capacity::plan(&snapshot, &format, &mode, capacity_provider.as_deref(), now.as_deref())
+        Command::Capacity {
+            command:
+                CapacityCommand::Plan {
+                    snapshot,
+                    format,
+                    mode,
+                    capacity_provider,
+                    now,
+                    disruption_instances,
+                    disruption_percent,
+                    disruption_window_seconds,
+                },
+        } => {
+            let budget = [disruption_instances, disruption_percent, disruption_window_seconds];
+            capacity::plan(&snapshot, &format, &mode, capacity_provider.as_deref(), now.as_deref(), budget)
         }
         Command::Evaluate { configs, observations, memory, memory_out, now } => {
             evaluate(&configs, &observations, memory.as_deref(), memory_out.as_deref(), now.as_deref())

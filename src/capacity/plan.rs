@@ -34,6 +34,41 @@ impl Default for CapacityOptions {
     }
 }
 
+/// A disruption budget AWS would not recognise as sensible.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {value} must be from {min} to {max}")]
+pub struct BudgetError {
+    /// `disruption_instances`, `disruption_percent` or
+    /// `disruption_window_seconds`.
+    pub field: &'static str,
+    pub value: u32,
+    pub min: u32,
+    pub max: u32,
+}
+
+impl CapacityOptions {
+    /// The disruption budget's accepted ranges (docs/capacity.md): at least
+    /// one instance, 1–100 % of the group, a window of 1–60 minutes (under
+    /// a minute, a one-minute tick could drain a second batch before ECS has
+    /// moved the first one's tasks).
+    pub const DISRUPTION_RANGES: [(&'static str, u32, u32); 3] =
+        [("disruption_instances", 1, 1000), ("disruption_percent", 1, 100), ("disruption_window_seconds", 60, 3600)];
+
+    /// Checks the disruption budget.
+    ///
+    /// # Errors
+    /// [`BudgetError`] naming the first value out of its range.
+    pub fn check(&self) -> Result<(), BudgetError> {
+        let values = [self.disruption_instances, self.disruption_percent, self.disruption_window_seconds];
+        for ((field, min, max), value) in Self::DISRUPTION_RANGES.into_iter().zip(values) {
+            if !(min..=max).contains(&value) {
+                return Err(BudgetError { field, value, min, max });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What the planner remembers between evaluations.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CapacityMemory {
@@ -51,6 +86,10 @@ pub enum CapacityAction {
     SetDesiredCapacity { from: u32, to: u32 },
     /// `autoscaling:SetInstanceProtection` on (busy instances).
     ProtectFromScaleIn { ec2_instance_ids: Vec<String> },
+    /// `autoscaling:SetInstanceProtection` off (`aws` mode: instances whose
+    /// non-daemon tasks have all stopped, so the group's scale-in can take
+    /// them, as managed termination protection does).
+    UnprotectFromScaleIn { ec2_instance_ids: Vec<String> },
     /// `ecs:UpdateContainerInstancesState` DRAINING (empty instances).
     Drain { container_instances: Vec<String> },
     /// `autoscaling:TerminateInstanceInAutoScalingGroup` with decrement
@@ -253,6 +292,22 @@ pub fn plan(
         .collect();
     if !unprotected_busy.is_empty() {
         decision.actions.push(CapacityAction::ProtectFromScaleIn { ec2_instance_ids: unprotected_busy });
+    }
+    // ...and off for instances with no task left, or `SetDesiredCapacity`
+    // scale-in stalls on protected idle instances (aws-behaviour §7.6).
+    // `fast` mode drains and terminates them itself. (ours) An instance
+    // still in its warm-up keeps its protection: it was launched for tasks
+    // that may not have reached it yet.
+    if !fast {
+        let idle_protected: Vec<String> = members
+            .iter()
+            .filter(|i| i.non_daemon_tasks == 0 && i.pending_tasks == 0 && i.protected_from_scale_in)
+            .filter(|i| is_warming(i, now, warmup).is_none())
+            .filter_map(|i| i.ec2_instance_id.clone())
+            .collect();
+        if !idle_protected.is_empty() {
+            decision.actions.push(CapacityAction::UnprotectFromScaleIn { ec2_instance_ids: idle_protected });
+        }
     }
 
     if fast {

@@ -184,6 +184,9 @@ fn describe(action: &CapacityAction) -> String {
         CapacityAction::ProtectFromScaleIn { ec2_instance_ids } => {
             format!("autoscaling:SetInstanceProtection {}", ec2_instance_ids.join(","))
         }
+        CapacityAction::UnprotectFromScaleIn { ec2_instance_ids } => {
+            format!("autoscaling:SetInstanceProtection off {}", ec2_instance_ids.join(","))
+        }
         CapacityAction::Drain { container_instances } => {
             format!("ecs:UpdateContainerInstancesState DRAINING {}", container_instances.join(","))
         }

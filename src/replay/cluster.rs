@@ -159,10 +159,12 @@ impl RecordedCluster {
         let c = &mut self.cluster;
         match action {
             CapacityAction::SetDesiredCapacity { to, .. } => c.asg.desired = *to,
-            CapacityAction::ProtectFromScaleIn { ec2_instance_ids } => {
+            CapacityAction::ProtectFromScaleIn { ec2_instance_ids }
+            | CapacityAction::UnprotectFromScaleIn { ec2_instance_ids } => {
+                let on = matches!(action, CapacityAction::ProtectFromScaleIn { .. });
                 for i in &mut c.instances {
                     if i.ec2_instance_id.as_ref().is_some_and(|id| ec2_instance_ids.contains(id)) {
-                        i.protected_from_scale_in = true;
+                        i.protected_from_scale_in = on;
                     }
                 }
             }

@@ -10,6 +10,10 @@
 //! Intrinsics inside patterns are resolved against parameter values
 //! (defaults, or overrides): `!Ref` (parameters and `AWS::*` pseudo
 //! parameters; a `CommaDelimitedList` becomes a list), `!Sub`, `!Join`.
+//! `Conditions` (`!Equals`, `!Not`, `!And`, `!Or`, `!Condition`) are
+//! evaluated on the same values: a resource whose `Condition` is false is
+//! left out, and a rule target written `!If [condition, target,
+//! !Ref AWS::NoValue]` is kept only when the condition holds.
 //! A schedule rule has no pattern; locally it is given the pattern of the
 //! events schedules deliver (`source` `aws.events` / `aws.scheduler`,
 //! `detail-type` `Scheduled Event`).
@@ -93,19 +97,27 @@ pub fn rules_from_template(
             message: "the template has no Resources mapping".into(),
         });
     };
+    let conditions = Conditions { declared: doc.get("Conditions").and_then(Yaml::as_mapping), params: &params };
     let mut out = Vec::new();
     for (id, resource) in resources {
         let id = id.as_str().unwrap_or_default();
+        // A resource whose condition is false is not deployed: its rules
+        // route nothing, as in the stack these parameters would create.
+        if let Some(name) = resource.get("Condition").and_then(Yaml::as_str) {
+            if !conditions.named(name, &format!("Resources.{id}.Condition"), 0)? {
+                continue;
+            }
+        }
         let kind = resource.get("Type").and_then(Yaml::as_str).unwrap_or_default();
         let props = resource.get("Properties");
         match kind {
             "AWS::Events::Rule" => {
                 let location = format!("Resources.{id}");
-                let targets = props
-                    .and_then(|p| p.get("Targets"))
-                    .and_then(Yaml::as_sequence)
-                    .map(|ts| ts.iter().filter_map(|t| t.get("Arn").and_then(referenced_resource)).collect())
-                    .unwrap_or_default();
+                let mut targets = Vec::new();
+                for t in props.and_then(|p| p.get("Targets")).and_then(Yaml::as_sequence).into_iter().flatten() {
+                    let Some(t) = conditions.chosen(t, &format!("{location}.Properties.Targets"))? else { continue };
+                    targets.extend(t.get("Arn").and_then(referenced_resource));
+                }
                 if let Some(pattern) = props.and_then(|p| p.get("EventPattern")) {
                     out.push(TemplateRule { rule: rule(id, pattern, &params, &location)?, targets, schedule: None });
                 } else if let Some(expression) = props.and_then(|p| p.get("ScheduleExpression")) {
@@ -351,5 +363,100 @@ fn intrinsic(
         other => Err(invalid(format!(
             "intrinsic function {other} is not supported in event patterns (use Ref, Sub or Join)"
         ))),
+    }
+}
+
+/// The template's `Conditions`, evaluated on the parameter values.
+struct Conditions<'a> {
+    declared: Option<&'a serde_yaml_ng::Mapping>,
+    params: &'a BTreeMap<String, Json>,
+}
+
+/// Conditions nest at most this deep (a cycle is an error, not a hang).
+const CONDITION_DEPTH: usize = 32;
+
+impl Conditions<'_> {
+    /// Whether the condition declared as `name` holds.
+    fn named(&self, name: &str, location: &str, depth: usize) -> Result<bool, TemplateError> {
+        let invalid = |message: String| TemplateError::Invalid { location: location.to_owned(), message };
+        if depth > CONDITION_DEPTH {
+            return Err(invalid(format!("condition {name} nests more than {CONDITION_DEPTH} deep (a cycle?)")));
+        }
+        let body = self
+            .declared
+            .and_then(|c| c.get(name))
+            .ok_or_else(|| invalid(format!("condition {name} is not declared under Conditions")))?;
+        self.holds(body, &format!("Conditions.{name}"), depth + 1)
+    }
+
+    /// Whether a condition function (`!Equals`, `!Not`, `!And`, `!Or`,
+    /// `!Condition`) holds.
+    fn holds(&self, v: &Yaml, location: &str, depth: usize) -> Result<bool, TemplateError> {
+        let invalid = |message: String| TemplateError::Invalid { location: location.to_owned(), message };
+        let (function, arg) = function_of(v).ok_or_else(|| invalid("expected a condition function".into()))?;
+        let args = || arg.as_sequence().map(Vec::as_slice).unwrap_or_default();
+        match function {
+            "Equals" => match args() {
+                [a, b] => Ok(resolve(a, self.params, location)? == resolve(b, self.params, location)?),
+                _ => Err(invalid("!Equals takes [value, value]".into())),
+            },
+            "Not" => match args() {
+                [x] => Ok(!self.holds(x, location, depth + 1)?),
+                _ => Err(invalid("!Not takes [condition]".into())),
+            },
+            "And" | "Or" => {
+                let mut results = Vec::new();
+                for x in args() {
+                    results.push(self.holds(x, location, depth + 1)?);
+                }
+                Ok(if function == "And" { results.iter().all(|r| *r) } else { results.iter().any(|r| *r) })
+            }
+            "Condition" => {
+                let name = arg.as_str().ok_or_else(|| invalid("!Condition takes a name".into()))?;
+                self.named(name, location, depth + 1)
+            }
+            other => Err(invalid(format!("{other} is not a condition function (Equals, Not, And, Or, Condition)"))),
+        }
+    }
+
+    /// A list item that may be `!If [condition, item, else]`: the item the
+    /// condition chooses, `None` for `!Ref AWS::NoValue`.
+    fn chosen<'v>(&self, v: &'v Yaml, location: &str) -> Result<Option<&'v Yaml>, TemplateError> {
+        let Some(("If", arg)) = function_of(v) else { return Ok(Some(v)) };
+        let invalid = |message: String| TemplateError::Invalid { location: location.to_owned(), message };
+        let [name, then, otherwise] = arg.as_sequence().map(Vec::as_slice).unwrap_or_default() else {
+            return Err(invalid("!If takes [condition, value if true, value if false]".into()));
+        };
+        let name = name.as_str().ok_or_else(|| invalid("!If names a condition first".into()))?;
+        let picked = if self.named(name, location, 0)? { then } else { otherwise };
+        let no_value = matches!(function_of(picked), Some(("Ref", r)) if r.as_str() == Some("AWS::NoValue"));
+        Ok((!no_value).then_some(picked))
+    }
+}
+
+/// The intrinsic function a value is written with (`!Tag arg` or
+/// `{"Fn::Tag": arg}` / `{"Ref": arg}`), and its argument.
+fn function_of(v: &Yaml) -> Option<(&str, &Yaml)> {
+    match v {
+        Yaml::Tagged(t) => {
+            let tag = t.tag.to_string();
+            let name = match tag.trim_start_matches('!') {
+                "If" => "If",
+                "Equals" => "Equals",
+                "Not" => "Not",
+                "And" => "And",
+                "Or" => "Or",
+                "Condition" => "Condition",
+                "Ref" => "Ref",
+                _ => return None,
+            };
+            Some((name, &t.value))
+        }
+        Yaml::Mapping(m) if m.len() == 1 => {
+            let (Yaml::String(key), arg) = m.iter().next()? else { return None };
+            let name = if key == "Ref" || key == "Condition" { key.as_str() } else { key.strip_prefix("Fn::")? };
+            Some((name, arg))
+        }
+        _ => None,
     }
 }

@@ -250,10 +250,12 @@ impl SimCluster {
                 }
                 self.desired = to;
             }
-            CapacityAction::ProtectFromScaleIn { ec2_instance_ids } => {
+            CapacityAction::ProtectFromScaleIn { ec2_instance_ids }
+            | CapacityAction::UnprotectFromScaleIn { ec2_instance_ids } => {
+                let on = matches!(action, CapacityAction::ProtectFromScaleIn { .. });
                 for i in &mut self.instances {
                     if ec2_instance_ids.contains(&format!("i-{:05}", i.id)) {
-                        i.protected = true;
+                        i.protected = on;
                     }
                 }
             }

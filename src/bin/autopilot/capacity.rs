@@ -14,6 +14,7 @@ pub(super) fn plan(
     mode: &str,
     provider: Option<&str>,
     now: Option<&str>,
+    [disruption_instances, disruption_percent, disruption_window_seconds]: [u32; 3],
 ) -> Result<(), Failure> {
     let mode = match mode {
         "aws" => EvaluationMode::Aws,
@@ -37,7 +38,8 @@ pub(super) fn plan(
         Some(t) => instant("--now", t)?,
         None => Timestamp::now(),
     };
-    let options = CapacityOptions { mode, ..CapacityOptions::default() };
+    let options = CapacityOptions { mode, disruption_instances, disruption_percent, disruption_window_seconds };
+    options.check().map_err(|e| Failure::input(format!("--{}", e.to_string().replace('_', "-"))))?;
     let mut plans: Vec<(&Cluster, CapacityDecision)> = Vec::new();
     for cluster in &providers.planned {
         let (decision, _) = plan_provider(now, cluster, &options, CapacityMemory::default())
