@@ -85,9 +85,14 @@ fn main() {
                 println!("{} {:?}: {}", c.scenario.name, run.controller, changes.join(" "));
             }
             // SWEEP_TRACE=decisions also prints ecs-autopilot's decisions
-            // that were held back or changed the count.
-            if std::env::var("SWEEP_TRACE").is_ok_and(|v| v == "decisions") {
-                for d in r.autopilot.decisions.iter().filter(|d| d.desired != d.current || !d.blocked_by.is_empty()) {
+            // that were held back or changed the count; SWEEP_TRACE=all
+            // prints every decision.
+            let trace = std::env::var("SWEEP_TRACE").unwrap_or_default();
+            if trace == "decisions" || trace == "all" {
+                let shown = |d: &&ecs_autopilot::decision::Decision| {
+                    trace == "all" || d.desired != d.current || !d.blocked_by.is_empty()
+                };
+                for d in r.autopilot.decisions.iter().filter(shown) {
                     let value: Vec<String> = d
                         .policies
                         .iter()
