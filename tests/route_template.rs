@@ -41,6 +41,8 @@ fn every_example_event_reaches_its_rule() {
         ("scheduled-event.json", vec!["MetricTickRule"]),
         ("eventbridge-scheduler-default-payload.json", vec!["MetricTickRule"]),
         ("application-autoscaling-scaling-activity-state-change.json", vec![]),
+        ("ec2-spot-instance-interruption-warning.json", vec!["Ec2SpotRule"]),
+        ("ec2-instance-rebalance-recommendation.json", vec!["Ec2SpotRule"]),
     ];
     let dir = root().join("tests/fixtures/events");
     assert_eq!(
@@ -161,7 +163,7 @@ fn every_example_event_reaches_the_expected_functions() {
     const BOTH: &[&str] = &["CapacityFunction", "ControllerFunction"];
     const CONTROLLER: &[&str] = &["ControllerFunction"];
     const CAPACITY: &[&str] = &["CapacityFunction"];
-    let expected: [(&str, &[&str]); 16] = [
+    let expected: [(&str, &[&str]); 18] = [
         ("ecs-task-state-change.json", BOTH),
         ("ecs-container-instance-state-change.json", CAPACITY),
         ("ecs-service-action.json", BOTH),
@@ -178,6 +180,8 @@ fn every_example_event_reaches_the_expected_functions() {
         ("scheduled-event.json", BOTH),
         ("eventbridge-scheduler-default-payload.json", BOTH),
         ("application-autoscaling-scaling-activity-state-change.json", &[]),
+        ("ec2-spot-instance-interruption-warning.json", CAPACITY),
+        ("ec2-instance-rebalance-recommendation.json", CAPACITY),
     ];
     let dir = root().join("tests/fixtures/events");
     for (file, want) in expected {
@@ -204,6 +208,7 @@ fn a_fargate_only_stack_routes_nothing_to_a_capacity_function() {
     let rules = rules_from_template(&text, &overrides).unwrap();
     let names: Vec<&str> = rules.iter().map(|r| r.rule.name.as_str()).collect();
     assert!(!names.contains(&"EcsContainerInstanceRule"), "its only target is the capacity function: {names:?}");
+    assert!(!names.contains(&"Ec2SpotRule"), "its only target is the capacity function: {names:?}");
     for r in &rules {
         assert_eq!(r.targets, ["ControllerFunction"], "{}", r.rule.name);
     }

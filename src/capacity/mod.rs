@@ -20,4 +20,6 @@ pub mod query;
 pub mod snapshot;
 
 pub use model::Cluster;
-pub use plan::{plan, reservation, CapacityAction, CapacityDecision, CapacityMemory, CapacityOptions, CapacityReason};
+pub use plan::{
+    plan, plan_at_risk, reservation, CapacityAction, CapacityDecision, CapacityMemory, CapacityOptions, CapacityReason,
+};

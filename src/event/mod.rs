@@ -16,10 +16,12 @@
 //! re-emitted, so `Event::to_value` returns the JSON that was received.
 
 pub mod cloudwatch;
+pub mod ec2;
 pub mod ecs;
 pub mod time;
 
 pub use cloudwatch::{AlarmStateChange, AlarmStateRecord, AlarmStateValue};
+pub use ec2::{RebalanceRecommendation, SpotAction, SpotInterruption};
 pub use ecs::{
     ContainerInstanceStateChange, DeploymentEventName, DeploymentStateChange, ServiceAction, ServiceActionName,
     TaskStateChange, TaskStatus,
@@ -80,6 +82,20 @@ pub enum Detail {
     DeploymentStateChange(DeploymentStateChange),
     AlarmStateChange(Box<AlarmStateChange>),
     Scheduled(ScheduledDetail),
+    SpotInterruption(SpotInterruption),
+    RebalanceRecommendation(RebalanceRecommendation),
+}
+
+impl Detail {
+    /// The EC2 instance a Spot event says is at risk.
+    #[must_use]
+    pub fn instance_at_risk(&self) -> Option<&str> {
+        match self {
+            Self::SpotInterruption(d) => Some(&d.instance_id),
+            Self::RebalanceRecommendation(d) => Some(&d.instance_id),
+            _ => None,
+        }
+    }
 }
 
 /// The detail of a `Scheduled Event` (aws-behaviour §10.8).
@@ -118,6 +134,8 @@ pub enum EventKind {
     DeploymentStateChange,
     AlarmStateChange,
     Scheduled,
+    SpotInterruption,
+    RebalanceRecommendation,
 }
 
 impl EventKind {
@@ -131,6 +149,8 @@ impl EventKind {
             ("aws.ecs", "ECS Deployment State Change") => Self::DeploymentStateChange,
             ("aws.cloudwatch", "CloudWatch Alarm State Change") => Self::AlarmStateChange,
             ("aws.events" | "aws.scheduler", "Scheduled Event") => Self::Scheduled,
+            ("aws.ec2", "EC2 Spot Instance Interruption Warning") => Self::SpotInterruption,
+            ("aws.ec2", "EC2 Instance Rebalance Recommendation") => Self::RebalanceRecommendation,
             _ => return None,
         })
     }
@@ -173,6 +193,8 @@ pub fn parse_event_value(value: Value) -> Result<Parsed, EventError> {
         EventKind::DeploymentStateChange => Detail::DeploymentStateChange(decode(detail, "detail")?),
         EventKind::AlarmStateChange => Detail::AlarmStateChange(Box::new(decode(detail, "detail")?)),
         EventKind::Scheduled => Detail::Scheduled(scheduled_detail(detail)?),
+        EventKind::SpotInterruption => Detail::SpotInterruption(decode(detail, "detail")?),
+        EventKind::RebalanceRecommendation => Detail::RebalanceRecommendation(decode(detail, "detail")?),
     };
     Ok(Parsed::Ours(Event { meta, detail }))
 }
@@ -256,6 +278,8 @@ impl Event {
             Detail::AlarmStateChange(d) => encode(serde_json::to_value(d))?,
             Detail::Scheduled(ScheduledDetail::Object(map)) => Value::Object(map.clone()),
             Detail::Scheduled(ScheduledDetail::EncodedString(s)) => Value::String(s.clone()),
+            Detail::SpotInterruption(d) => encode(serde_json::to_value(d))?,
+            Detail::RebalanceRecommendation(d) => encode(serde_json::to_value(d))?,
         };
         object.insert("detail".into(), detail);
         Ok(Value::Object(object))

@@ -7,7 +7,7 @@
 
 use super::claim::{claim_then_act, Claimed, Work};
 use super::{HandlerError, Ignored, Settings};
-use crate::capacity::{plan, CapacityAction, CapacityDecision, CapacityMemory, CapacityOptions, Cluster};
+use crate::capacity::{plan_at_risk, CapacityAction, CapacityDecision, CapacityMemory, CapacityOptions, Cluster};
 use crate::event::Detail;
 use crate::memory::EventLedger;
 use crate::ports::{CapacityPort, DecisionPort, PortError, StatePort};
@@ -60,7 +60,10 @@ pub fn provider_key(provider: &str) -> String {
 
 /// Handles one event for the capacity handler: placement failures, task
 /// state changes (tasks stuck in PROVISIONING), container instance changes
-/// and the one-minute tick all re-plan every managed provider.
+/// and the one-minute tick all re-plan every managed provider. A Spot
+/// interruption warning or rebalance recommendation re-plans the provider
+/// whose group holds the instance, draining and replacing it
+/// ([`plan_at_risk`]); an instance in none of them is acknowledged as such.
 ///
 /// # Errors
 /// [`HandlerError`]; [`HandlerError::retryable`] says whether to retry.
@@ -95,12 +98,15 @@ where
         });
         return Ok(report);
     }
+    let at_risk = event.detail.instance_at_risk();
+    let mut holder_found = false;
     for provider in providers {
         let key = provider_key(provider);
-        let work = CapacityWork { provider, options, capacity };
+        let work = CapacityWork { provider, options, capacity, at_risk };
         match claim_then_act(&work, state, &key, provider, now, Some(&event), settings).await? {
             Claimed::Done(Planned::Plan(planned)) => {
                 let (_, decision) = *planned;
+                holder_found |= !decision.at_risk.is_empty();
                 if let Err(e) = super::publish(decisions, CAPACITY_DETAIL_TYPE, &decision).await {
                     report.publish_errors.push(e);
                 }
@@ -121,6 +127,14 @@ where
             Claimed::Nothing => {}
         }
     }
+    if let (Some(instance), false) = (at_risk, holder_found) {
+        report.ignored.push(Ignored {
+            event_id: Some(event.meta.id.clone()),
+            target: Some(instance.to_owned()),
+            kind: "instance not managed".to_owned(),
+            reason: format!("EC2 instance {instance} is in none of the capacity providers {}", providers.join(", ")),
+        });
+    }
     Ok(report)
 }
 
@@ -129,6 +143,9 @@ struct CapacityWork<'a, C> {
     provider: &'a str,
     options: &'a CapacityOptions,
     capacity: &'a C,
+    /// The EC2 instance a Spot event names: only the provider whose group
+    /// holds it plans.
+    at_risk: Option<&'a str>,
 }
 
 /// What a capacity provider's claim decided.
@@ -162,7 +179,13 @@ impl<C: CapacityPort + Sync> Work for CapacityWork<'_, C> {
             return Ok(Some(Planned::WithoutInstances));
         };
         record.without_instances = false;
-        let (decision, next) = plan(now, &cluster, self.options, std::mem::take(&mut record.memory))
+        let at_risk: Vec<String> = self.at_risk.map(str::to_owned).into_iter().collect();
+        if let Some(id) = self.at_risk {
+            if !cluster.instances.iter().any(|i| i.in_asg && i.ec2_instance_id.as_deref() == Some(id)) {
+                return Ok(None);
+            }
+        }
+        let (decision, next) = plan_at_risk(now, &cluster, self.options, std::mem::take(&mut record.memory), &at_risk)
             .map_err(|e| HandlerError::Planning { provider: self.provider.to_owned(), reason: e.to_string() })?;
         record.memory = next;
         Ok(Some(Planned::Plan(Box::new((cluster, decision)))))

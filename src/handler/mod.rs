@@ -270,7 +270,7 @@ pub enum NoTarget {
     NotConfigured(String),
     #[error("alarm {0:?} drives no configured policy")]
     AlarmDrivesNoPolicy(String),
-    #[error("container instance events are the capacity handler's")]
+    #[error("container instance and Spot instance events are the capacity handler's")]
     CapacityEvent,
 }
 
@@ -333,7 +333,9 @@ pub fn targets_of<'c>(config: &'c Config, event: &Event) -> Result<Vec<&'c Targe
             }
         }
         Detail::Scheduled(_) => Ok(config.targets.values().collect()),
-        Detail::ContainerInstanceStateChange(_) => Err(NoTarget::CapacityEvent),
+        Detail::ContainerInstanceStateChange(_) | Detail::SpotInterruption(_) | Detail::RebalanceRecommendation(_) => {
+            Err(NoTarget::CapacityEvent)
+        }
     }
 }
 
