@@ -49,6 +49,7 @@ fn cluster(tasks: usize, instances: usize) -> Cluster {
             daemon: false,
             placement: Placement::default(),
             capacity_provider: Some("cp".into()),
+            protected_until: None,
         })
         .collect();
     Cluster {

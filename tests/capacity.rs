@@ -53,6 +53,7 @@ fn task(n: usize, cpu: u32, placement: Placement) -> Task {
         daemon: false,
         placement,
         capacity_provider: Some("cp".into()),
+        protected_until: None,
     }
 }
 
@@ -220,6 +221,52 @@ fn s7_6_aws_mode_unprotects_idle_instances_past_their_warm_up() {
                 .any(|a| matches!(a, CapacityAction::UnprotectFromScaleIn { .. })),
             "{name}: fast mode"
         );
+    }
+}
+
+/// A daemon task running on instance `n`, protected until `until` (seconds
+/// from T0) when given.
+fn daemon_on(n: usize, until: Option<i64>) -> Task {
+    Task {
+        id: format!("daemon-{n}"),
+        group: "service:agent".into(),
+        stage: Stage::Running,
+        instance: Some(format!("ci-{n}")),
+        daemon: true,
+        protected_until: until.map(at),
+        ..task(1000 + n, 128, Placement::default())
+    }
+}
+
+/// docs/capacity.md "Task scale-in protection": an instance running a task
+/// that protects itself is never drained nor exposed to scale-in, and the
+/// decision says why.
+#[test]
+fn task_scale_in_protection_cases_with_the_reason_each_is_what_it_is() {
+    // (name, protection of the daemon task on idle instance 1 (s from T0), drained)
+    let cases: [(&str, Option<i64>, bool); 3] = [
+        ("no protection: the idle instance is drained", None, true),
+        ("protected past now: kept, and the decision says so", Some(3600), false),
+        ("protection expired: drained", Some(-60), true),
+    ];
+    for (name, until, drained) in cases {
+        let c = cluster(
+            vec![instance(0, "a", 0, 4, LONG_AGO), instance(1, "b", 2048, 0, LONG_AGO)],
+            vec![daemon_on(1, until)],
+            2,
+            0,
+            10,
+        );
+        let d = run(&c, EvaluationMode::Fast, 0);
+        let drain = CapacityAction::Drain { container_instances: vec!["ci-1".into()] };
+        assert_eq!(d.actions.contains(&drain), drained, "{name}: {d:?}");
+        let said = d.blocked_by.contains(&CapacityBlock::ProtectedTasks { container_instances: vec!["ci-1".into()] });
+        assert_eq!(said, !drained, "{name}: {d:?}");
+        // aws mode: its scale-in protection is not turned off either.
+        let mut aws = c.clone();
+        aws.instances[1].protected_from_scale_in = true;
+        let unprotect = CapacityAction::UnprotectFromScaleIn { ec2_instance_ids: vec!["i-1".into()] };
+        assert_eq!(run(&aws, EvaluationMode::Aws, 0).actions.contains(&unprotect), drained, "{name}: aws mode");
     }
 }
 
@@ -394,7 +441,7 @@ proptest! {
     #[test]
     fn plans_never_touch_busy_instances_and_stay_in_asg_bounds(
         busy in prop::collection::vec(0u32..4, 1..12),
-        waiting in 0usize..20,
+        waiting in prop_oneof![Just(0usize), 0usize..20],
         min in 0u32..4,
         extra_max in 0u32..10,
         fast in any::<bool>(),
@@ -409,12 +456,20 @@ proptest! {
         }).collect();
         let n = instances.len() as u32;
         let max = n.max(min) + extra_max;
-        let tasks: Vec<Task> = (0..waiting).map(|i| task(i, 512, Placement::default())).collect();
+        let mut tasks: Vec<Task> = (0..waiting).map(|i| task(i, 512, Placement::default())).collect();
+        // Some instances run a daemon task that protects itself.
+        let shielded: Vec<usize> = (0..busy.len()).filter(|i| draining_mask & (1 << ((i + 8) % 16)) != 0).collect();
+        tasks.extend(shielded.iter().map(|i| daemon_on(*i, Some(3600))));
+        let mut instances = instances;
+        for k in &shielded {
+            instances[*k].running_tasks += 1;
+        }
         let c = cluster(instances.clone(), tasks, n.clamp(min, max), min, max);
         let d = run(&c, if fast { EvaluationMode::Fast } else { EvaluationMode::Aws }, 0);
         prop_assert!((min..=max).contains(&d.desired), "desired {} outside [{min}, {max}]", d.desired);
-        let busy_ids: Vec<&str> = instances.iter().filter(|i| i.non_daemon_tasks > 0).map(|i| i.id.as_str()).collect();
-        let busy_ec2: Vec<String> = instances.iter().filter(|i| i.non_daemon_tasks > 0 || i.running_tasks > 0).filter_map(|i| i.ec2_instance_id.clone()).collect();
+        let is_shielded = |k: usize| shielded.contains(&k);
+        let busy_ids: Vec<&str> = instances.iter().enumerate().filter(|(k, i)| i.non_daemon_tasks > 0 || is_shielded(*k)).map(|(_, i)| i.id.as_str()).collect();
+        let busy_ec2: Vec<String> = instances.iter().enumerate().filter(|(k, i)| i.non_daemon_tasks > 0 || i.running_tasks > 0 || is_shielded(*k)).filter_map(|(_, i)| i.ec2_instance_id.clone()).collect();
         for a in &d.actions {
             match a {
                 CapacityAction::Drain { container_instances } => prop_assert!(container_instances.iter().all(|c| !busy_ids.contains(&c.as_str())), "drained a busy instance: {a:?}"),

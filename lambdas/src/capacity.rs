@@ -66,6 +66,11 @@ impl AwsCapacity {
         }
         doc.insert("taskDefinitions".into(), Value::Array(task_definitions));
         doc.insert("instanceTypes".into(), self.instance_types.clone());
+        // Task scale-in protection, only where the planner could disrupt a
+        // task (the core says which: docs/capacity.md).
+        let candidates = snapshot::protection_candidates(&doc)
+            .map_err(|e| PortError::permanent("capacity snapshot", e.to_string()))?;
+        doc.insert("protectedTasks".into(), Value::Array(self.task_protection(&candidates).await?));
         Ok(doc)
     }
 
@@ -308,6 +313,34 @@ impl AwsCapacity {
                     },
                     "placementConstraints": constraints,
                     "placementStrategy": strategies,
+                }));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `GetTaskProtection` for `tasks`, ten per call (the API's limit), as
+    /// `aws ecs get-task-protection` prints `protectedTasks`.
+    ///
+    /// # Errors
+    /// [`PortError`] for a failed call.
+    pub async fn task_protection(&self, tasks: &[String]) -> Result<Vec<Value>, PortError> {
+        const OP: &str = "ecs:GetTaskProtection";
+        let mut out = Vec::new();
+        for chunk in tasks.chunks(10) {
+            let page = self
+                .ecs
+                .get_task_protection()
+                .cluster(&self.cluster)
+                .set_tasks(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| port_error(OP, e))?;
+            for p in page.protected_tasks() {
+                out.push(json!({
+                    "taskArn": p.task_arn(),
+                    "protectionEnabled": p.protection_enabled(),
+                    "expirationDate": p.expiration_date().map(|t| t.secs()),
                 }));
             }
         }

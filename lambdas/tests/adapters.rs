@@ -142,6 +142,46 @@ mod ecs {
     }
 }
 
+mod task_protection {
+    use super::*;
+    use autopilot_lambdas::capacity::AwsCapacity;
+    use aws_sdk_ecs::operation::get_task_protection::GetTaskProtectionOutput;
+    use aws_sdk_ecs::primitives::DateTime;
+    use aws_sdk_ecs::types::ProtectedTask;
+
+    /// docs/capacity.md "Task scale-in protection": ten tasks per call,
+    /// read into the snapshot's `protectedTasks`.
+    #[tokio::test]
+    async fn protection_is_read_ten_tasks_per_call() {
+        let tasks: Vec<String> = (0..12).map(|k| format!("arn:aws:ecs:us-east-1:1:task/prod/t{k}")).collect();
+        let rule = mock!(aws_sdk_ecs::Client::get_task_protection)
+            .match_requests(|r| r.cluster() == Some("prod") && r.tasks().len() <= 10)
+            .then_output(|| {
+                GetTaskProtectionOutput::builder()
+                    .protected_tasks(
+                        ProtectedTask::builder()
+                            .task_arn("arn:aws:ecs:us-east-1:1:task/prod/t0")
+                            .protection_enabled(true)
+                            .expiration_date(DateTime::from_secs(1_800_000_000))
+                            .build(),
+                    )
+                    .build()
+            });
+        let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&rule]);
+        let autoscaling = mock_client!(aws_sdk_autoscaling, []);
+        let capacity = AwsCapacity::new(ecs, autoscaling, "prod", serde_json::json!({}));
+        let out = capacity.task_protection(&tasks).await.unwrap();
+        assert_eq!(rule.num_calls(), 2, "12 tasks: two calls of at most ten");
+        assert_eq!(out[0]["taskArn"], "arn:aws:ecs:us-east-1:1:task/prod/t0");
+        assert_eq!(
+            (out[0]["protectionEnabled"].as_bool(), out[0]["expirationDate"].as_i64()),
+            (Some(true), Some(1_800_000_000))
+        );
+        assert!(capacity.task_protection(&[]).await.unwrap().is_empty());
+        assert_eq!(rule.num_calls(), 2, "no task: no call");
+    }
+}
+
 mod cloudwatch {
     use super::*;
     use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;

@@ -106,6 +106,18 @@ pub struct Task {
     pub placement: Placement,
     /// Capacity provider the task uses; `None`: launch type or Fargate.
     pub capacity_provider: Option<String>,
+    /// Task scale-in protection (`UpdateTaskProtection`): protected until
+    /// this instant (docs/capacity.md "Task scale-in protection").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected_until: Option<Timestamp>,
+}
+
+impl Task {
+    /// Whether the task protects itself from scale-in at `now`.
+    #[must_use]
+    pub fn protected_at(&self, now: Timestamp) -> bool {
+        self.protected_until.is_some_and(|until| until > now)
+    }
 }
 
 /// Placement constraints and strategies (aws-behaviour §8.3, §8.4).

@@ -129,6 +129,11 @@ pub enum CapacityBlock {
     AsgMinimum {
         min: u32,
     },
+    /// Instances left alone because a task on them protects itself from
+    /// scale-in (`UpdateTaskProtection`, docs/capacity.md).
+    ProtectedTasks {
+        container_instances: Vec<String>,
+    },
 }
 
 /// One capacity evaluation, as data.
@@ -218,6 +223,7 @@ fn waiting_tasks(cluster: &Cluster, with_headroom: bool) -> Vec<Cow<'_, Task>> {
                     daemon: false,
                     placement: s.placement.clone(),
                     capacity_provider: Some(provider.to_owned()),
+                    protected_until: None,
                 }));
             }
         }
@@ -365,9 +371,11 @@ pub fn plan(
     // still in its warm-up keeps its protection: it was launched for tasks
     // that may not have reached it yet.
     if !fast {
+        let shielded = shielded_by_tasks(cluster, now);
         let idle_protected: Vec<String> = members
             .iter()
             .filter(|i| i.non_daemon_tasks == 0 && i.pending_tasks == 0 && i.protected_from_scale_in)
+            .filter(|i| !shielded.contains(i.id.as_str()))
             .filter(|i| is_warming(i, now, warmup).is_none())
             .filter_map(|i| i.ec2_instance_id.clone())
             .collect();
@@ -386,6 +394,13 @@ pub fn plan(
         decision.actions.push(CapacityAction::SetDesiredCapacity { from: asg.desired, to });
     }
     Ok((decision, memory))
+}
+
+/// Container instances running a task that protects itself from scale-in
+/// at `now` (task scale-in protection, aws-behaviour §9.5): never drained,
+/// never exposed to the group's scale-in.
+fn shielded_by_tasks(cluster: &Cluster, now: Timestamp) -> std::collections::BTreeSet<&str> {
+    cluster.tasks.iter().filter(|t| t.protected_at(now)).filter_map(|t| t.instance.as_deref()).collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -500,6 +515,13 @@ fn plan_fast(
         .filter(|i| i.non_daemon_tasks == 0 && i.pending_tasks == 0 && is_warming(i, now, warmup).is_none())
         .copied()
         .collect();
+    let shielded = shielded_by_tasks(cluster, now);
+    let kept: Vec<String> =
+        candidates.iter().filter(|i| shielded.contains(i.id.as_str())).map(|i| i.id.clone()).collect();
+    if !kept.is_empty() {
+        candidates.retain(|i| !shielded.contains(i.id.as_str()));
+        d.blocked_by.push(CapacityBlock::ProtectedTasks { container_instances: kept });
+    }
     let removable = (active.len() as u32).saturating_sub(keep);
     if candidates.is_empty() || removable == 0 {
         if !candidates.is_empty() {

@@ -9,6 +9,7 @@
 //! | `services` | `aws ecs describe-services` |
 //! | `capacityProviders` | `aws ecs describe-capacity-providers` |
 //! | `clusters` | optional: `aws ecs describe-clusters` (the default capacity provider strategy) |
+//! | `protectedTasks` | optional: `aws ecs get-task-protection` (task scale-in protection) |
 //! | `AutoScalingGroups` | `aws autoscaling describe-auto-scaling-groups` |
 //! | `taskDefinitions` | optional: `taskDefinition` objects of `aws ecs describe-task-definition` (ports, service task sizes) |
 //! | `instanceTypes` | our addition: `{"m5.large": {"cpu": 2048, "memory": 7680}}` — CPU units and MiB ECS can use |
@@ -148,6 +149,16 @@ struct RawStrategyItem {
     weight: u32,
     #[serde(default)]
     base: u32,
+}
+
+/// One task of `aws ecs get-task-protection`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawTaskProtection {
+    task_arn: String,
+    protection_enabled: bool,
+    #[serde(default)]
+    expiration_date: Option<Value>,
 }
 
 /// A cluster of `aws ecs describe-clusters`: its default strategy.
@@ -340,6 +351,53 @@ pub fn no_instances_reason(provider: &str) -> String {
     format!("capacity provider {provider} has no Auto Scaling group (Fargate or no autoScalingGroupProvider): nothing to plan")
 }
 
+/// `protectedTasks`: the tasks whose protection is enabled, and until when.
+fn protections(doc: &serde_json::Map<String, Value>) -> Result<BTreeMap<String, jiff::Timestamp>, SnapshotError> {
+    let raw: Vec<RawTaskProtection> = list(doc, "protectedTasks")?;
+    let mut out = BTreeMap::new();
+    for (i, p) in raw.iter().enumerate().filter(|(_, p)| p.protection_enabled) {
+        let until = match &p.expiration_date {
+            None | Some(Value::Null) => jiff::Timestamp::MAX,
+            Some(v) => timestamp(v).ok_or_else(|| {
+                err(
+                    format!("protectedTasks[{i}].expirationDate"),
+                    format!("{v} is not a time (RFC 3339 or epoch seconds)"),
+                )
+            })?,
+        };
+        out.insert(p.task_arn.clone(), until);
+    }
+    Ok(out)
+}
+
+/// The tasks whose scale-in protection the planner needs to know
+/// (docs/capacity.md "Task scale-in protection"): those running on an
+/// instance the planner may drain — one that runs no non-daemon task, so
+/// only daemon tasks. The capacity function asks `GetTaskProtection` for
+/// these alone: a busy instance is never drained, whatever its tasks say.
+///
+/// # Errors
+/// [`SnapshotError`] naming the path and the problem.
+pub fn protection_candidates(doc: &serde_json::Map<String, Value>) -> Result<Vec<String>, SnapshotError> {
+    let services: Vec<RawService> = list(doc, "services")?;
+    let tasks: Vec<RawTask> = list(doc, "tasks")?;
+    let daemons: BTreeSet<String> = services
+        .iter()
+        .filter(|s| s.scheduling_strategy.as_deref() == Some("DAEMON"))
+        .map(|s| format!("service:{}", s.service_name))
+        .collect();
+    let is_daemon = |t: &RawTask| t.group.as_ref().is_some_and(|g| daemons.contains(g));
+    let mut busy: BTreeSet<&str> = BTreeSet::new();
+    for t in tasks.iter().filter(|t| !is_daemon(t)) {
+        busy.extend(t.container_instance_arn.as_deref());
+    }
+    Ok(tasks
+        .iter()
+        .filter(|t| t.container_instance_arn.as_deref().is_some_and(|i| !busy.contains(i)))
+        .map(|t| t.task_arn.clone())
+        .collect())
+}
+
 /// The raw lists of a snapshot, read once.
 struct Raw {
     providers: Vec<RawCapacityProvider>,
@@ -350,6 +408,8 @@ struct Raw {
     task_definitions: Vec<RawTaskDefinition>,
     default_strategy: Vec<RawStrategyItem>,
     types: BTreeMap<String, RawInstanceType>,
+    /// Task ARN → protected until (`Timestamp::MAX`: no expiry given).
+    protections: BTreeMap<String, jiff::Timestamp>,
 }
 
 impl Raw {
@@ -370,6 +430,7 @@ impl Raw {
                 .next()
                 .map(|c| c.default_capacity_provider_strategy)
                 .unwrap_or_default(),
+            protections: protections(doc)?,
             types: match doc.get("instanceTypes") {
                 Some(v) => serde_path_to_error::deserialize(v.clone())
                     .map_err(|e| err(format!("instanceTypes.{}", e.path()), e.into_inner().to_string()))?,
@@ -618,6 +679,7 @@ fn build(raw: &Raw, chosen: &RawCapacityProvider) -> Result<Cluster, SnapshotErr
             daemon,
             placement,
             capacity_provider: t.capacity_provider_name.clone(),
+            protected_until: raw.protections.get(&t.task_arn).copied(),
         });
     }
 

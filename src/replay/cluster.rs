@@ -91,6 +91,7 @@ impl RecordedCluster {
                 .capacity_provider_name
                 .clone()
                 .or_else(|| Some(self.cluster.capacity_provider.clone())),
+            protected_until: None,
         });
     }
 

@@ -201,6 +201,7 @@ impl SimCluster {
                 daemon: false,
                 placement: Placement::default(),
                 capacity_provider: Some(PROVIDER.into()),
+                protected_until: None,
             })
             .collect();
         Cluster {
