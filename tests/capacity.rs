@@ -358,6 +358,7 @@ fn s9_deployment_headroom_is_planned_in_fast_mode() {
         pending: 0,
         deployment_in_progress: true,
         maximum_percent: 200,
+        minimum_healthy_percent: 100,
         strategy: vec![StrategyItem { provider: "cp".into(), base: 0, weight: 1 }],
         task_need: Resources { cpu: 512, memory: 1024, gpus: 0, ports: Default::default() },
         placement: Placement::default(),

@@ -505,3 +505,33 @@ fn sizes_a_scenario_controls_are_bounded_with_the_field_named() {
         assert!(err.contains(field) && err.contains("more than"), "{name}: {err}");
     }
 }
+
+/// docs/capacity.md "Consolidation": on a spread service over a day, the
+/// instances never empty by themselves; consolidation drains the ones whose
+/// tasks fit elsewhere. Fewer instance-hours, no under-provisioning added.
+#[test]
+fn consolidation_saves_instance_hours_on_a_spread_service_without_under_provisioning() {
+    let on = scenario("diurnal-cluster");
+    assert!(on.cluster.as_ref().unwrap().consolidation);
+    let mut off = on.clone();
+    off.cluster.as_mut().unwrap().consolidation = false;
+    let (with, without) = (sim::simulate(&on).unwrap(), sim::simulate(&off).unwrap());
+    let (a, b) = (&with.autopilot.score, &without.autopilot.score);
+    assert!(a.instance_hours < b.instance_hours * 0.95, "{} vs {} instance-hours", a.instance_hours, b.instance_hours);
+    assert!(
+        a.under_provisioned_task_seconds <= b.under_provisioned_task_seconds,
+        "{} vs {} under-provisioned task-seconds",
+        a.under_provisioned_task_seconds,
+        b.under_provisioned_task_seconds
+    );
+    // The baseline (cluster auto scaling) never consolidates.
+    assert_eq!(with.baseline.score.instance_hours, without.baseline.score.instance_hours);
+    // Every drain of a busy instance is a consolidation decision.
+    let consolidations = with
+        .autopilot
+        .capacity_decisions
+        .iter()
+        .filter(|d| d.reason == ecs_autopilot::capacity::CapacityReason::Consolidate)
+        .count();
+    assert!(consolidations > 0);
+}

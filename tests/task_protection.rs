@@ -42,7 +42,9 @@ fn protected_tasks_are_read_with_their_expiry() {
 #[test]
 fn protection_is_asked_only_for_tasks_on_instances_that_could_be_drained() {
     // The example's instances all run service tasks: none could be drained.
-    assert!(snapshot::protection_candidates(&doc(json!({}))).unwrap().is_empty());
+    assert!(snapshot::protection_candidates(&doc(json!({})), false).unwrap().is_empty());
+    // With consolidation any instance may be drained: every placed task.
+    assert_eq!(snapshot::protection_candidates(&doc(json!({})), true).unwrap().len(), 7);
     // A daemon task alone on an instance: that instance could be drained.
     let d = doc(json!({
         "services": [{"serviceName": "agent", "schedulingStrategy": "DAEMON"}],
@@ -55,5 +57,5 @@ fn protection_is_asked_only_for_tasks_on_instances_that_could_be_drained() {
              "containerInstanceArn": "arn:aws:ecs:us-east-1:123456789012:container-instance/prod/a1"},
         ],
     }));
-    assert_eq!(snapshot::protection_candidates(&d).unwrap(), [format!("{A1_TASK}daemon-c1")]);
+    assert_eq!(snapshot::protection_candidates(&d, false).unwrap(), [format!("{A1_TASK}daemon-c1")]);
 }

@@ -21,6 +21,8 @@ pub struct AwsCapacity {
     /// `{"m6g.large": {"cpu": 2048, "memory": 7680}}`: what ECS can use of
     /// each instance type the group launches.
     instance_types: Value,
+    /// Consolidation is on: task protection is read for every task.
+    consolidation: bool,
 }
 
 impl AwsCapacity {
@@ -31,7 +33,15 @@ impl AwsCapacity {
         cluster: impl Into<String>,
         instance_types: Value,
     ) -> Self {
-        Self { ecs, autoscaling, cluster: cluster.into(), instance_types }
+        Self { ecs, autoscaling, cluster: cluster.into(), instance_types, consolidation: false }
+    }
+
+    /// With consolidation on, busy instances may be drained: the snapshot
+    /// reads every task's scale-in protection (docs/capacity.md).
+    #[must_use]
+    pub fn with_consolidation(mut self, on: bool) -> Self {
+        self.consolidation = on;
+        self
     }
 
     /// The AWS CLI-shaped snapshot of the cluster and the provider's group.
@@ -68,7 +78,7 @@ impl AwsCapacity {
         doc.insert("instanceTypes".into(), self.instance_types.clone());
         // Task scale-in protection, only where the planner could disrupt a
         // task (the core says which: docs/capacity.md).
-        let candidates = snapshot::protection_candidates(&doc)
+        let candidates = snapshot::protection_candidates(&doc, self.consolidation)
             .map_err(|e| PortError::permanent("capacity snapshot", e.to_string()))?;
         doc.insert("protectedTasks".into(), Value::Array(self.task_protection(&candidates).await?));
         Ok(doc)

@@ -230,6 +230,7 @@ impl Capacity {
     /// [`InitError`] naming the variable.
     pub async fn from_env(env: &Env) -> Result<Self, InitError> {
         let e = CapacityEnv::from_env(env)?;
+        let consolidation = e.options.consolidation;
         let sdk = aws_config().await;
         Ok(Self {
             providers: e.providers,
@@ -240,7 +241,8 @@ impl Capacity {
                 aws_sdk_autoscaling::Client::new(&sdk),
                 e.cluster,
                 e.instance_types,
-            ),
+            )
+            .with_consolidation(consolidation),
             state: DynamoState::new(aws_sdk_dynamodb::Client::new(&sdk), e.table),
             publisher: publisher(&sdk, e.event_bus.as_ref()),
         })

@@ -206,6 +206,16 @@ fn disruption_budget(env: &Env, mode: EvaluationMode) -> Result<CapacityOptions,
         })?;
     }
     options.check().map_err(|e| InitError::Env { name: "AUTOPILOT_DISRUPTION_*", reason: e.to_string() })?;
+    options.consolidation = match optional(env, "AUTOPILOT_CONSOLIDATION").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(InitError::Env {
+                name: "AUTOPILOT_CONSOLIDATION",
+                reason: format!("{other:?} is not true or false"),
+            })
+        }
+    };
     Ok(options)
 }
 

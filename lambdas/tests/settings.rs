@@ -101,6 +101,14 @@ fn capacity_settings_cases() {
         with("AUTOPILOT_DISRUPTION_PERCENT", "150"),
         "environment variable AUTOPILOT_DISRUPTION_PERCENT: \"150\" is not a whole number from 1 to 100"
     );
+    assert!(!ok.options.consolidation, "consolidation is opt-in");
+    let mut consolidating = env(&base);
+    consolidating.insert("AUTOPILOT_CONSOLIDATION".into(), "true".into());
+    assert!(CapacityEnv::from_env(&consolidating).unwrap().options.consolidation);
+    assert_eq!(
+        with("AUTOPILOT_CONSOLIDATION", "yes"),
+        "environment variable AUTOPILOT_CONSOLIDATION: \"yes\" is not true or false"
+    );
     assert_eq!(
         with("AUTOPILOT_DISRUPTION_WINDOW_SECONDS", "ten"),
         "environment variable AUTOPILOT_DISRUPTION_WINDOW_SECONDS: \"ten\" is not a whole number from 60 to 3600"

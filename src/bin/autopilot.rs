@@ -246,6 +246,9 @@ enum CapacityCommand {
         /// Disruption budget: the sliding window, in seconds.
         #[arg(long, default_value_t = 60)]
         disruption_window_seconds: u32,
+        /// Fast mode: also drain busy instances whose tasks fit on the others.
+        #[arg(long)]
+        consolidation: bool,
     },
 }
 
@@ -369,10 +372,12 @@ fn main() -> ExitCode {
                     disruption_instances,
                     disruption_percent,
                     disruption_window_seconds,
+                    consolidation,
                 },
         } => {
             let budget = [disruption_instances, disruption_percent, disruption_window_seconds];
-            capacity::plan(&snapshot, &format, &mode, capacity_provider.as_deref(), now.as_deref(), budget)
+            let choice = capacity::Choice { provider: capacity_provider.as_deref(), now: now.as_deref(), consolidation };
+            capacity::plan(&snapshot, &format, &mode, &choice, budget)
         }
         Command::Evaluate { configs, observations, memory, memory_out, now } => {
             evaluate(&configs, &observations, memory.as_deref(), memory_out.as_deref(), now.as_deref())

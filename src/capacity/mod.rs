@@ -10,9 +10,13 @@
 //!                                    └► plan(now, cluster, options, memory) ─► CapacityDecision + memory'
 //! ```
 //!
-//! Safety invariant: no action ever drains or terminates an instance that
-//! runs a non-daemon task.
+//! Safety invariants: no action terminates an instance that runs a
+//! non-daemon task; a busy instance is drained only by consolidation
+//! (opt-in, every task placed elsewhere first) or because EC2 is about to
+//! interrupt it; no instance running a protected task is drained by
+//! choice.
 
+pub mod consolidate;
 pub mod model;
 pub mod placement;
 pub mod plan;

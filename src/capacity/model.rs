@@ -184,6 +184,9 @@ pub struct ManagedScaling {
 fn default_target() -> u32 {
     100
 }
+fn hundred() -> u32 {
+    100
+}
 fn one() -> u32 {
     1
 }
@@ -215,6 +218,9 @@ pub struct ServiceState {
     pub pending: u32,
     pub deployment_in_progress: bool,
     pub maximum_percent: u32,
+    /// Its deployment's `minimumHealthyPercent` (100 unless given).
+    #[serde(default = "hundred")]
+    pub minimum_healthy_percent: u32,
     /// Its capacity provider strategy (its own, else the cluster's default
     /// one); empty for a launch type (EC2, FARGATE, EXTERNAL).
     #[serde(default)]

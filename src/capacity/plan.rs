@@ -3,6 +3,7 @@
 //! with the Auto Scaling group — in `aws` mode as cluster auto scaling does
 //! (aws-behaviour §7.4–§7.6), in `fast` mode from an exact placement estimate.
 
+use super::consolidate;
 use super::model::{split_by_strategy, Cluster, Instance, Stage, Task};
 use super::placement::{estimate, Estimate};
 use super::query::QueryError;
@@ -21,6 +22,10 @@ pub struct CapacityOptions {
     pub disruption_instances: u32,
     pub disruption_percent: u32,
     pub disruption_window_seconds: u32,
+    /// `fast` mode drains busy instances whose tasks fit on the others
+    /// (opt-in; docs/capacity.md "Consolidation").
+    #[serde(default)]
+    pub consolidation: bool,
 }
 
 impl Default for CapacityOptions {
@@ -30,6 +35,7 @@ impl Default for CapacityOptions {
             disruption_instances: 10,
             disruption_percent: 50,
             disruption_window_seconds: 60,
+            consolidation: false,
         }
     }
 }
@@ -108,6 +114,9 @@ pub enum CapacityReason {
     Blocked,
     AtMaximum,
     NothingToPlace,
+    /// Busy instances drained because their tasks fit on the others
+    /// (consolidation, docs/capacity.md).
+    Consolidate,
 }
 
 /// What held a change back.
@@ -385,7 +394,7 @@ pub fn plan(
     }
 
     if fast {
-        plan_fast(now, cluster, options, &mut memory, &mut decision, &est, extra, &members);
+        plan_fast(now, cluster, options, &mut memory, &mut decision, &est, extra, &members)?;
     } else {
         plan_aws(now, cluster, &mut memory, &mut decision, cpr, target, warming_until, n);
     }
@@ -479,7 +488,7 @@ fn plan_fast(
     est: &Estimate,
     extra: u32,
     members: &[&Instance],
-) {
+) -> Result<(), QueryError> {
     let asg = &cluster.asg;
     if extra > 0 {
         // One step to exactly what the waiting tasks need (aws-behaviour §7.3 step sizes apply).
@@ -487,13 +496,13 @@ fn plan_fast(
         d.desired = wanted.min(asg.max);
         d.reason =
             if d.desired > asg.desired { CapacityReason::ScaleOutForPendingTasks } else { CapacityReason::AtMaximum };
-        return;
+        return Ok(());
     }
     if d.provisioning_tasks > 0 || est.on_existing > 0 {
         // Waiting tasks fit on capacity that exists or is launching.
         d.blocked_by.push(CapacityBlock::PendingTasks);
         d.reason = CapacityReason::NothingToPlace;
-        return;
+        return Ok(());
     }
     // Terminate instances drained earlier that are still empty.
     let drained_empty: Vec<&&Instance> =
@@ -523,12 +532,6 @@ fn plan_fast(
         d.blocked_by.push(CapacityBlock::ProtectedTasks { container_instances: kept });
     }
     let removable = (active.len() as u32).saturating_sub(keep);
-    if candidates.is_empty() || removable == 0 {
-        if !candidates.is_empty() {
-            d.blocked_by.push(CapacityBlock::AsgMinimum { min: keep });
-        }
-        return;
-    }
     // Disruption budget over a sliding window.
     let window = SignedDuration::from_secs(i64::from(options.disruption_window_seconds));
     let horizon = now.checked_sub(window).unwrap_or(now);
@@ -537,31 +540,56 @@ fn plan_fast(
     }
     let by_percent = (active.len() as u32 * options.disruption_percent / 100).max(1);
     let budget = options.disruption_instances.min(by_percent).saturating_sub(memory.drained.len() as u32);
-    let count = removable.min(candidates.len() as u32).min(budget);
-    if count < removable.min(candidates.len() as u32) {
-        d.blocked_by.push(CapacityBlock::DisruptionBudget { limit: budget });
-    }
-    if count == 0 {
-        return;
-    }
-    // Keep zones balanced: take from the zone with the most instances.
-    let mut per_zone: BTreeMap<&str, usize> = BTreeMap::new();
-    for i in &active {
-        *per_zone.entry(i.zone()).or_default() += 1;
-    }
     let mut chosen = Vec::new();
-    for _ in 0..count {
-        candidates.sort_by_key(|i| (std::cmp::Reverse(per_zone.get(i.zone()).copied().unwrap_or(0)), i.id.clone()));
-        let Some(pick) = candidates.first().copied() else { break };
-        candidates.remove(0);
-        if let Some(z) = per_zone.get_mut(pick.zone()) {
-            *z -= 1;
+    if !candidates.is_empty() && removable == 0 {
+        d.blocked_by.push(CapacityBlock::AsgMinimum { min: keep });
+    } else if !candidates.is_empty() {
+        let count = removable.min(candidates.len() as u32).min(budget);
+        if count < removable.min(candidates.len() as u32) {
+            d.blocked_by.push(CapacityBlock::DisruptionBudget { limit: budget });
         }
-        chosen.push(pick.id.clone());
-        memory.drained.push_back((now, pick.id.clone()));
+        // Keep zones balanced: take from the zone with the most instances.
+        let mut per_zone: BTreeMap<&str, usize> = BTreeMap::new();
+        for i in &active {
+            *per_zone.entry(i.zone()).or_default() += 1;
+        }
+        for _ in 0..count {
+            candidates.sort_by_key(|i| (std::cmp::Reverse(per_zone.get(i.zone()).copied().unwrap_or(0)), i.id.clone()));
+            let Some(pick) = candidates.first().copied() else { break };
+            candidates.remove(0);
+            if let Some(z) = per_zone.get_mut(pick.zone()) {
+                *z -= 1;
+            }
+            chosen.push(pick.id.clone());
+        }
+    }
+    let mut consolidated = Vec::new();
+    if options.consolidation {
+        // Never below the group's minimum, nor past the budget.
+        let room = (active.len() as u32).saturating_sub(chosen.len() as u32).saturating_sub(asg.min.max(1));
+        let limits = consolidate::Limits {
+            candidates: active
+                .iter()
+                .filter(|i| i.non_daemon_tasks > 0 && is_warming(i, now, warmup).is_none())
+                .map(|i| **i)
+                .collect(),
+            active: active.iter().map(|i| **i).collect(),
+            draining: chosen.iter().map(String::as_str).collect(),
+            budget: budget.saturating_sub(chosen.len() as u32).min(room),
+            target_capacity: cluster.managed_scaling.target_capacity.max(1),
+        };
+        consolidated = consolidate::choose(now, cluster, &limits)?;
+    }
+    if chosen.is_empty() && consolidated.is_empty() {
+        return Ok(());
+    }
+    if d.reason == CapacityReason::AtTarget {
+        d.reason = if chosen.is_empty() { CapacityReason::Consolidate } else { CapacityReason::ScaleIn };
+    }
+    chosen.extend(consolidated);
+    for id in &chosen {
+        memory.drained.push_back((now, id.clone()));
     }
     d.actions.push(CapacityAction::Drain { container_instances: chosen });
-    if d.reason == CapacityReason::AtTarget {
-        d.reason = CapacityReason::ScaleIn;
-    }
+    Ok(())
 }

@@ -183,6 +183,8 @@ struct RawDeployment {
 struct RawDeploymentConfiguration {
     #[serde(default)]
     maximum_percent: Option<u32>,
+    #[serde(default)]
+    minimum_healthy_percent: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -372,13 +374,17 @@ fn protections(doc: &serde_json::Map<String, Value>) -> Result<BTreeMap<String, 
 
 /// The tasks whose scale-in protection the planner needs to know
 /// (docs/capacity.md "Task scale-in protection"): those running on an
-/// instance the planner may drain — one that runs no non-daemon task, so
-/// only daemon tasks. The capacity function asks `GetTaskProtection` for
-/// these alone: a busy instance is never drained, whatever its tasks say.
+/// instance the planner may drain. Without consolidation that is an
+/// instance that runs no non-daemon task (so only daemon tasks): a busy
+/// instance is never drained, whatever its tasks say. With consolidation,
+/// any instance may be drained: every task on one.
 ///
 /// # Errors
 /// [`SnapshotError`] naming the path and the problem.
-pub fn protection_candidates(doc: &serde_json::Map<String, Value>) -> Result<Vec<String>, SnapshotError> {
+pub fn protection_candidates(
+    doc: &serde_json::Map<String, Value>,
+    consolidation: bool,
+) -> Result<Vec<String>, SnapshotError> {
     let services: Vec<RawService> = list(doc, "services")?;
     let tasks: Vec<RawTask> = list(doc, "tasks")?;
     let daemons: BTreeSet<String> = services
@@ -388,7 +394,7 @@ pub fn protection_candidates(doc: &serde_json::Map<String, Value>) -> Result<Vec
         .collect();
     let is_daemon = |t: &RawTask| t.group.as_ref().is_some_and(|g| daemons.contains(g));
     let mut busy: BTreeSet<&str> = BTreeSet::new();
-    for t in tasks.iter().filter(|t| !is_daemon(t)) {
+    for t in tasks.iter().filter(|t| !consolidation && !is_daemon(t)) {
         busy.extend(t.container_instance_arn.as_deref());
     }
     Ok(tasks
@@ -635,6 +641,11 @@ fn build(raw: &Raw, chosen: &RawCapacityProvider) -> Result<Cluster, SnapshotErr
             pending: s.pending_count,
             deployment_in_progress: in_progress,
             maximum_percent: s.deployment_configuration.as_ref().and_then(|c| c.maximum_percent).unwrap_or(200),
+            minimum_healthy_percent: s
+                .deployment_configuration
+                .as_ref()
+                .and_then(|c| c.minimum_healthy_percent)
+                .unwrap_or(100),
             strategy,
             task_need: definition_need(s.task_definition.as_deref()).unwrap_or_default(),
             placement,

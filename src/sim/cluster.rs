@@ -7,9 +7,9 @@
 //! Owns: instances, slots, the group's desired count. May not touch: the
 //! service's task lifecycle (the engine's), the clock (`t` is an argument).
 
-use super::scenario::{unit, ClusterModel};
+use super::scenario::{unit, ClusterModel, TaskPlacement};
 use crate::capacity::model::{
-    AutoScalingGroup, Instance, Placement, Resources, ServiceState, Stage, StrategyItem, Task,
+    AutoScalingGroup, BinpackField, Instance, Placement, Resources, ServiceState, Stage, Strategy, StrategyItem, Task,
 };
 use crate::capacity::{CapacityAction, Cluster};
 use jiff::Timestamp;
@@ -26,6 +26,8 @@ struct SimInstance {
     ready_at: u32,
     tasks: u32,
     draining: bool,
+    /// When the planner drained it (its tasks move once replacements run).
+    draining_since: Option<u32>,
     protected: bool,
 }
 
@@ -44,6 +46,9 @@ pub struct SimCluster {
     pub placement_failures: u32,
     /// Changes of the group's desired capacity.
     pub capacity_actions: u32,
+    /// Seconds from a drain until ECS has replaced a task elsewhere
+    /// (replacement started and healthy, then the old one stops).
+    relocation_seconds: u32,
 }
 
 /// The service as the planner sees it.
@@ -70,6 +75,7 @@ impl SimCluster {
             instance_seconds: 0,
             placement_failures: 0,
             capacity_actions: 0,
+            relocation_seconds: 30,
         };
         for _ in 0..model.initial_instances {
             c.launch(0, true);
@@ -103,6 +109,7 @@ impl SimCluster {
             ready_at,
             tasks: 0,
             draining: false,
+            draining_since: None,
             protected: false,
         });
         self.next_id += 1;
@@ -119,30 +126,70 @@ impl SimCluster {
         self.instance_seconds += u64::from(self.instance_count());
     }
 
-    /// Places one task on an ACTIVE instance with a free slot (binpack:
-    /// the fullest first, as the scenario's service asks). `false`: no room.
-    pub fn place(&mut self, t: u32) -> bool {
+    /// How long a drained instance's tasks take to move (the service's
+    /// slowest task start).
+    #[must_use]
+    pub fn with_relocation_seconds(mut self, seconds: u32) -> Self {
+        self.relocation_seconds = seconds;
+        self
+    }
+
+    /// The instance a new task goes to: ACTIVE, not draining, a free slot;
+    /// the fullest (binpack) or the emptiest (spread) first.
+    fn destination(&self, t: u32) -> Option<usize> {
         let slots = self.slots();
-        let best = self
-            .instances
-            .iter_mut()
-            .filter(|i| i.ready_at <= t && !i.draining && i.tasks < slots)
-            .max_by_key(|i| (i.tasks, std::cmp::Reverse(i.id)));
-        match best {
-            Some(i) => {
-                i.tasks += 1;
+        let open = self.instances.iter().enumerate().filter(|(_, i)| i.ready_at <= t && !i.draining && i.tasks < slots);
+        match self.model.task_placement {
+            TaskPlacement::Binpack => open.max_by_key(|(_, i)| (i.tasks, std::cmp::Reverse(i.id))).map(|(k, _)| k),
+            TaskPlacement::Spread => open.min_by_key(|(_, i)| (i.tasks, i.id)).map(|(k, _)| k),
+        }
+    }
+
+    /// Places one task on an ACTIVE instance with a free slot, as the
+    /// scenario's placement asks. `false`: no room.
+    pub fn place(&mut self, t: u32) -> bool {
+        match self.destination(t) {
+            Some(k) => {
+                self.instances[k].tasks += 1;
                 true
             }
             None => false,
         }
     }
 
-    /// Frees `n` task slots, from the emptiest instances first (so that
-    /// instances empty out and can be scaled in).
+    /// Frees `n` task slots: from draining instances first (those tasks are
+    /// leaving anyway), then the emptiest instances (binpack: instances
+    /// empty out) or the fullest (spread: the balance is kept).
     pub fn release(&mut self, n: u32) {
+        let spread = self.model.task_placement == TaskPlacement::Spread;
         for _ in 0..n {
-            if let Some(i) = self.instances.iter_mut().filter(|i| i.tasks > 0).min_by_key(|i| (i.tasks, i.id)) {
+            let pick = self
+                .instances
+                .iter_mut()
+                .filter(|i| i.tasks > 0)
+                .min_by_key(|i| (!i.draining, if spread { u32::MAX - i.tasks } else { i.tasks }, i.id));
+            if let Some(i) = pick {
                 i.tasks -= 1;
+            }
+        }
+    }
+
+    /// ECS replaces the tasks of instances drained at least
+    /// `relocation_seconds` ago on other instances with room (the service
+    /// keeps serving meanwhile: a replacement starts before the old task
+    /// stops). Tasks with nowhere to go stay where they are.
+    pub fn relocate(&mut self, t: u32) {
+        let due: Vec<usize> = (0..self.instances.len())
+            .filter(|k| {
+                let i = &self.instances[*k];
+                i.tasks > 0 && i.draining_since.is_some_and(|since| t >= since + self.relocation_seconds)
+            })
+            .collect();
+        for k in due {
+            while self.instances[k].tasks > 0 {
+                let Some(to) = self.destination(t) else { return };
+                self.instances[k].tasks -= 1;
+                self.instances[to].tasks += 1;
             }
         }
     }
@@ -191,19 +238,34 @@ impl SimCluster {
             })
             .collect();
         let need = Resources { cpu: m.task_cpu, memory: m.task_memory, ..Resources::default() };
-        let tasks = (0..service.provisioning)
-            .map(|k| Task {
-                id: format!("provisioning-{k}"),
-                group: "service:sim".into(),
-                need: need.clone(),
-                stage: Stage::Provisioning,
-                instance: None,
-                daemon: false,
-                placement: Placement::default(),
-                capacity_provider: Some(PROVIDER.into()),
-                protected_until: None,
-            })
+        let placement = match m.task_placement {
+            TaskPlacement::Binpack => {
+                Placement { strategies: vec![Strategy::Binpack(BinpackField::Cpu)], ..Placement::default() }
+            }
+            // A service without a strategy: ECS spreads it (the default).
+            TaskPlacement::Spread => Placement::default(),
+        };
+        let task = |id: String, stage: Stage, instance: Option<String>| Task {
+            id,
+            group: "service:sim".into(),
+            need: need.clone(),
+            stage,
+            instance,
+            daemon: false,
+            placement: placement.clone(),
+            capacity_provider: Some(PROVIDER.into()),
+            protected_until: None,
+        };
+        // What DescribeTasks lists: the running tasks on each instance
+        // (consolidation moves them), then the ones waiting for room.
+        let mut tasks: Vec<Task> = self
+            .instances
+            .iter()
+            .filter(|i| i.ready_at <= t)
+            .flat_map(|i| (0..i.tasks).map(move |k| (i.id, k)))
+            .map(|(id, k)| task(format!("ci-{id}-task-{k}"), Stage::Running, Some(format!("ci-{id}"))))
             .collect();
+        tasks.extend((0..service.provisioning).map(|k| task(format!("provisioning-{k}"), Stage::Provisioning, None)));
         Cluster {
             capacity_provider: PROVIDER.into(),
             managed_scaling: m.managed_scaling,
@@ -225,9 +287,10 @@ impl SimCluster {
                 pending: service.pending,
                 deployment_in_progress: service.deployment_in_progress,
                 maximum_percent: m.maximum_percent,
+                minimum_healthy_percent: 100,
                 strategy: vec![StrategyItem { provider: PROVIDER.into(), base: 0, weight: 1 }],
                 task_need: need,
-                placement: Placement::default(),
+                placement,
             }],
         }
     }
@@ -264,6 +327,7 @@ impl SimCluster {
                 for i in &mut self.instances {
                     if container_instances.contains(&format!("ci-{}", i.id)) {
                         i.draining = true;
+                        i.draining_since.get_or_insert(t);
                     }
                 }
             }

@@ -328,7 +328,11 @@ pub fn run_with(s: &Scenario, kind: ControllerKind, target: TargetConfig) -> Res
         settings: Settings::default(),
         ports: ServicePorts { services: &world, metrics: &world, state: &state, decisions: &published },
         providers: if s.cluster.is_some() { vec![PROVIDER.to_owned()] } else { Vec::new() },
-        capacity: CapacityOptions { mode: capacity_mode, ..CapacityOptions::default() },
+        capacity: CapacityOptions {
+            mode: capacity_mode,
+            consolidation: kind == ControllerKind::Autopilot && s.cluster.as_ref().is_some_and(|c| c.consolidation),
+            ..CapacityOptions::default()
+        },
     };
     let mut running: Invocations<'_, Outcome> = Invocations::default();
     let mut scorer = Scorer::new(s);

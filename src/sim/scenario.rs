@@ -83,6 +83,28 @@ pub struct ClusterModel {
     /// The service's deployment `maximumPercent`.
     #[serde(default = "default_maximum_percent")]
     pub maximum_percent: u32,
+    /// How the service's tasks are placed and which stop on scale-in.
+    #[serde(default)]
+    pub task_placement: TaskPlacement,
+    /// ecs-autopilot's capacity function consolidates (opt-in,
+    /// docs/capacity.md "Consolidation"); the baseline never does: cluster
+    /// auto scaling has no consolidation.
+    #[serde(default)]
+    pub consolidation: bool,
+}
+
+/// The service's placement strategy in a cluster scenario.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskPlacement {
+    /// `binpack` on CPU: the fullest instance first; scale-in stops tasks
+    /// where the fewest run, so instances empty out.
+    #[default]
+    Binpack,
+    /// ECS's default for a service without a strategy (aws-behaviour
+    /// §8.4): the emptiest instance first; scale-in stops tasks where the
+    /// most run, keeping the balance — instances rarely empty out.
+    Spread,
 }
 
 fn default_zones() -> Vec<String> {

@@ -188,7 +188,10 @@ impl SimWorld {
                 reason: format!("{resource_id:?} is not service/<cluster>/<service>"),
             });
         };
-        let mut cluster = s.cluster.as_ref().map(|m| SimCluster::new(m, s.seed));
+        let mut cluster = s
+            .cluster
+            .as_ref()
+            .map(|m| SimCluster::new(m, s.seed).with_relocation_seconds(s.service.task_start_seconds.1));
         let book = TaskBook::new(cluster_name, service_name, s.service.initial_tasks, prefix);
         if let Some(c) = cluster.as_mut() {
             for _ in 0..book.running_count() {
@@ -278,6 +281,7 @@ impl SimWorld {
         if w.cluster.is_some() {
             if let Some(c) = w.cluster.as_mut() {
                 c.advance();
+                c.relocate(t);
             }
             while w.book.provisioning_count() > 0 && w.cluster.as_mut().is_some_and(|c| c.place(t)) {
                 let delay = w.start_delay();

@@ -8,14 +8,23 @@ use ecs_autopilot::capacity::{plan as plan_provider, CapacityDecision, CapacityM
 use ecs_autopilot::config::EvaluationMode;
 use jiff::Timestamp;
 
+/// What to plan and how, beside the snapshot and the output.
+pub(super) struct Choice<'a> {
+    /// Only this provider.
+    pub provider: Option<&'a str>,
+    /// The evaluation instant (RFC 3339).
+    pub now: Option<&'a str>,
+    pub consolidation: bool,
+}
+
 pub(super) fn plan(
     files: &[String],
     format: &str,
     mode: &str,
-    provider: Option<&str>,
-    now: Option<&str>,
+    choice: &Choice<'_>,
     [disruption_instances, disruption_percent, disruption_window_seconds]: [u32; 3],
 ) -> Result<(), Failure> {
+    let Choice { provider, now, consolidation } = *choice;
     let mode = match mode {
         "aws" => EvaluationMode::Aws,
         "fast" => EvaluationMode::Fast,
@@ -38,7 +47,8 @@ pub(super) fn plan(
         Some(t) => instant("--now", t)?,
         None => Timestamp::now(),
     };
-    let options = CapacityOptions { mode, disruption_instances, disruption_percent, disruption_window_seconds };
+    let options =
+        CapacityOptions { mode, disruption_instances, disruption_percent, disruption_window_seconds, consolidation };
     options.check().map_err(|e| Failure::input(format!("--{}", e.to_string().replace('_', "-"))))?;
     let mut plans: Vec<(&Cluster, CapacityDecision)> = Vec::new();
     for cluster in &providers.planned {
