@@ -122,12 +122,10 @@ impl AwsCapacity {
             .clusters()
             .iter()
             .map(|c| {
-                let strategy: Vec<Value> = c
-                    .default_capacity_provider_strategy()
-                    .iter()
-                    .map(|i| json!({"capacityProvider": i.capacity_provider(), "weight": i.weight(), "base": i.base()}))
-                    .collect();
-                json!({"clusterName": c.cluster_name(), "defaultCapacityProviderStrategy": strategy})
+                json!({
+                    "clusterName": c.cluster_name(),
+                    "defaultCapacityProviderStrategy": strategy_json(c.default_capacity_provider_strategy()),
+                })
             })
             .collect())
     }
@@ -288,11 +286,7 @@ impl AwsCapacity {
                 .await
                 .map_err(|e| port_error("ecs:DescribeServices", e))?;
             for s in page.services() {
-                let strategy: Vec<Value> = s
-                    .capacity_provider_strategy()
-                    .iter()
-                    .map(|c| json!({"capacityProvider": c.capacity_provider(), "weight": c.weight(), "base": c.base()}))
-                    .collect();
+                let strategy = strategy_json(s.capacity_provider_strategy());
                 let deployments: Vec<Value> = s
                     .deployments()
                     .iter()
@@ -385,6 +379,14 @@ impl AwsCapacity {
             "containerDefinitions": containers,
         }))
     }
+}
+
+/// A capacity provider strategy as the AWS CLI prints it.
+fn strategy_json(items: &[aws_sdk_ecs::types::CapacityProviderStrategyItem]) -> Vec<Value> {
+    items
+        .iter()
+        .map(|i| json!({"capacityProvider": i.capacity_provider(), "weight": i.weight(), "base": i.base()}))
+        .collect()
 }
 
 /// Inserts `value` unless it is absent.

@@ -80,17 +80,22 @@ async fn world(sdk: &aws_config::SdkConfig) -> Vec<String> {
     instance_ids
 }
 
+/// The capacity function's adapter on the moto cluster `prod`.
+fn adapter(sdk: &aws_config::SdkConfig) -> AwsCapacity {
+    AwsCapacity::new(
+        aws_sdk_ecs::Client::new(sdk),
+        aws_sdk_autoscaling::Client::new(sdk),
+        "prod",
+        json!({"t2.medium": {"cpu": 2048, "memory": 3943}}),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capacity_reads_the_cluster_from_moto_and_drains_an_empty_instance() {
     let moto = Moto::start();
     let sdk = support::sdk(&moto).await;
     let instance_ids = world(&sdk).await;
-    let capacity = AwsCapacity::new(
-        aws_sdk_ecs::Client::new(&sdk),
-        aws_sdk_autoscaling::Client::new(&sdk),
-        "prod",
-        json!({"t2.medium": {"cpu": 2048, "memory": 3943}}),
-    );
+    let capacity = adapter(&sdk);
     let cluster = capacity.cluster("prod-ec2").await.unwrap().expect("an Auto Scaling group provider");
     assert_eq!(cluster.asg.name, "prod-asg");
     assert_eq!((cluster.asg.min, cluster.asg.max, cluster.asg.desired), (0, 4, 2));
@@ -157,12 +162,7 @@ async fn in_memory_cluster_and_aws_adapters_against_moto_plan_alike() {
     let moto = Moto::start();
     let sdk = support::sdk(&moto).await;
     world(&sdk).await;
-    let capacity = AwsCapacity::new(
-        aws_sdk_ecs::Client::new(&sdk),
-        aws_sdk_autoscaling::Client::new(&sdk),
-        "prod",
-        json!({"t2.medium": {"cpu": 2048, "memory": 3943}}),
-    );
+    let capacity = adapter(&sdk);
     // The in-memory side starts from the same cluster, as read from moto.
     let folded = Folded(Mutex::new(RecordedCluster::new(capacity.cluster("prod-ec2").await.unwrap().unwrap())));
     let options = CapacityOptions { mode: EvaluationMode::Fast, ..CapacityOptions::default() };
@@ -218,12 +218,7 @@ async fn a_fargate_provider_is_said_once_and_never_an_error() {
     let moto = Moto::start();
     let sdk = support::sdk(&moto).await;
     world(&sdk).await;
-    let capacity = AwsCapacity::new(
-        aws_sdk_ecs::Client::new(&sdk),
-        aws_sdk_autoscaling::Client::new(&sdk),
-        "prod",
-        json!({"t2.medium": {"cpu": 2048, "memory": 3943}}),
-    );
+    let capacity = adapter(&sdk);
     assert_eq!(capacity.cluster("FARGATE").await.unwrap(), None);
     let state = DynamoState::new(aws_sdk_dynamodb::Client::new(&sdk), "state");
     let options = CapacityOptions { mode: EvaluationMode::Fast, ..CapacityOptions::default() };
