@@ -334,6 +334,24 @@ fn capacity_plan_plans_every_provider_of_a_mixed_cluster_and_a_fargate_only_one(
     let out = autopilot(&["capacity", "plan", "tests/fixtures/capacity/fargate-only.json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("FARGATE (no Auto Scaling group"), "{}", text(&out.stdout));
+    // `Autopilot.Capacity` of a configuration applies; a flag wins over it.
+    let dir = tempdir();
+    let config = dir.join("capacity.yaml");
+    std::fs::write(&config, "Autopilot:\n  Capacity:\n    DisruptionBudget: {WindowSeconds: 5}\n").unwrap();
+    let out = autopilot(&["capacity", "plan", mixed, "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("Autopilot.Capacity.DisruptionBudget.WindowSeconds: 5 must be from 60 to 3600"));
+    std::fs::write(&config, "Autopilot:\n  Capacity:\n    DisruptionBudget: {WindowSeconds: 120}\n").unwrap();
+    let out = autopilot(&[
+        "capacity",
+        "plan",
+        mixed,
+        "--config",
+        config.to_str().unwrap(),
+        "--disruption-window-seconds",
+        "5",
+    ]);
+    assert_eq!(text(&out.stderr).trim(), "autopilot: --disruption-window-seconds: 5 must be from 60 to 3600");
     // The disruption budget is checked, naming the flag.
     let out = autopilot(&["capacity", "plan", mixed, "--disruption-window-seconds", "5"]);
     assert_eq!(out.status.code(), Some(2));

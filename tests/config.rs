@@ -216,3 +216,46 @@ fn an_alarm_the_policy_names_but_the_configuration_lacks_is_refused() {
     let err = config::load_str(&text).unwrap_err().to_string();
     assert!(err.contains("ScalingPolicies[0].Alarms[1]") && err.contains("backlog-age"), "{err}");
 }
+
+/// docs/capacity.md: `Autopilot.Capacity` holds the capacity function's
+/// disruption budget and consolidation; ranges and unknown keys are named.
+#[test]
+fn the_capacity_section_loads_and_bad_values_name_their_field() {
+    use ecs_autopilot::capacity::CapacityOptions;
+    use ecs_autopilot::config::{extensions::CapacitySection, load_documents, EvaluationMode};
+    let ok =
+        "Autopilot:\n  Capacity:\n    DisruptionBudget: {Instances: 3, WindowSeconds: 300}\n    Consolidation: true\n";
+    let config = load_documents(&[("capacity.yaml", ok)]).unwrap();
+    let options = CapacityOptions::with_section(EvaluationMode::Fast, &config.capacity);
+    assert_eq!(
+        (
+            options.disruption_instances,
+            options.disruption_percent,
+            options.disruption_window_seconds,
+            options.consolidation
+        ),
+        (3, 50, 300, true),
+        "unset values keep their defaults"
+    );
+    // What the environment sets wins, field by field.
+    let over =
+        load_documents(&[("env", "Autopilot:\n  Capacity:\n    DisruptionBudget: {Instances: 7}\n")]).unwrap().capacity;
+    let merged = config.capacity.overlaid_by(&over);
+    assert_eq!(merged.disruption_budget.instances, Some(7));
+    assert_eq!(merged.disruption_budget.window_seconds, Some(300));
+    assert_eq!(merged.consolidation, Some(true));
+    assert_eq!(CapacitySection::default().overlaid_by(&CapacitySection::default()), CapacitySection::default());
+
+    let bad = "Autopilot:\n  Capacity:\n    DisruptionBudget: {Instances: 0, Percent: 101, WindowSeconds: 59}\n";
+    let err = load_documents(&[("bad.yaml", bad)]).unwrap_err().to_string();
+    for expected in [
+        "Autopilot.Capacity.DisruptionBudget.Instances: 0 must be from 1 to 1000",
+        "Autopilot.Capacity.DisruptionBudget.Percent: 101 must be from 1 to 100",
+        "Autopilot.Capacity.DisruptionBudget.WindowSeconds: 59 must be from 60 to 3600",
+    ] {
+        assert!(err.contains(expected), "{expected} in {err}");
+    }
+    let unknown = "Autopilot:\n  Capacity:\n    Consolidate: true\n";
+    let err = load_documents(&[("unknown.yaml", unknown)]).unwrap_err().to_string();
+    assert!(err.contains("Autopilot.Capacity.Consolidate: unknown field `Consolidate`"), "{err}");
+}

@@ -73,11 +73,24 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 /// # Errors
 /// [`InitError`] naming the file, parameter or field.
 pub async fn load_config(source: &ConfigSource, sdk: &aws_config::SdkConfig) -> Result<Config, InitError> {
+    load_config_with(source, sdk, settings::parse_config).await
+}
+
+/// How configuration documents `(name, text)` become a [`Config`].
+type ParseConfig = fn(&[(&str, &str)]) -> Result<Config, InitError>;
+
+/// [`load_config`] with the parser given: the capacity function reads only
+/// `Autopilot.Capacity` and needs no scalable target.
+async fn load_config_with(
+    source: &ConfigSource,
+    sdk: &aws_config::SdkConfig,
+    parse: ParseConfig,
+) -> Result<Config, InitError> {
     match source {
         ConfigSource::File(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| InitError::Config { source_name: path.clone(), reason: format!("cannot read: {e}") })?;
-            settings::parse_config(&[(path.as_str(), text.as_str())])
+            parse(&[(path.as_str(), text.as_str())])
         }
         ConfigSource::ParameterPath(path) => {
             let client = aws_sdk_ssm::Client::new(sdk);
@@ -108,7 +121,7 @@ pub async fn load_config(source: &ConfigSource, sdk: &aws_config::SdkConfig) -> 
             }
             documents.sort();
             let refs: Vec<(&str, &str)> = documents.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
-            settings::parse_config(&refs)
+            parse(&refs)
         }
     }
 }
@@ -229,9 +242,15 @@ impl Capacity {
     /// # Errors
     /// [`InitError`] naming the variable.
     pub async fn from_env(env: &Env) -> Result<Self, InitError> {
-        let e = CapacityEnv::from_env(env)?;
-        let consolidation = e.options.consolidation;
+        let mut e = CapacityEnv::from_env(env)?;
         let sdk = aws_config().await;
+        if let Some(source) = &e.config {
+            // `Autopilot.Capacity` of the configuration, the environment's
+            // variables laid over it (docs/capacity.md).
+            let config = load_config_with(source, &sdk, settings::parse_capacity_config).await?;
+            e.options = settings::capacity_options(e.mode, &config.capacity, &e.overrides)?;
+        }
+        let consolidation = e.options.consolidation;
         Ok(Self {
             providers: e.providers,
             options: e.options,

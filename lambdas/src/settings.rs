@@ -2,6 +2,7 @@
 //! a wrong value fails the init with a message naming the variable.
 
 use ecs_autopilot::capacity::CapacityOptions;
+use ecs_autopilot::config::extensions::{CapacitySection, DisruptionBudget, DISRUPTION_RANGES};
 use ecs_autopilot::config::EvaluationMode;
 use std::collections::HashMap;
 
@@ -67,9 +68,16 @@ pub struct CapacityEnv {
     pub cluster: String,
     pub providers: Vec<String>,
     pub mode: EvaluationMode,
-    /// The planner's options: the mode and the disruption budget
-    /// (`AUTOPILOT_DISRUPTION_INSTANCES`, `_PERCENT`, `_WINDOW_SECONDS`).
+    /// The planner's options from the environment alone: the mode, the
+    /// disruption budget (`AUTOPILOT_DISRUPTION_INSTANCES`, `_PERCENT`,
+    /// `_WINDOW_SECONDS`) and `AUTOPILOT_CONSOLIDATION`.
     pub options: CapacityOptions,
+    /// What those variables set (the rest unset), to lay over the
+    /// configuration's `Autopilot.Capacity`.
+    pub overrides: CapacitySection,
+    /// The configuration holding `Autopilot.Capacity`, when given
+    /// (`AUTOPILOT_CONFIG_PARAMETER_PATH` or `AUTOPILOT_CONFIG_FILE`).
+    pub config: Option<ConfigSource>,
     pub instance_types: serde_json::Value,
     pub table: String,
     pub shadow: bool,
@@ -100,32 +108,35 @@ fn shadow(env: &Env) -> Result<bool, InitError> {
     }
 }
 
+/// Where the configuration comes from, if anywhere.
+fn config_source(env: &Env) -> Result<Option<ConfigSource>, InitError> {
+    Ok(Some(match (optional(env, "AUTOPILOT_CONFIG_FILE"), optional(env, "AUTOPILOT_CONFIG_PARAMETER_PATH")) {
+        (Some(file), None) => ConfigSource::File(file),
+        (None, Some(path)) if path.starts_with('/') => ConfigSource::ParameterPath(path),
+        (None, Some(path)) => {
+            return Err(InitError::Env {
+                name: "AUTOPILOT_CONFIG_PARAMETER_PATH",
+                reason: format!("{path:?} must start with / (an SSM parameter path)"),
+            })
+        }
+        (Some(_), Some(_)) => {
+            return Err(InitError::Env {
+                name: "AUTOPILOT_CONFIG_FILE",
+                reason: "set either it or AUTOPILOT_CONFIG_PARAMETER_PATH, not both".into(),
+            })
+        }
+        (None, None) => return Ok(None),
+    }))
+}
+
 impl ControllerEnv {
     /// # Errors
     /// [`InitError::Env`] naming the variable.
     pub fn from_env(env: &Env) -> Result<Self, InitError> {
-        let config = match (optional(env, "AUTOPILOT_CONFIG_FILE"), optional(env, "AUTOPILOT_CONFIG_PARAMETER_PATH")) {
-            (Some(file), None) => ConfigSource::File(file),
-            (None, Some(path)) if path.starts_with('/') => ConfigSource::ParameterPath(path),
-            (None, Some(path)) => {
-                return Err(InitError::Env {
-                    name: "AUTOPILOT_CONFIG_PARAMETER_PATH",
-                    reason: format!("{path:?} must start with / (an SSM parameter path)"),
-                })
-            }
-            (Some(_), Some(_)) => {
-                return Err(InitError::Env {
-                    name: "AUTOPILOT_CONFIG_FILE",
-                    reason: "set either it or AUTOPILOT_CONFIG_PARAMETER_PATH, not both".into(),
-                })
-            }
-            (None, None) => {
-                return Err(InitError::Env {
-                    name: "AUTOPILOT_CONFIG_FILE",
-                    reason: "set it (a bundled YAML/JSON file) or AUTOPILOT_CONFIG_PARAMETER_PATH".into(),
-                })
-            }
-        };
+        let config = config_source(env)?.ok_or_else(|| InitError::Env {
+            name: "AUTOPILOT_CONFIG_FILE",
+            reason: "set it (a bundled YAML/JSON file) or AUTOPILOT_CONFIG_PARAMETER_PATH".into(),
+        })?;
         Ok(Self {
             config,
             table: required(env, "AUTOPILOT_STATE_TABLE")?,
@@ -176,12 +187,16 @@ impl CapacityEnv {
                 });
             }
         }
-        let options = disruption_budget(env, mode)?;
+        let overrides = capacity_overrides(env)?;
+        let options = CapacityOptions::with_section(mode, &overrides);
+        options.check().map_err(|e| InitError::Env { name: "AUTOPILOT_DISRUPTION_*", reason: e.to_string() })?;
         Ok(Self {
             cluster: required(env, "AUTOPILOT_CLUSTER")?,
             providers,
             mode,
             options,
+            overrides,
+            config: config_source(env)?,
             instance_types,
             table: required(env, "AUTOPILOT_STATE_TABLE")?,
             shadow: shadow(env)?,
@@ -190,25 +205,24 @@ impl CapacityEnv {
     }
 }
 
-/// The capacity options: `mode` and the disruption budget's variables
-/// (each optional, defaults as the core's), checked as the core checks them.
-fn disruption_budget(env: &Env, mode: EvaluationMode) -> Result<CapacityOptions, InitError> {
+/// The capacity settings the environment sets: the disruption budget's
+/// variables and `AUTOPILOT_CONSOLIDATION`, each optional and checked as
+/// the configuration's `Autopilot.Capacity` is.
+fn capacity_overrides(env: &Env) -> Result<CapacitySection, InitError> {
     const NAMES: [&str; 3] =
         ["AUTOPILOT_DISRUPTION_INSTANCES", "AUTOPILOT_DISRUPTION_PERCENT", "AUTOPILOT_DISRUPTION_WINDOW_SECONDS"];
-    let mut options = CapacityOptions { mode, ..CapacityOptions::default() };
-    let fields =
-        [&mut options.disruption_instances, &mut options.disruption_percent, &mut options.disruption_window_seconds];
-    for ((name, (_, min, max)), field) in NAMES.into_iter().zip(CapacityOptions::DISRUPTION_RANGES).zip(fields) {
+    let mut values = [None; 3];
+    for ((name, (_, min, max)), value) in NAMES.into_iter().zip(DISRUPTION_RANGES).zip(values.iter_mut()) {
         let Some(text) = optional(env, name) else { continue };
-        *field = text.parse().ok().filter(|v| (min..=max).contains(v)).ok_or_else(|| InitError::Env {
+        *value = Some(text.parse().ok().filter(|v| (min..=max).contains(v)).ok_or_else(|| InitError::Env {
             name,
             reason: format!("{text:?} is not a whole number from {min} to {max}"),
-        })?;
+        })?);
     }
-    options.check().map_err(|e| InitError::Env { name: "AUTOPILOT_DISRUPTION_*", reason: e.to_string() })?;
-    options.consolidation = match optional(env, "AUTOPILOT_CONSOLIDATION").as_deref() {
-        None | Some("false") => false,
-        Some("true") => true,
+    let consolidation = match optional(env, "AUTOPILOT_CONSOLIDATION").as_deref() {
+        None => None,
+        Some("false") => Some(false),
+        Some("true") => Some(true),
         Some(other) => {
             return Err(InitError::Env {
                 name: "AUTOPILOT_CONSOLIDATION",
@@ -216,7 +230,34 @@ fn disruption_budget(env: &Env, mode: EvaluationMode) -> Result<CapacityOptions,
             })
         }
     };
+    let [instances, percent, window_seconds] = values;
+    Ok(CapacitySection { disruption_budget: DisruptionBudget { instances, percent, window_seconds }, consolidation })
+}
+
+/// The capacity function's options: `section` (the configuration's
+/// `Autopilot.Capacity`) with the environment's `overrides` laid over it.
+///
+/// # Errors
+/// [`InitError::Env`] when the result is out of range.
+pub fn capacity_options(
+    mode: EvaluationMode,
+    section: &CapacitySection,
+    overrides: &CapacitySection,
+) -> Result<CapacityOptions, InitError> {
+    let options = CapacityOptions::with_section(mode, &section.overlaid_by(overrides));
+    options.check().map_err(|e| InitError::Env { name: "AUTOPILOT_DISRUPTION_*", reason: e.to_string() })?;
     Ok(options)
+}
+
+/// Validates configuration documents for the capacity function: as the
+/// core does, scalable targets optional (it reads `Autopilot.Capacity`).
+///
+/// # Errors
+/// [`InitError::Config`] with every problem, each naming its field.
+pub fn parse_capacity_config(documents: &[(&str, &str)]) -> Result<ecs_autopilot::config::Config, InitError> {
+    let names: Vec<&str> = documents.iter().map(|(n, _)| *n).collect();
+    ecs_autopilot::config::load_documents(documents)
+        .map_err(|e| InitError::Config { source_name: names.join(", "), reason: e.to_string() })
 }
 
 /// Validates configuration documents `(name, text)` as the core does.

@@ -102,6 +102,29 @@ fn capacity_settings_cases() {
         "environment variable AUTOPILOT_DISRUPTION_PERCENT: \"150\" is not a whole number from 1 to 100"
     );
     assert!(!ok.options.consolidation, "consolidation is opt-in");
+    assert_eq!(ok.config, None, "the capacity function needs no configuration");
+    // The configuration's Autopilot.Capacity, the environment laid over it.
+    let section = autopilot_lambdas::settings::parse_capacity_config(&[(
+        "cfg.yaml",
+        "Autopilot:\n  Capacity:\n    DisruptionBudget: {Percent: 20, WindowSeconds: 300}\n    Consolidation: true\n",
+    )])
+    .unwrap()
+    .capacity;
+    let mut budget_env = env(&base);
+    budget_env.insert("AUTOPILOT_DISRUPTION_PERCENT".into(), "30".into());
+    budget_env.insert("AUTOPILOT_CONFIG_PARAMETER_PATH".into(), "/ecs-autopilot/prod".into());
+    let e = CapacityEnv::from_env(&budget_env).unwrap();
+    assert!(e.config.is_some());
+    let merged = autopilot_lambdas::settings::capacity_options(e.mode, &section, &e.overrides).unwrap();
+    assert_eq!(
+        (
+            merged.disruption_instances,
+            merged.disruption_percent,
+            merged.disruption_window_seconds,
+            merged.consolidation
+        ),
+        (10, 30, 300, true)
+    );
     let mut consolidating = env(&base);
     consolidating.insert("AUTOPILOT_CONSOLIDATION".into(), "true".into());
     assert!(CapacityEnv::from_env(&consolidating).unwrap().options.consolidation);

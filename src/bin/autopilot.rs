@@ -237,15 +237,19 @@ enum CapacityCommand {
         /// Evaluation instant (RFC 3339); the system clock when absent.
         #[arg(long)]
         now: Option<String>,
-        /// Disruption budget (fast mode): instances drained per window.
-        #[arg(long, default_value_t = 10)]
-        disruption_instances: u32,
-        /// Disruption budget: percent of the group's ACTIVE instances per window.
-        #[arg(long, default_value_t = 50)]
-        disruption_percent: u32,
-        /// Disruption budget: the sliding window, in seconds.
-        #[arg(long, default_value_t = 60)]
-        disruption_window_seconds: u32,
+        /// Configuration whose `Autopilot.Capacity` section sets the
+        /// disruption budget and consolidation (the flags below win).
+        #[arg(long = "config")]
+        configs: Vec<String>,
+        /// Disruption budget (fast mode): instances drained per window (default 10).
+        #[arg(long)]
+        disruption_instances: Option<u32>,
+        /// Disruption budget: percent of the group's ACTIVE instances per window (default 50).
+        #[arg(long)]
+        disruption_percent: Option<u32>,
+        /// Disruption budget: the sliding window, in seconds (default 60).
+        #[arg(long)]
+        disruption_window_seconds: Option<u32>,
         /// Fast mode: also drain busy instances whose tasks fit on the others.
         #[arg(long)]
         consolidation: bool,
@@ -369,15 +373,28 @@ fn main() -> ExitCode {
                     mode,
                     capacity_provider,
                     now,
+                    configs,
                     disruption_instances,
                     disruption_percent,
                     disruption_window_seconds,
                     consolidation,
                 },
         } => {
-            let budget = [disruption_instances, disruption_percent, disruption_window_seconds];
-            let choice = capacity::Choice { provider: capacity_provider.as_deref(), now: now.as_deref(), consolidation };
-            capacity::plan(&snapshot, &format, &mode, &choice, budget)
+            let flags = ecs_autopilot::config::extensions::CapacitySection {
+                disruption_budget: ecs_autopilot::config::extensions::DisruptionBudget {
+                    instances: disruption_instances,
+                    percent: disruption_percent,
+                    window_seconds: disruption_window_seconds,
+                },
+                consolidation: consolidation.then_some(true),
+            };
+            let choice = capacity::Choice {
+                provider: capacity_provider.as_deref(),
+                now: now.as_deref(),
+                configs: &configs,
+                flags,
+            };
+            capacity::plan(&snapshot, &format, &mode, &choice)
         }
         Command::Evaluate { configs, observations, memory, memory_out, now } => {
             evaluate(&configs, &observations, memory.as_deref(), memory_out.as_deref(), now.as_deref())

@@ -7,6 +7,7 @@ use super::consolidate;
 use super::model::{split_by_strategy, Cluster, Instance, Stage, Task};
 use super::placement::{estimate, Estimate};
 use super::query::QueryError;
+use crate::config::extensions::{CapacitySection, DISRUPTION_RANGES as RANGES};
 use crate::config::EvaluationMode;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -53,12 +54,29 @@ pub struct BudgetError {
 }
 
 impl CapacityOptions {
-    /// The disruption budget's accepted ranges (docs/capacity.md): at least
-    /// one instance, 1–100 % of the group, a window of 1–60 minutes (under
-    /// a minute, a one-minute tick could drain a second batch before ECS has
-    /// moved the first one's tasks).
-    pub const DISRUPTION_RANGES: [(&'static str, u32, u32); 3] =
-        [("disruption_instances", 1, 1000), ("disruption_percent", 1, 100), ("disruption_window_seconds", 60, 3600)];
+    /// The disruption budget's accepted ranges, by option name
+    /// ([`crate::config::extensions::DISRUPTION_RANGES`]: docs/capacity.md).
+    pub const DISRUPTION_RANGES: [(&'static str, u32, u32); 3] = [
+        ("disruption_instances", RANGES[0].1, RANGES[0].2),
+        ("disruption_percent", RANGES[1].1, RANGES[1].2),
+        ("disruption_window_seconds", RANGES[2].1, RANGES[2].2),
+    ];
+
+    /// The options for `mode` with the settings of an `Autopilot.Capacity`
+    /// section (already overlaid by any environment variables); unset
+    /// values keep their defaults.
+    #[must_use]
+    pub fn with_section(mode: EvaluationMode, section: &CapacitySection) -> Self {
+        let d = Self::default();
+        let b = section.disruption_budget;
+        Self {
+            mode,
+            disruption_instances: b.instances.unwrap_or(d.disruption_instances),
+            disruption_percent: b.percent.unwrap_or(d.disruption_percent),
+            disruption_window_seconds: b.window_seconds.unwrap_or(d.disruption_window_seconds),
+            consolidation: section.consolidation.unwrap_or(d.consolidation),
+        }
+    }
 
     /// Checks the disruption budget.
     ///

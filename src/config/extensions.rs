@@ -10,6 +10,9 @@
 //!     service/prod/web:       # overrides, field by field
 //!       Tolerance: 0.05
 //!       ScaleIn: {StabilizationWindowSeconds: 300, Policies: [{Type: Percent, Value: 10, PeriodSeconds: 60}]}
+//!   Capacity:                 # the capacity function's (docs/capacity.md)
+//!     DisruptionBudget: {Instances: 5, Percent: 20, WindowSeconds: 300}
+//!     Consolidation: true
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -23,6 +26,66 @@ pub struct AutopilotSection {
     pub defaults: TargetExtensions,
     #[serde(default)]
     pub targets: BTreeMap<String, TargetExtensions>,
+    #[serde(default)]
+    pub capacity: CapacitySection,
+}
+
+/// `Autopilot.Capacity`: the capacity function's own settings
+/// (docs/capacity.md). Its environment variables, when set, win.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct CapacitySection {
+    #[serde(default)]
+    pub disruption_budget: DisruptionBudget,
+    /// `fast` mode drains busy instances whose tasks fit on the others.
+    #[serde(default)]
+    pub consolidation: Option<bool>,
+}
+
+/// `Autopilot.Capacity.DisruptionBudget`; unset fields keep their defaults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct DisruptionBudget {
+    /// Instances drained per window.
+    #[serde(default)]
+    pub instances: Option<u32>,
+    /// Percent of the group's ACTIVE instances per window.
+    #[serde(default)]
+    pub percent: Option<u32>,
+    /// The sliding window, in seconds.
+    #[serde(default)]
+    pub window_seconds: Option<u32>,
+}
+
+/// Each disruption budget field's key and accepted range: at least one
+/// instance, 1–100 % of the group, a window of 1–60 minutes (under a
+/// minute, a one-minute tick could drain a second batch before ECS has
+/// moved the first batch's tasks).
+pub const DISRUPTION_RANGES: [(&str, u32, u32); 3] =
+    [("Instances", 1, 1000), ("Percent", 1, 100), ("WindowSeconds", 60, 3600)];
+
+impl DisruptionBudget {
+    /// The three values in [`DISRUPTION_RANGES`]' order.
+    #[must_use]
+    pub fn values(&self) -> [Option<u32>; 3] {
+        [self.instances, self.percent, self.window_seconds]
+    }
+}
+
+impl CapacitySection {
+    /// This section with every value `over` sets taking its place.
+    #[must_use]
+    pub fn overlaid_by(&self, over: &Self) -> Self {
+        let (a, b) = (self.disruption_budget, over.disruption_budget);
+        Self {
+            disruption_budget: DisruptionBudget {
+                instances: b.instances.or(a.instances),
+                percent: b.percent.or(a.percent),
+                window_seconds: b.window_seconds.or(a.window_seconds),
+            },
+            consolidation: over.consolidation.or(self.consolidation),
+        }
+    }
 }
 
 /// How target-tracking policies are evaluated.

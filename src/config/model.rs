@@ -16,6 +16,8 @@ pub struct Config {
     /// Things that load but deserve attention (e.g. predictive policies,
     /// which are accepted and not evaluated).
     pub warnings: Vec<super::ConfigIssue>,
+    /// `Autopilot.Capacity`: the capacity function's settings.
+    pub capacity: super::extensions::CapacitySection,
 }
 
 /// One ECS service's scalable target and everything attached to it.

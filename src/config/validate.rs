@@ -183,7 +183,7 @@ pub(crate) fn build(raw: RawConfig, c: &mut Collector) -> Config {
             );
         }
     }
-    Config { targets, warnings: Vec::new() }
+    Config { targets, warnings: Vec::new(), capacity: autopilot.capacity }
 }
 
 fn registered<'a>(
@@ -806,6 +806,12 @@ fn validate_extensions(section: &AutopilotSection, c: &mut Collector) {
     check("Autopilot.Defaults".into(), &section.defaults);
     for (id, t) in &section.targets {
         check(format!("Autopilot.Targets.{id}"), t);
+    }
+    let budget = section.capacity.disruption_budget.values();
+    for ((key, min, max), value) in super::extensions::DISRUPTION_RANGES.into_iter().zip(budget) {
+        if let Some(v) = value.filter(|v| !(min..=max).contains(v)) {
+            c.error(format!("Autopilot.Capacity.DisruptionBudget.{key}"), format!("{v} must be from {min} to {max}"));
+        }
     }
 }
 

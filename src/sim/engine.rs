@@ -302,8 +302,11 @@ pub fn run_with(s: &Scenario, kind: ControllerKind, target: TargetConfig) -> Res
     check(s, metrics)?;
     let resource_id = target.resource_id.clone();
     let cluster_name = resource_id.split('/').nth(1).unwrap_or(CLUSTER).to_owned();
-    let config =
-        config::Config { targets: [(resource_id.clone(), target)].into_iter().collect(), warnings: Vec::new() };
+    let config = config::Config {
+        targets: [(resource_id.clone(), target)].into_iter().collect(),
+        warnings: Vec::new(),
+        capacity: config::extensions::CapacitySection::default(),
+    };
     let prefix = match kind {
         ControllerKind::AwsBaseline => "aws",
         ControllerKind::Autopilot => "autopilot",
@@ -328,11 +331,17 @@ pub fn run_with(s: &Scenario, kind: ControllerKind, target: TargetConfig) -> Res
         settings: Settings::default(),
         ports: ServicePorts { services: &world, metrics: &world, state: &state, decisions: &published },
         providers: if s.cluster.is_some() { vec![PROVIDER.to_owned()] } else { Vec::new() },
-        capacity: CapacityOptions {
-            mode: capacity_mode,
-            consolidation: kind == ControllerKind::Autopilot && s.cluster.as_ref().is_some_and(|c| c.consolidation),
-            ..CapacityOptions::default()
-        },
+        // The scenario's `cluster.consolidation` is ecs-autopilot's
+        // `Autopilot.Capacity.Consolidation`; the baseline never has it.
+        capacity: CapacityOptions::with_section(
+            capacity_mode,
+            &config::extensions::CapacitySection {
+                consolidation: Some(
+                    kind == ControllerKind::Autopilot && s.cluster.as_ref().is_some_and(|c| c.consolidation),
+                ),
+                ..config.capacity
+            },
+        ),
     };
     let mut running: Invocations<'_, Outcome> = Invocations::default();
     let mut scorer = Scorer::new(s);

@@ -5,6 +5,7 @@
 use super::{instant, read, Failure};
 use ecs_autopilot::capacity::snapshot::{self, Providers};
 use ecs_autopilot::capacity::{plan as plan_provider, CapacityDecision, CapacityMemory, CapacityOptions, Cluster};
+use ecs_autopilot::config::extensions::CapacitySection;
 use ecs_autopilot::config::EvaluationMode;
 use jiff::Timestamp;
 
@@ -14,17 +15,16 @@ pub(super) struct Choice<'a> {
     pub provider: Option<&'a str>,
     /// The evaluation instant (RFC 3339).
     pub now: Option<&'a str>,
-    pub consolidation: bool,
+    /// Configuration files whose `Autopilot.Capacity` applies.
+    pub configs: &'a [String],
+    /// What the flags set, laid over that section.
+    pub flags: CapacitySection,
 }
 
-pub(super) fn plan(
-    files: &[String],
-    format: &str,
-    mode: &str,
-    choice: &Choice<'_>,
-    [disruption_instances, disruption_percent, disruption_window_seconds]: [u32; 3],
-) -> Result<(), Failure> {
-    let Choice { provider, now, consolidation } = *choice;
+pub(super) fn plan(files: &[String], format: &str, mode: &str, choice: &Choice<'_>) -> Result<(), Failure> {
+    let Choice { provider, now, configs, flags } = *choice;
+    let section = if configs.is_empty() { CapacitySection::default() } else { super::load_config(configs)?.capacity };
+    let settings = section.overlaid_by(&flags);
     let mode = match mode {
         "aws" => EvaluationMode::Aws,
         "fast" => EvaluationMode::Fast,
@@ -47,8 +47,7 @@ pub(super) fn plan(
         Some(t) => instant("--now", t)?,
         None => Timestamp::now(),
     };
-    let options =
-        CapacityOptions { mode, disruption_instances, disruption_percent, disruption_window_seconds, consolidation };
+    let options = CapacityOptions::with_section(mode, &settings);
     options.check().map_err(|e| Failure::input(format!("--{}", e.to_string().replace('_', "-"))))?;
     let mut plans: Vec<(&Cluster, CapacityDecision)> = Vec::new();
     for cluster in &providers.planned {
