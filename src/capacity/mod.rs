@@ -22,8 +22,8 @@ pub mod placement;
 pub mod plan;
 pub mod query;
 pub mod snapshot;
+pub mod spot;
 
 pub use model::Cluster;
-pub use plan::{
-    plan, plan_at_risk, reservation, CapacityAction, CapacityDecision, CapacityMemory, CapacityOptions, CapacityReason,
-};
+pub use plan::{plan, reservation, CapacityAction, CapacityDecision, CapacityMemory, CapacityOptions, CapacityReason};
+pub use spot::plan_at_risk;
