@@ -51,8 +51,7 @@ pub fn choose(now: Timestamp, cluster: &Cluster, limits: &Limits<'_>) -> Result<
             .cloned()
             .collect()
     };
-    let shielded: BTreeSet<&str> =
-        cluster.tasks.iter().filter(|t| t.protected_at(now)).filter_map(|t| t.instance.as_deref()).collect();
+    let shielded = super::plan::shielded_by_tasks(cluster, now);
     // The instances that keep running, as the simulation fills them.
     let mut view: Vec<Instance> = limits
         .active

@@ -366,7 +366,7 @@ pub fn plan(
 /// Container instances running a task that protects itself from scale-in
 /// at `now` (task scale-in protection, aws-behaviour §9.5): never drained,
 /// never exposed to the group's scale-in.
-fn shielded_by_tasks(cluster: &Cluster, now: Timestamp) -> std::collections::BTreeSet<&str> {
+pub(super) fn shielded_by_tasks(cluster: &Cluster, now: Timestamp) -> std::collections::BTreeSet<&str> {
     cluster.tasks.iter().filter(|t| t.protected_at(now)).filter_map(|t| t.instance.as_deref()).collect()
 }
 
