@@ -161,6 +161,7 @@ pub fn evaluate(
         policies: results.into_iter().map(|r| r.evaluation).collect(),
         blocked_by: blocks,
         actions,
+        deferred: None,
     };
     (decision, memory)
 }

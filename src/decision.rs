@@ -36,6 +36,24 @@ pub struct Decision {
     pub blocked_by: Vec<Block>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub actions: Vec<Action>,
+    /// Set when the invocation's API budget held the actions back: nothing
+    /// was applied or recorded, and the next round decides again
+    /// (docs/fleet.md, "API budgets").
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub deferred: Option<Deferral>,
+}
+
+/// Why an evaluation was put off to the next round.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deferral {
+    /// The API whose budget was spent, e.g. `ecs:UpdateService`.
+    pub api: String,
+    /// Calls of that API one round may make.
+    pub budget: u32,
+    /// The transient failure (e.g. throttling) left after the SDK's retries
+    /// when that, not the budget, put the target off (docs/fleet.md).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub transient: Option<String>,
 }
 
 /// Why the desired count is what it is. Codes follow Application Auto

@@ -5,7 +5,7 @@
 //! Owns: which events trigger a plan and the memory of each provider. May
 //! not touch: the clock or I/O other than through the ports.
 
-use super::claim::{claim_then_act, Claimed, Work};
+use super::claim::{claim_then_act, Claim, Claimed, Work};
 use super::{HandlerError, Ignored, Settings};
 use crate::capacity::{plan_at_risk, CapacityAction, CapacityDecision, CapacityMemory, CapacityOptions, Cluster};
 use crate::event::Detail;
@@ -103,7 +103,8 @@ where
     for provider in providers {
         let key = provider_key(provider);
         let work = CapacityWork { provider, options, capacity, at_risk };
-        match claim_then_act(&work, state, &key, provider, now, Some(&event), settings).await? {
+        let claim = Claim { key: &key, target: provider, now, event: Some(&event) };
+        match claim_then_act(&work, state, claim, settings, None).await? {
             Claimed::Done(Planned::Plan(planned)) => {
                 let (_, decision) = *planned;
                 holder_found |= !decision.at_risk.is_empty();
@@ -124,7 +125,8 @@ where
                 kind: refusal.kind().to_owned(),
                 reason: refusal.to_string(),
             }),
-            Claimed::Nothing => {}
+            // The capacity work reserves nothing: it is never deferred.
+            Claimed::Nothing | Claimed::Deferred(..) => {}
         }
     }
     if let (Some(instance), false) = (at_risk, holder_found) {

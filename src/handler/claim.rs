@@ -12,6 +12,7 @@
 //! clock, I/O other than through the ports.
 
 use super::{admit, encode, load, HandlerError, Refusal, Schema, Settings};
+use crate::decision::Deferral;
 use crate::event::Event;
 use crate::memory::EventLedger;
 use crate::ports::{PortError, SaveOutcome, StatePort};
@@ -41,6 +42,13 @@ pub(super) trait Work {
         record: &mut Self::Record,
     ) -> impl Future<Output = Result<Option<Self::Decision>, HandlerError>> + Send;
 
+    /// Takes from the round's API budget what acting on `decision` costs;
+    /// `Err`: the budget is spent, so nothing is recorded or applied and the
+    /// next round decides again.
+    fn reserve(&self, _decision: &Self::Decision) -> Result<(), Deferral> {
+        Ok(())
+    }
+
     /// Applies the decision's actions in order. On a failure: the failed
     /// action, described, and its error.
     fn act(&self, decision: &Self::Decision) -> impl Future<Output = Result<(), (String, PortError)>> + Send;
@@ -54,9 +62,23 @@ pub(super) enum Claimed<D> {
     Refused(Refusal),
     /// [`Work::decide`] had nothing to decide.
     Nothing,
+    /// Decided, but the API budget held it back: nothing recorded or applied.
+    Deferred(D, Deferral),
 }
 
-/// Runs `work` under the record stored at `key`.
+/// Where and when a claim runs: the record's key, the target it names, the
+/// evaluation time and the event being handled (none for a tick).
+#[derive(Clone, Copy)]
+pub(super) struct Claim<'a> {
+    pub key: &'a str,
+    pub target: &'a str,
+    pub now: Timestamp,
+    pub event: Option<&'a Event>,
+}
+
+/// Runs `work` under the record stored at `claim.key`; `preloaded` is that
+/// record and its version when the caller has just read it (a batched read),
+/// used for the first attempt only.
 ///
 /// # Errors
 /// Port failures, an unreadable record, lost conditional writes
@@ -66,19 +88,21 @@ pub(super) enum Claimed<D> {
 pub(super) async fn claim_then_act<W, T>(
     work: &W,
     state: &T,
-    key: &str,
-    target: &str,
-    now: Timestamp,
-    event: Option<&Event>,
+    claim: Claim<'_>,
     settings: Settings,
+    mut preloaded: Option<(W::Record, Option<u64>)>,
 ) -> Result<Claimed<W::Decision>, HandlerError>
 where
     W: Work + Sync,
     T: StatePort + Sync,
 {
+    let Claim { key, target, now, event } = claim;
     let attempts = settings.max_attempts.max(1);
     for _attempt in 0..attempts {
-        let (previous, version) = load::<W::Record, _>(state, key).await?;
+        let (previous, version) = match preloaded.take() {
+            Some(read) => read,
+            None => load::<W::Record, _>(state, key).await?,
+        };
         let mut record = previous.clone();
         if let Some(e) = event {
             if let Err(refusal) = admit(W::ledger(&mut record), e, now) {
@@ -88,6 +112,11 @@ where
         let Some(decision) = work.decide(now, &mut record).await? else {
             return Ok(Claimed::Nothing);
         };
+        if !settings.shadow {
+            if let Err(deferral) = work.reserve(&decision) {
+                return Ok(Claimed::Deferred(decision, deferral));
+            }
+        }
         // Every write keeps the ledger within its budget, ticks included,
         // and stamps the schema this build writes.
         W::ledger(&mut record).prune(now);

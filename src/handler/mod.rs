@@ -20,8 +20,12 @@
 pub mod capacity;
 mod claim;
 mod executor;
+mod round;
+mod shard;
 
 pub use executor::block_on;
+pub use round::{ApiBudget, Deferred};
+pub use shard::{Shard, ShardError};
 
 use crate::config::{Config, MetricId, MetricQuery, TargetConfig};
 use crate::controller;
@@ -46,11 +50,30 @@ pub struct Settings {
     /// [`polls`] names (0: no polling). The function's timeout must exceed
     /// it (`infra/template.yaml`).
     pub poll_window_seconds: u32,
+    /// Targets whose reads and claims run at once in a round (docs/fleet.md).
+    pub concurrency: u32,
+    /// Calls of each rate-limited API one round may make.
+    pub budget: ApiBudget,
+    /// The part of the fleet this function's ticks evaluate (fan-out,
+    /// docs/fleet.md); events are evaluated whatever their target's shard.
+    pub shard: Shard,
 }
+
+/// Targets claimed at once by default: enough to finish 1,000 services in
+/// seconds, few enough that the conditional writes of one round stay far
+/// below a DynamoDB partition's 1,000 writes per second (docs/fleet.md).
+pub const DEFAULT_CONCURRENCY: u32 = 32;
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { shadow: false, max_attempts: 8, poll_window_seconds: 50 }
+        Self {
+            shadow: false,
+            max_attempts: 8,
+            poll_window_seconds: 50,
+            concurrency: DEFAULT_CONCURRENCY,
+            budget: ApiBudget::default(),
+            shard: Shard::WHOLE,
+        }
     }
 }
 
@@ -72,6 +95,10 @@ pub enum HandlerError {
     ActionFailed { target: String, action: String, source: PortError, restored: bool },
     #[error("capacity planning for {provider} failed: {reason}")]
     Planning { provider: String, reason: String },
+    /// The round's API budget could not pay for this event's target; Lambda
+    /// retries the event (a tick's targets wait for the next round instead).
+    #[error("{target} was deferred: the round's budget of {} {} calls is spent; retry the event", deferral.budget, deferral.api)]
+    Deferred { target: String, deferral: crate::decision::Deferral },
     /// Some targets of one event failed; every other target was evaluated.
     #[error("{} of the event's targets failed (the others were evaluated): {}", failures.len(), render_failures(failures))]
     Targets { failures: Vec<(String, HandlerError)> },
@@ -87,7 +114,7 @@ impl HandlerError {
     pub fn retryable(&self) -> bool {
         match self {
             Self::Port(e) | Self::ActionFailed { source: e, .. } => e.retryable,
-            Self::Contention { .. } => true,
+            Self::Contention { .. } | Self::Deferred { .. } => true,
             Self::CorruptMemory { .. } | Self::NewerRecord { .. } | Self::Encode { .. } | Self::Planning { .. } => {
                 false
             }
@@ -110,6 +137,9 @@ pub struct Report {
     /// Records that could not be published (the decision stands).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub publish_errors: Vec<String>,
+    /// Targets the API budget put off to the next round.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<Deferred>,
 }
 
 /// An event or target not acted on.
@@ -190,11 +220,37 @@ where
     D: DecisionPort + Sync,
 {
     let mut report = Report { applied: !settings.shadow, ..Report::default() };
-    match parse(event_json) {
-        Ok(event) => handle_parsed(now, config, settings, ports, &event, &mut report).await?,
+    match parse(event_json).and_then(|event| Ok((sharded(settings, &event)?, event))) {
+        Ok((settings, event)) => handle_parsed(now, config, settings, ports, &event, &mut report).await?,
         Err(ignored) => report.ignored.push(ignored),
     }
     Ok(report)
+}
+
+/// `settings` with the shard this event's tick evaluates: the one its
+/// `detail.shard` names (`"<index>/<count>"`, set by the tick rule's fan-out
+/// targets, docs/fleet.md), else the function's own. Other events keep the
+/// function's shard, which only ticks use.
+///
+/// # Errors
+/// An [`Ignored`] naming `detail.shard` when it is not a valid shard: the
+/// tick rule's input is wrong, and retrying cannot fix it.
+fn sharded(settings: Settings, event: &Event) -> Result<Settings, Ignored> {
+    let Detail::Scheduled(event::ScheduledDetail::Object(detail)) = &event.detail else { return Ok(settings) };
+    let Some(value) = detail.get("shard") else { return Ok(settings) };
+    let shard = value
+        .as_str()
+        .ok_or_else(|| format!("not a string but {value}"))
+        .and_then(|text| text.parse::<Shard>().map_err(|e| e.to_string()));
+    match shard {
+        Ok(shard) => Ok(Settings { shard, ..settings }),
+        Err(why) => Err(Ignored {
+            event_id: Some(event.meta.id.clone()),
+            target: None,
+            kind: "malformed event".to_owned(),
+            reason: format!("malformed event: detail.shard: {why}"),
+        }),
+    }
 }
 
 /// [`handle_event`] on an event already parsed.
@@ -224,39 +280,12 @@ where
             return Ok(());
         }
     };
-    evaluate_all(now, &targets, settings, ports, event, Trigger::Event, report).await
-}
-
-/// Evaluates every target, whatever happens to the others; the failures,
-/// each with its target, come back together (a single failure as itself).
-async fn evaluate_all<S, M, T, D>(
-    now: Timestamp,
-    targets: &[&TargetConfig],
-    settings: Settings,
-    ports: &ServicePorts<'_, S, M, T, D>,
-    event: &Event,
-    trigger: Trigger,
-    report: &mut Report,
-) -> Result<(), HandlerError>
-where
-    S: ServicePort + Sync,
-    M: MetricsPort + Sync,
-    T: StatePort + Sync,
-    D: DecisionPort + Sync,
-{
-    let mut failures = Vec::new();
-    for target in targets {
-        // Boxed: the layout of the invocation future stays shallow (the SDK
-        // adapters' futures nest deeply).
-        if let Err(e) = Box::pin(evaluate_target(now, target, settings, ports, Some(event), trigger, report)).await {
-            failures.push((target.resource_id.clone(), e));
-        }
-    }
-    match failures.len() {
-        0 => Ok(()),
-        1 if targets.len() == 1 => Err(failures.remove(0).1),
-        _ => Err(HandlerError::Targets { failures }),
-    }
+    let targets: Vec<&TargetConfig> = if matches!(event.detail, Detail::Scheduled(_)) {
+        targets.into_iter().filter(|t| settings.shard.owns(&t.resource_id)).collect()
+    } else {
+        targets
+    };
+    round::evaluate_round(now, &targets, settings, ports, event, Trigger::Event, report).await
 }
 
 /// Why an event concerns no configured target.
@@ -465,11 +494,18 @@ enum Trigger {
     Poll,
 }
 
+/// A target's service and metric windows as the round's batched reads found them.
+type Prefetched = (ServiceSnapshot, BTreeMap<MetricId, Vec<Datapoint>>);
+
 /// The service handler's unit of work: one scalable target.
 struct ServiceWork<'p, 'a, S, M, T, D> {
     target: &'p TargetConfig,
     ports: &'p ServicePorts<'a, S, M, T, D>,
     trigger: Trigger,
+    /// What the round's batched reads found, for the first attempt; a
+    /// conflict's retry reads again.
+    prefetched: std::sync::Mutex<Option<Prefetched>>,
+    budget: &'p round::RoundBudget,
 }
 
 impl<S, M, T, D> claim::Work for ServiceWork<'_, '_, S, M, T, D>
@@ -488,16 +524,33 @@ where
 
     async fn decide(&self, now: Timestamp, record: &mut TargetRecord) -> Result<Option<Decision>, HandlerError> {
         let target = self.target;
+        let prefetched = self.prefetched.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some((snapshot, fetched)) = prefetched {
+            note_arrivals(target, record, &fetched, now);
+            return Ok(Some(decide(now, target, record, &snapshot, fetched)));
+        }
         if self.trigger == Trigger::Poll && !new_data_possible(target, record, now) {
             return Ok(None);
         }
+        self.budget.count(round::Api::DescribeServices, 1);
         let snapshot = self.ports.services.describe(&target.resource_id).await?;
         let queries = fetch_queries(target);
         let from = now.checked_sub(metric_window(target)).unwrap_or(Timestamp::MIN);
-        let fetched =
-            if queries.is_empty() { BTreeMap::new() } else { self.ports.metrics.fetch(&queries, from, now).await? };
+        let fetched = if queries.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.budget.count(round::Api::GetMetricData, 1);
+            self.ports.metrics.fetch(&queries, from, now).await?
+        };
         note_arrivals(target, record, &fetched, now);
         Ok(Some(decide(now, target, record, &snapshot, fetched)))
+    }
+
+    fn reserve(&self, decision: &Decision) -> Result<(), crate::decision::Deferral> {
+        match round::update_calls(decision) {
+            0 => Ok(()),
+            calls => self.budget.take(round::Api::UpdateService, calls),
+        }
     }
 
     async fn act(&self, decision: &Decision) -> Result<(), (String, PortError)> {
@@ -513,40 +566,6 @@ where
         }
         Ok(())
     }
-}
-
-async fn evaluate_target<S, M, T, D>(
-    now: Timestamp,
-    target: &TargetConfig,
-    settings: Settings,
-    ports: &ServicePorts<'_, S, M, T, D>,
-    event: Option<&Event>,
-    trigger: Trigger,
-    report: &mut Report,
-) -> Result<(), HandlerError>
-where
-    S: ServicePort + Sync,
-    M: MetricsPort + Sync,
-    T: StatePort + Sync,
-    D: DecisionPort + Sync,
-{
-    let key = target_key(&target.resource_id);
-    let work = ServiceWork { target, ports, trigger };
-    match claim::claim_then_act(&work, ports.state, &key, &target.resource_id, now, event, settings).await? {
-        claim::Claimed::Done(decision) => {
-            if let Err(e) = publish(ports.decisions, DECISION_DETAIL_TYPE, &decision).await {
-                report.publish_errors.push(e);
-            }
-            report.decisions.push(decision);
-        }
-        claim::Claimed::Refused(refusal) => {
-            if let Some(e) = event {
-                report.ignored.push(ignored(e, target, refusal));
-            }
-        }
-        claim::Claimed::Nothing => {}
-    }
-    Ok(())
 }
 
 /// Runs one invocation of the controller function as Lambda does: the event
@@ -574,8 +593,8 @@ where
 {
     let start = clock.now();
     let mut report = Report { applied: !settings.shadow, ..Report::default() };
-    let event = match parse(event_json) {
-        Ok(event) => event,
+    let (settings, event) = match parse(event_json).and_then(|event| Ok((sharded(settings, &event)?, event))) {
+        Ok(parsed) => parsed,
         Err(ignored) => {
             report.ignored.push(ignored);
             return Ok(report);
@@ -585,17 +604,29 @@ where
     if !matches!(event.detail, Detail::Scheduled(_)) || settings.poll_window_seconds == 0 {
         return Ok(report);
     }
-    let polled: Vec<&TargetConfig> = config.targets.values().filter(|t| polls(t)).collect();
-    if polled.is_empty() {
-        return Ok(report);
-    }
+    // Each poll takes the polled targets and those a round deferred (the
+    // budget or a transient failure put them off), whatever their mode, so
+    // a fleet larger than one round's budget is done within the tick
+    // (docs/fleet.md, "API budgets").
+    let mut owed: Vec<String> = report.deferred.iter().map(|d| d.target.clone()).collect();
     let window = SignedDuration::from_secs(i64::from(settings.poll_window_seconds));
     let deadline = start.checked_add(window).unwrap_or(start);
     let mut at = start.checked_add(POLL_INTERVAL).unwrap_or(Timestamp::MAX);
     while at <= deadline {
+        let round: Vec<&TargetConfig> = config
+            .targets
+            .values()
+            .filter(|t| settings.shard.owns(&t.resource_id))
+            .filter(|t| polls(t) || owed.contains(&t.resource_id))
+            .collect();
+        if round.is_empty() {
+            break;
+        }
         clock.sleep_until(at).await;
         let now = clock.now();
-        evaluate_all(now, &polled, settings, ports, &event, Trigger::Poll, &mut report).await?;
+        let seen = report.deferred.len();
+        round::evaluate_round(now, &round, settings, ports, &event, Trigger::Poll, &mut report).await?;
+        owed = report.deferred[seen..].iter().map(|d| d.target.clone()).collect();
         at = at.checked_add(POLL_INTERVAL).unwrap_or(Timestamp::MAX);
     }
     Ok(report)
@@ -728,7 +759,16 @@ where
     R: serde::de::DeserializeOwned + Default + Schema,
     T: StatePort + Sync,
 {
-    match state.load(key).await? {
+    decode(key, state.load(key).await?)
+}
+
+/// A stored document as a record and its version (a fresh record and no
+/// version when nothing is stored).
+fn decode<R>(key: &str, stored: Option<crate::ports::Stored>) -> Result<(R, Option<u64>), HandlerError>
+where
+    R: serde::de::DeserializeOwned + Default + Schema,
+{
+    match stored {
         Some(s) => {
             let record = serde_json::from_str::<R>(&s.body)
                 .map_err(|e| HandlerError::CorruptMemory { key: key.to_owned(), reason: e.to_string() })?;
@@ -739,6 +779,23 @@ where
         }
         None => Ok((R::default(), None)),
     }
+}
+
+/// Publishes records in batches of [`crate::ports::PUT_EVENTS_BATCH`],
+/// `width` calls at once; failures are reported, not fatal (the decisions
+/// stand).
+async fn publish_batches<D: DecisionPort + Sync, R: Serialize + Sync>(
+    decisions: &D,
+    records: &[R],
+    width: usize,
+) -> Vec<String> {
+    use futures_util::stream::{self, StreamExt};
+    stream::iter(records.chunks(crate::ports::PUT_EVENTS_BATCH))
+        .map(|chunk| async move { decisions.publish_batch(DECISION_DETAIL_TYPE, chunk).await })
+        .buffered(width.max(1))
+        .filter_map(|r| async move { r.err().map(|e| e.to_string()) })
+        .collect()
+        .await
 }
 
 /// Publishes a record; a failure is reported, not fatal (the decision stands).

@@ -24,6 +24,8 @@ pub struct InMemoryState {
     items: Mutex<BTreeMap<String, Stored>>,
     /// Errors returned by the next `save` calls, in order.
     pub save_errors: Mutex<VecDeque<PortError>>,
+    /// Keys asked for per batched read, in order.
+    pub batch_loads: Mutex<Vec<usize>>,
 }
 
 impl InMemoryState {
@@ -57,6 +59,12 @@ impl StatePort for InMemoryState {
         items.insert(key.to_owned(), Stored { body: body.to_owned(), version });
         Ok(SaveOutcome::Saved { version })
     }
+
+    async fn load_batch(&self, keys: &[String]) -> Result<BTreeMap<String, Stored>, PortError> {
+        lock(&self.batch_loads).push(keys.len());
+        let items = lock(&self.items);
+        Ok(keys.iter().filter_map(|k| items.get(k).map(|s| (k.clone(), s.clone()))).collect())
+    }
 }
 
 /// ECS services in a map; records every `set_desired_count`.
@@ -67,6 +75,8 @@ pub struct FakeServices {
     pub updates: Mutex<Vec<(String, u32)>>,
     /// Errors returned by the next updates, in order.
     pub update_errors: Mutex<VecDeque<PortError>>,
+    /// Services asked for per describe call, in order.
+    pub describes: Mutex<Vec<usize>>,
 }
 
 impl FakeServices {
@@ -81,14 +91,24 @@ impl FakeServices {
     pub fn updates(&self) -> Vec<(String, u32)> {
         lock(&self.updates).clone()
     }
-}
 
-impl ServicePort for FakeServices {
-    async fn describe(&self, resource_id: &str) -> Result<ServiceSnapshot, PortError> {
+    fn snapshot(&self, resource_id: &str) -> Result<ServiceSnapshot, PortError> {
         lock(&self.services)
             .get(resource_id)
             .copied()
             .ok_or_else(|| PortError::permanent("ecs:DescribeServices", format!("{resource_id} does not exist")))
+    }
+}
+
+impl ServicePort for FakeServices {
+    async fn describe(&self, resource_id: &str) -> Result<ServiceSnapshot, PortError> {
+        lock(&self.describes).push(1);
+        self.snapshot(resource_id)
+    }
+
+    async fn describe_batch(&self, ids: &[String]) -> Result<Vec<Result<ServiceSnapshot, PortError>>, PortError> {
+        lock(&self.describes).push(ids.len());
+        Ok(ids.iter().map(|id| self.snapshot(id)).collect())
     }
 
     async fn set_desired_count(&self, resource_id: &str, desired: u32) -> Result<(), PortError> {
@@ -173,9 +193,14 @@ impl MetricsPort for StaticMetrics {
         Ok(queries
             .iter()
             .map(|(id, _)| {
+                // The handler sends several targets' queries in one request
+                // under `<n>/<metric id>` (docs/fleet.md); a series answers
+                // its metric id whichever target asks.
+                let own = id.0.split_once('/').filter(|(n, _)| n.parse::<usize>().is_ok()).map(|(_, own)| own);
                 let points = self
                     .series
                     .get(id)
+                    .or_else(|| own.and_then(|own| self.series.get(&MetricId(own.to_owned()))))
                     .map(|s| s.iter().filter(|p| p.timestamp >= from && p.timestamp < to).copied().collect())
                     .unwrap_or_default();
                 (id.clone(), points)
@@ -188,6 +213,8 @@ impl MetricsPort for StaticMetrics {
 #[derive(Debug, Default)]
 pub struct RecordingDecisions {
     pub published: Mutex<Vec<(String, serde_json::Value)>>,
+    /// Records per batched publish, in order.
+    pub batches: Mutex<Vec<usize>>,
 }
 
 impl DecisionPort for RecordingDecisions {
@@ -195,6 +222,18 @@ impl DecisionPort for RecordingDecisions {
         let value = serde_json::to_value(record)
             .map_err(|e| PortError::permanent("events:PutEvents", format!("record not serialisable: {e}")))?;
         lock(&self.published).push((detail_type.to_owned(), value));
+        Ok(())
+    }
+
+    async fn publish_batch<R: serde::Serialize + Sync>(
+        &self,
+        detail_type: &str,
+        records: &[R],
+    ) -> Result<(), PortError> {
+        lock(&self.batches).push(records.len());
+        for record in records {
+            self.publish(detail_type, record).await?;
+        }
         Ok(())
     }
 }

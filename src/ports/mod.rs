@@ -67,7 +67,36 @@ pub trait ServicePort {
     fn describe(&self, resource_id: &str) -> impl Future<Output = Result<ServiceSnapshot, PortError>> + Send;
     /// Sets the service's desired count.
     fn set_desired_count(&self, resource_id: &str, desired: u32) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Reads several services of one cluster in one call (ECS answers up to
+    /// [`DESCRIBE_SERVICES_BATCH`] per `DescribeServices`): one result per
+    /// id, in order, so a missing service fails alone. The default asks
+    /// [`ServicePort::describe`] once per id.
+    fn describe_batch(
+        &self,
+        resource_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Result<ServiceSnapshot, PortError>>, PortError>> + Send
+    where
+        Self: Sync,
+    {
+        async move {
+            let mut out = Vec::with_capacity(resource_ids.len());
+            for id in resource_ids {
+                out.push(self.describe(id).await);
+            }
+            Ok(out)
+        }
+    }
 }
+
+/// Services per `DescribeServices` call (ECS API reference, docs/fleet.md).
+pub const DESCRIBE_SERVICES_BATCH: usize = 10;
+/// Queries per `GetMetricData` call (CloudWatch quotas, docs/fleet.md).
+pub const GET_METRIC_DATA_BATCH: usize = 500;
+/// Keys per DynamoDB `BatchGetItem` call (docs/fleet.md).
+pub const BATCH_GET_ITEM_BATCH: usize = 100;
+/// Entries per EventBridge `PutEvents` call (docs/fleet.md).
+pub const PUT_EVENTS_BATCH: usize = 10;
 
 /// CloudWatch metrics.
 pub trait MetricsPort {
@@ -109,6 +138,24 @@ pub trait StatePort {
         expected: Option<u64>,
         now: Timestamp,
     ) -> impl Future<Output = Result<SaveOutcome, PortError>> + Send;
+
+    /// Reads up to [`BATCH_GET_ITEM_BATCH`] keys in one call, as strongly
+    /// consistent as [`StatePort::load`]; a key with no document is absent
+    /// from the answer. The default asks [`StatePort::load`] once per key.
+    fn load_batch(&self, keys: &[String]) -> impl Future<Output = Result<BTreeMap<String, Stored>, PortError>> + Send
+    where
+        Self: Sync,
+    {
+        async move {
+            let mut out = BTreeMap::new();
+            for key in keys {
+                if let Some(stored) = self.load(key).await? {
+                    out.insert(key.clone(), stored);
+                }
+            }
+            Ok(out)
+        }
+    }
 }
 
 /// Where decision records go besides the logs (EventBridge `PutEvents`).
@@ -121,6 +168,24 @@ pub trait DecisionPort {
         detail_type: &str,
         record: &R,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+
+    /// Publishes up to [`PUT_EVENTS_BATCH`] records of one kind in one call.
+    /// The default asks [`DecisionPort::publish`] once per record.
+    fn publish_batch<R: Serialize + Sync>(
+        &self,
+        detail_type: &str,
+        records: &[R],
+    ) -> impl Future<Output = Result<(), PortError>> + Send
+    where
+        Self: Sync,
+    {
+        async move {
+            for record in records {
+                self.publish(detail_type, record).await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The cluster behind a capacity provider, and its Auto Scaling group.
