@@ -1,6 +1,7 @@
-//! CloudWatch metrics through aws-sdk-cloudwatch `GetMetricData`: all single
-//! metrics of an evaluation in one call (ids `m0`, `m1`, …), each metric-math
-//! query in its own call (its ids are the user's), every page followed.
+//! CloudWatch metrics through aws-sdk-cloudwatch `GetMetricData`: the single
+//! metrics of a request in calls of up to 500 queries (ids `m0`, `m1`, …),
+//! each metric-math query in its own call (its ids are the user's), every
+//! page followed.
 
 use crate::error::{from_sdk_time, port_error, to_sdk_time};
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
@@ -138,10 +139,13 @@ impl MetricsPort for CloudWatchMetrics {
                 }
             }
         }
-        if !singles.is_empty() {
-            let mut series = self.get(singles, from, to).await?;
-            for (key, id) in single_ids {
-                out.insert(id, series.remove(&key).unwrap_or_default());
+        for chunk in singles.chunks(ecs_autopilot::ports::GET_METRIC_DATA_BATCH) {
+            let mut series = self.get(chunk.to_vec(), from, to).await?;
+            for q in chunk {
+                let Some(key) = q.id() else { continue };
+                if let Some(id) = single_ids.remove(key) {
+                    out.insert(id, series.remove(key).unwrap_or_default());
+                }
             }
         }
         Ok(out)

@@ -10,6 +10,25 @@ use crate::error::port_error;
 use aws_sdk_dynamodb::types::AttributeValue;
 use ecs_autopilot::ports::{PortError, SaveOutcome, StatePort, Stored};
 use jiff::Timestamp;
+use std::collections::{BTreeMap, HashMap};
+
+/// Rounds of `UnprocessedKeys` a batch read retries (with backoff) before
+/// it fails as retryable: DynamoDB returns them when a partition is busy.
+const UNPROCESSED_ROUNDS: u32 = 6;
+
+/// A stored item as the core reads it.
+fn stored_of(op: &str, key: &str, item: &HashMap<String, AttributeValue>) -> Result<Stored, PortError> {
+    let body = match item.get("body") {
+        Some(AttributeValue::S(s)) => s.clone(),
+        _ => return Err(PortError::permanent(op, format!("item {key}: attribute body is not a string"))),
+    };
+    let version = match item.get("version") {
+        Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| PortError::permanent(op, format!("item {key}: attribute version is not a whole number")))?;
+    Ok(Stored { body, version })
+}
 
 /// Items live this long after their last write (the TTL attribute).
 pub const RETENTION_SECONDS: i64 = 7 * 24 * 3600;
@@ -41,16 +60,51 @@ impl StatePort for DynamoState {
             .await
             .map_err(|e| port_error(OP, e))?;
         let Some(item) = out.item() else { return Ok(None) };
-        let body = match item.get("body") {
-            Some(AttributeValue::S(s)) => s.clone(),
-            _ => return Err(PortError::permanent(OP, format!("item {key}: attribute body is not a string"))),
-        };
-        let version = match item.get("version") {
-            Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),
-            _ => None,
+        stored_of(OP, key, item).map(Some)
+    }
+
+    /// `BatchGetItem`, strongly consistent, `UnprocessedKeys` asked again
+    /// with exponential backoff and jitter (docs/fleet.md).
+    async fn load_batch(&self, keys: &[String]) -> Result<BTreeMap<String, Stored>, PortError> {
+        const OP: &str = "dynamodb:BatchGetItem";
+        let mut out = BTreeMap::new();
+        let mut pending: Vec<HashMap<String, AttributeValue>> =
+            keys.iter().map(|k| HashMap::from([("pk".to_owned(), AttributeValue::S(k.clone()))])).collect();
+        for round in 0..UNPROCESSED_ROUNDS {
+            if pending.is_empty() {
+                return Ok(out);
+            }
+            if round > 0 {
+                tokio::time::sleep(crate::retry::backoff(round)).await;
+            }
+            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| PortError::permanent(OP, e.to_string()))?;
+            let answer = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| port_error(OP, e))?;
+            for item in answer.responses().and_then(|r| r.get(&self.table)).into_iter().flatten() {
+                let Some(AttributeValue::S(key)) = item.get("pk") else { continue };
+                out.insert(key.clone(), stored_of(OP, key, item)?);
+            }
+            if let Some(left) = answer.unprocessed_keys().and_then(|u| u.get(&self.table)) {
+                pending = left.keys().to_vec();
+            }
         }
-        .ok_or_else(|| PortError::permanent(OP, format!("item {key}: attribute version is not a whole number")))?;
-        Ok(Some(Stored { body, version }))
+        if pending.is_empty() {
+            Ok(out)
+        } else {
+            Err(PortError::retryable(
+                OP,
+                format!("{} keys still unprocessed after {UNPROCESSED_ROUNDS} rounds", pending.len()),
+            ))
+        }
     }
 
     async fn save(

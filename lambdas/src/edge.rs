@@ -179,6 +179,9 @@ impl Controller {
             settings: Settings {
                 shadow: settings_env.shadow,
                 poll_window_seconds: settings_env.poll_window_seconds,
+                concurrency: settings_env.concurrency,
+                budget: settings_env.budget,
+                shard: settings_env.shard,
                 ..Settings::default()
             },
             services: EcsServices::new(aws_sdk_ecs::Client::new(&sdk)),

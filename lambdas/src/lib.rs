@@ -24,4 +24,5 @@ pub mod ecs;
 pub mod edge;
 pub mod error;
 pub mod eventbridge;
+pub mod retry;
 pub mod settings;

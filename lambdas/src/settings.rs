@@ -4,6 +4,7 @@
 use ecs_autopilot::capacity::CapacityOptions;
 use ecs_autopilot::config::extensions::{CapacitySection, DisruptionBudget, DISRUPTION_RANGES};
 use ecs_autopilot::config::EvaluationMode;
+use ecs_autopilot::handler::{ApiBudget, Shard, DEFAULT_CONCURRENCY};
 use std::collections::HashMap;
 
 /// A bad or missing environment variable, or an invalid configuration.
@@ -42,6 +43,52 @@ pub struct ControllerEnv {
     /// `AUTOPILOT_POLL_WINDOW_SECONDS` (0 to 50, default 50): how long an
     /// invocation of the tick polls (docs/lambdas.md).
     pub poll_window_seconds: u32,
+    /// `AUTOPILOT_CONCURRENCY` (1 to 256, default 32): targets read and
+    /// claimed at once in a round (docs/fleet.md).
+    pub concurrency: u32,
+    /// `AUTOPILOT_BUDGET_DESCRIBE_SERVICES`, `_GET_METRIC_DATA`,
+    /// `_UPDATE_SERVICE` (each at least 1): calls per round (docs/fleet.md).
+    pub budget: ApiBudget,
+    /// `AUTOPILOT_SHARD` as `<index>/<count>` (default `0/1`): the part of
+    /// the fleet this function's ticks evaluate (docs/fleet.md, "Fan-out").
+    pub shard: Shard,
+}
+
+/// The most targets one round claims at once.
+pub const MAX_CONCURRENCY: u32 = 256;
+
+/// A whole number in `range` from `name`, or `default` when unset.
+fn bounded(
+    env: &Env,
+    name: &'static str,
+    range: std::ops::RangeInclusive<u32>,
+    default: u32,
+) -> Result<u32, InitError> {
+    match optional(env, name) {
+        None => Ok(default),
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(InitError::Env {
+                name,
+                reason: format!("{v:?} is not a whole number from {} to {}", range.start(), range.end()),
+            }),
+        },
+    }
+}
+
+fn budget(env: &Env) -> Result<ApiBudget, InitError> {
+    let d = ApiBudget::default();
+    Ok(ApiBudget {
+        describe_services: bounded(env, "AUTOPILOT_BUDGET_DESCRIBE_SERVICES", 1..=u32::MAX, d.describe_services)?,
+        get_metric_data: bounded(env, "AUTOPILOT_BUDGET_GET_METRIC_DATA", 1..=u32::MAX, d.get_metric_data)?,
+        update_service: bounded(env, "AUTOPILOT_BUDGET_UPDATE_SERVICE", 1..=u32::MAX, d.update_service)?,
+    })
+}
+
+fn shard(env: &Env) -> Result<Shard, InitError> {
+    const NAME: &str = "AUTOPILOT_SHARD";
+    let Some(v) = optional(env, NAME) else { return Ok(Shard::WHOLE) };
+    v.parse::<Shard>().map_err(|e| InitError::Env { name: NAME, reason: e.to_string() })
 }
 
 /// The longest poll window: the tick comes every minute and the function's
@@ -143,6 +190,9 @@ impl ControllerEnv {
             shadow: shadow(env)?,
             event_bus: optional(env, "AUTOPILOT_EVENT_BUS"),
             poll_window_seconds: poll_window(env)?,
+            concurrency: bounded(env, "AUTOPILOT_CONCURRENCY", 1..=MAX_CONCURRENCY, DEFAULT_CONCURRENCY)?,
+            budget: budget(env)?,
+            shard: shard(env)?,
         })
     }
 }

@@ -45,6 +45,7 @@ mod ecs {
                 DescribeServicesOutput::builder()
                     .services(
                         Service::builder()
+                            .service_name("api")
                             .desired_count(6)
                             .running_count(5)
                             .pending_count(1)
@@ -70,7 +71,12 @@ mod ecs {
     async fn a_missing_service_is_a_permanent_error_naming_it() {
         let rule = mock!(Client::describe_services).then_output(|| {
             DescribeServicesOutput::builder()
-                .failures(aws_sdk_ecs::types::Failure::builder().reason("MISSING").build())
+                .failures(
+                    aws_sdk_ecs::types::Failure::builder()
+                        .arn("arn:aws:ecs:eu-west-1:123456789012:service/prod/gone")
+                        .reason("MISSING")
+                        .build(),
+                )
                 .build()
         });
         let client = mock_client!(aws_sdk_ecs, [&rule]);
@@ -378,19 +384,56 @@ mod eventbridge {
                     && e.detail() == Some(r#"{"desired":8}"#)
             })
             .then_output(|| PutEventsOutput::builder().failed_entry_count(0).build());
-        let rejected = mock!(Client::put_events).then_output(|| {
-            PutEventsOutput::builder()
-                .failed_entry_count(1)
-                .entries(
-                    PutEventsResultEntry::builder().error_code("InternalFailure").error_message("try again").build(),
-                )
-                .build()
-        });
+        let rejected = mock!(Client::put_events)
+            .sequence()
+            .output(|| {
+                PutEventsOutput::builder()
+                    .failed_entry_count(1)
+                    .entries(
+                        PutEventsResultEntry::builder()
+                            .error_code("InternalFailure")
+                            .error_message("try again")
+                            .build(),
+                    )
+                    .build()
+            })
+            .times(4)
+            .build();
         let client = mock_client!(aws_sdk_eventbridge, RuleMode::Sequential, [&ok, &rejected]);
         let bus = EventBridgeDecisions::new(client, "bus");
         let record = serde_json::json!({"desired": 8});
         bus.publish("ECS Autopilot Decision", &record).await.unwrap();
         let err = bus.publish("ECS Autopilot Decision", &record).await.unwrap_err();
-        assert_eq!(err.message, "InternalFailure: try again");
+        assert!(err.retryable);
+        assert_eq!(err.message, "1 entries rejected: InternalFailure: try again");
+        assert_eq!(rejected.num_calls(), 4, "a rejected entry is asked for again before the batch fails");
+    }
+
+    #[tokio::test]
+    async fn a_batch_sends_ten_entries_per_call_and_resends_only_the_rejected_ones() {
+        // 12 records: one call of 10 whose third entry is throttled, the
+        // resend of that one entry, then a call with the last 2.
+        let first = mock!(Client::put_events).match_requests(|r| r.entries().len() == 10).then_output(|| {
+            let mut out = PutEventsOutput::builder().failed_entry_count(1);
+            for i in 0..10 {
+                let entry = if i == 2 {
+                    PutEventsResultEntry::builder().error_code("ThrottlingException").build()
+                } else {
+                    PutEventsResultEntry::builder().event_id(format!("e{i}")).build()
+                };
+                out = out.entries(entry);
+            }
+            out.build()
+        });
+        let resend = mock!(Client::put_events)
+            .match_requests(|r| r.entries().len() == 1 && r.entries()[0].detail() == Some(r#"{"n":2}"#))
+            .then_output(|| PutEventsOutput::builder().failed_entry_count(0).build());
+        let rest = mock!(Client::put_events)
+            .match_requests(|r| r.entries().len() == 2)
+            .then_output(|| PutEventsOutput::builder().failed_entry_count(0).build());
+        let client = mock_client!(aws_sdk_eventbridge, RuleMode::Sequential, [&first, &resend, &rest]);
+        let records: Vec<_> = (0..12).map(|n| serde_json::json!({ "n": n })).collect();
+        EventBridgeDecisions::new(client, "bus").publish_batch("ECS Autopilot Decision", &records).await.unwrap();
+        assert_eq!((first.num_calls(), resend.num_calls(), rest.num_calls()), (1, 1, 1));
     }
 }
