@@ -223,13 +223,23 @@ fn the_ticks_polls_take_what_the_budget_deferred_so_the_whole_fleet_is_done_with
     let tick = json!({"version": "0", "id": "tick-1", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "123456789012", "time": start().to_string(), "region": "us-east-1", "resources": [], "detail": {}});
     let report = block_on(ecs_autopilot::handler::invoke(&clock, &w.config, settings, &ports, &tick)).unwrap();
-    // One DescribeServices call (10 services) a round: rounds at 0, 10 and 20 s.
+    // One DescribeServices call (10 services) a round; a round that
+    // deferred targets is followed after the bucket regains the budget
+    // (1 call: 1 s), so rounds at 0, 1 and 2 s.
     assert_eq!(*w.services.describes.lock().unwrap(), vec![10, 10, 5]);
     let evaluated: std::collections::BTreeSet<&str> =
         report.decisions.iter().filter(|d| d.deferred.is_none()).map(|d| d.service.as_str()).collect();
     assert_eq!(evaluated.len(), 25, "every target is evaluated within the tick");
     assert_eq!(report.deferred.len(), 15 + 5, "15 put off at 0 s, 5 at 10 s");
     let last = report.decisions.iter().map(|d| d.time).max().unwrap();
-    assert_eq!(last, start().checked_add(SignedDuration::from_secs(20)).unwrap());
-    assert_eq!(clock.sleeps().len(), 2, "no poll once nothing is owed");
+    assert_eq!(last, start().checked_add(SignedDuration::from_secs(2)).unwrap());
+    assert_eq!(clock.sleeps().len(), 2, "no round once nothing is owed");
+}
+
+#[test]
+fn deferred_targets_return_when_the_describe_bucket_has_regained_the_budget() {
+    let interval = |describe_services| ApiBudget { describe_services, ..ApiBudget::default() }.deferred_interval();
+    assert_eq!(interval(100), SignedDuration::from_secs(5), "the default: 100 calls at 20/s");
+    assert_eq!(interval(1), SignedDuration::from_secs(1));
+    assert_eq!(interval(500), SignedDuration::from_secs(10), "never later than the next poll");
 }

@@ -62,10 +62,20 @@ pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
 }
 
+/// Attempts per call in the SDK's standard retry mode: throttling and 5xx
+/// are retried with exponential backoff and full jitter (1 s first, 20 s
+/// longest). Five, not the SDK's three, so a tick's burst of calls rides out
+/// a throttled second (docs/fleet.md; the fleet bench models the same).
+pub const SDK_MAX_ATTEMPTS: u32 = 5;
+
 /// Shared AWS configuration: region, credentials, `AWS_ENDPOINT_URL`, the
-/// standard retry mode (throttling and 5xx retried with backoff).
+/// standard retry mode with [`SDK_MAX_ATTEMPTS`].
 pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http_client()).load().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client())
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(SDK_MAX_ATTEMPTS))
+        .load()
+        .await
 }
 
 /// Loads and validates the scaling configuration.

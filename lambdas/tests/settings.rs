@@ -57,6 +57,61 @@ fn controller_settings_cases() {
 }
 
 #[test]
+fn fleet_settings_cases() {
+    // docs/fleet.md: concurrency, the API budget per round, the shard.
+    let base = [("AUTOPILOT_CONFIG_FILE", "a.yaml"), ("AUTOPILOT_STATE_TABLE", "s")];
+    let defaults = ControllerEnv::from_env(&env(&base)).unwrap();
+    assert_eq!(defaults.concurrency, 32);
+    assert_eq!(
+        (defaults.budget.describe_services, defaults.budget.get_metric_data, defaults.budget.update_service),
+        (100, 250, 25)
+    );
+    assert_eq!(defaults.shard.to_string(), "0/1");
+    let with = |pairs: &[(&'static str, &'static str)]| {
+        let mut e = env(&base);
+        e.extend(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        ControllerEnv::from_env(&e)
+    };
+    let set = with(&[
+        ("AUTOPILOT_CONCURRENCY", "8"),
+        ("AUTOPILOT_BUDGET_DESCRIBE_SERVICES", "500"),
+        ("AUTOPILOT_BUDGET_GET_METRIC_DATA", "20"),
+        ("AUTOPILOT_BUDGET_UPDATE_SERVICE", "40"),
+        ("AUTOPILOT_SHARD", "2/4"),
+    ])
+    .unwrap();
+    assert_eq!(set.concurrency, 8);
+    assert_eq!((set.budget.describe_services, set.budget.get_metric_data, set.budget.update_service), (500, 20, 40));
+    assert_eq!(set.shard.to_string(), "2/4");
+    let cases: [Case; 4] = [
+        (
+            "no concurrency",
+            &[("AUTOPILOT_CONCURRENCY", "0")],
+            "environment variable AUTOPILOT_CONCURRENCY: \"0\" is not a whole number from 1 to 256",
+        ),
+        (
+            "a budget of nothing",
+            &[("AUTOPILOT_BUDGET_UPDATE_SERVICE", "0")],
+            "environment variable AUTOPILOT_BUDGET_UPDATE_SERVICE: \"0\" is not a whole number from 1 to",
+        ),
+        (
+            "a shard past the count",
+            &[("AUTOPILOT_SHARD", "4/4")],
+            "environment variable AUTOPILOT_SHARD: shard 4 of 4: the index must be below the count",
+        ),
+        (
+            "a shard not i/n",
+            &[("AUTOPILOT_SHARD", "half")],
+            "environment variable AUTOPILOT_SHARD: \"half\" is not <index>/<count>",
+        ),
+    ];
+    for (name, vars, expected) in cases {
+        let err = with(vars).unwrap_err().to_string();
+        assert!(err.starts_with(expected), "{name}: {err}");
+    }
+}
+
+#[test]
 fn capacity_settings_cases() {
     let base = [
         ("AUTOPILOT_CLUSTER", "prod"),

@@ -608,11 +608,20 @@ where
     // budget or a transient failure put them off), whatever their mode, so
     // a fleet larger than one round's budget is done within the tick
     // (docs/fleet.md, "API budgets").
+    // Deferred targets come back sooner than the polls: as soon as the
+    // account's DescribeServices bucket has regained a round's budget.
     let mut owed: Vec<String> = report.deferred.iter().map(|d| d.target.clone()).collect();
     let window = SignedDuration::from_secs(i64::from(settings.poll_window_seconds));
     let deadline = start.checked_add(window).unwrap_or(start);
-    let mut at = start.checked_add(POLL_INTERVAL).unwrap_or(Timestamp::MAX);
-    while at <= deadline {
+    let later = |t: Timestamp, by: SignedDuration| t.checked_add(by).unwrap_or(Timestamp::MAX);
+    let mut next_poll = later(start, POLL_INTERVAL);
+    let mut last = start;
+    loop {
+        let at =
+            if owed.is_empty() { next_poll } else { next_poll.min(later(last, settings.budget.deferred_interval())) };
+        if at > deadline {
+            break;
+        }
         let round: Vec<&TargetConfig> = config
             .targets
             .values()
@@ -627,7 +636,10 @@ where
         let seen = report.deferred.len();
         round::evaluate_round(now, &round, settings, ports, &event, Trigger::Poll, &mut report).await?;
         owed = report.deferred[seen..].iter().map(|d| d.target.clone()).collect();
-        at = at.checked_add(POLL_INTERVAL).unwrap_or(Timestamp::MAX);
+        last = at;
+        while next_poll <= at {
+            next_poll = later(next_poll, POLL_INTERVAL);
+        }
     }
     Ok(report)
 }

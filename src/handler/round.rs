@@ -78,6 +78,21 @@ impl Api {
     }
 }
 
+impl ApiBudget {
+    /// How soon after a round that deferred targets the next round takes
+    /// them: the time DescribeServices' bucket needs to regain the round's
+    /// budget (5 s with the defaults), at most [`super::POLL_INTERVAL`]. A
+    /// fleet larger than a round is then read as fast as the account's
+    /// bucket allows, without the controller throttling itself
+    /// (docs/fleet.md, "Sizing the budget").
+    #[must_use]
+    pub fn deferred_interval(&self) -> jiff::SignedDuration {
+        let refill = crate::ports::DESCRIBE_SERVICES_REFILL_PER_SECOND;
+        let seconds = self.describe_services.div_ceil(refill).clamp(1, 10);
+        jiff::SignedDuration::from_secs(i64::from(seconds)).min(super::POLL_INTERVAL)
+    }
+}
+
 /// What one round has spent of its [`ApiBudget`].
 #[derive(Debug, Default)]
 pub(super) struct RoundBudget {

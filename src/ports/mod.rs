@@ -97,6 +97,9 @@ pub const GET_METRIC_DATA_BATCH: usize = 500;
 pub const BATCH_GET_ITEM_BATCH: usize = 100;
 /// Entries per EventBridge `PutEvents` call (docs/fleet.md).
 pub const PUT_EVENTS_BATCH: usize = 10;
+/// `DescribeServices` calls the account's bucket regains per second, its
+/// documented sustained rate (ECS request throttling, docs/fleet.md).
+pub const DESCRIBE_SERVICES_REFILL_PER_SECOND: u32 = 20;
 
 /// CloudWatch metrics.
 pub trait MetricsPort {
