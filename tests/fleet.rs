@@ -243,3 +243,25 @@ fn deferred_targets_return_when_the_describe_bucket_has_regained_the_budget() {
     assert_eq!(interval(1), SignedDuration::from_secs(1));
     assert_eq!(interval(500), SignedDuration::from_secs(10), "never later than the next poll");
 }
+
+#[test]
+fn a_deferred_event_says_whether_the_budget_or_a_transient_failure_put_it_off() {
+    use ecs_autopilot::decision::Deferral;
+    use ecs_autopilot::handler::HandlerError;
+    let spent = Deferral { api: "ecs:UpdateService".into(), budget: 25, transient: None };
+    let throttled = Deferral {
+        api: "ecs:DescribeServices".into(),
+        budget: 100,
+        transient: Some("ThrottlingException: Rate exceeded".into()),
+    };
+    let said = |deferral| HandlerError::Deferred { target: "service/c/web".into(), deferral }.to_string();
+    assert_eq!(
+        said(spent),
+        "service/c/web was deferred: the round's budget of 25 ecs:UpdateService calls is spent; retry the event"
+    );
+    assert_eq!(
+        said(throttled),
+        "service/c/web was deferred: ecs:DescribeServices failed transiently after the SDK's retries: \
+         ThrottlingException: Rate exceeded; retry the event"
+    );
+}

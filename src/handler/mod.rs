@@ -97,11 +97,20 @@ pub enum HandlerError {
     Planning { provider: String, reason: String },
     /// The round's API budget could not pay for this event's target; Lambda
     /// retries the event (a tick's targets wait for the next round instead).
-    #[error("{target} was deferred: the round's budget of {} {} calls is spent; retry the event", deferral.budget, deferral.api)]
+    #[error("{target} was deferred: {}; retry the event", deferral_cause(deferral))]
     Deferred { target: String, deferral: crate::decision::Deferral },
     /// Some targets of one event failed; every other target was evaluated.
     #[error("{} of the event's targets failed (the others were evaluated): {}", failures.len(), render_failures(failures))]
     Targets { failures: Vec<(String, HandlerError)> },
+}
+
+/// Why a target was deferred: the transient failure when there was one,
+/// else the spent budget.
+fn deferral_cause(deferral: &crate::decision::Deferral) -> String {
+    match &deferral.transient {
+        Some(error) => format!("{} failed transiently after the SDK's retries: {error}", deferral.api),
+        None => format!("the round's budget of {} {} calls is spent", deferral.budget, deferral.api),
+    }
 }
 
 fn render_failures(failures: &[(String, HandlerError)]) -> String {
