@@ -240,6 +240,26 @@ pub enum Block {
     },
 }
 
+impl Block {
+    /// The block's `kind` as the decision record names it.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ScaleOutCooldown { .. } => "scale_out_cooldown",
+            Self::ScaleInCooldown { .. } => "scale_in_cooldown",
+            Self::DeploymentInProgress => "deployment_in_progress",
+            Self::DynamicScalingInSuspended => "dynamic_scaling_in_suspended",
+            Self::DynamicScalingOutSuspended => "dynamic_scaling_out_suspended",
+            Self::ScheduledScalingSuspended { .. } => "scheduled_scaling_suspended",
+            Self::ScaleInNotUnanimous { .. } => "scale_in_not_unanimous",
+            Self::StabilizationWindow { .. } => "stabilization_window",
+            Self::RateLimit { .. } => "rate_limit",
+            Self::MaxScaleInPerEvaluation { .. } => "max_scale_in_per_evaluation",
+            Self::InvalidScheduledBounds { .. } => "invalid_scheduled_bounds",
+        }
+    }
+}
+
 /// Side effects to apply, in order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -7,6 +7,7 @@ pub mod document;
 pub mod event;
 pub mod handler;
 pub mod memory;
+pub mod plan;
 pub mod policy;
 pub mod ports;
 pub mod replay;

@@ -84,12 +84,32 @@ impl AwsCapacity {
         Ok(doc)
     }
 
+    /// The snapshot of the whole cluster with every capacity provider it
+    /// has (`autopilot-aws import`), or `None` when it has none.
+    ///
+    /// # Errors
+    /// [`PortError`] for a failed call.
+    pub async fn cluster_snapshot(&self) -> Result<Option<Map<String, Value>>, PortError> {
+        const OP: &str = "ecs:DescribeClusters";
+        let out = self.ecs.describe_clusters().clusters(&self.cluster).send().await.map_err(|e| port_error(OP, e))?;
+        let names: Vec<String> = out.clusters().iter().flat_map(|c| c.capacity_providers().iter().cloned()).collect();
+        if names.is_empty() {
+            return Ok(None);
+        }
+        let providers = self.describe_providers(&names).await?;
+        self.snapshot_with(providers).await.map(Some)
+    }
+
     async fn capacity_providers(&self, provider: &str) -> Result<Vec<Value>, PortError> {
+        self.describe_providers(&[provider.to_owned()]).await
+    }
+
+    async fn describe_providers(&self, names: &[String]) -> Result<Vec<Value>, PortError> {
         const OP: &str = "ecs:DescribeCapacityProviders";
         let out = self
             .ecs
             .describe_capacity_providers()
-            .capacity_providers(provider)
+            .set_capacity_providers(Some(names.to_vec()))
             .send()
             .await
             .map_err(|e| port_error(OP, e))?;

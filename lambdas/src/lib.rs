@@ -24,5 +24,6 @@ pub mod ecs;
 pub mod edge;
 pub mod error;
 pub mod eventbridge;
+pub mod import;
 pub mod retry;
 pub mod settings;

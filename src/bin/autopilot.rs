@@ -26,6 +26,8 @@ macro_rules! out {
 
 #[path = "autopilot/capacity.rs"]
 mod capacity;
+#[path = "autopilot/plan.rs"]
+mod plan;
 #[path = "autopilot/replay.rs"]
 mod replay;
 
@@ -139,6 +141,45 @@ enum Command {
         /// (JSON Lines of envelopes, as recorded in production) here.
         #[arg(long, requires = "scenario")]
         events_out: Option<String>,
+    },
+    /// Replay recorded events and metrics under the current configuration,
+    /// a proposed one and AWS's own behaviour of the current one, and print
+    /// where and how the desired count would differ (docs/plan.md).
+    Plan {
+        /// The configuration in force (files merged).
+        #[arg(long = "config", required = true)]
+        configs: Vec<String>,
+        /// The configuration to try (files merged).
+        #[arg(long = "proposed", required = true)]
+        proposed: Vec<String>,
+        /// Recorded EventBridge events (JSON Lines).
+        #[arg(long)]
+        events: String,
+        /// GetMetricData output (JSON).
+        #[arg(long, requires = "metric_map")]
+        metrics: Option<String>,
+        /// Which service and metric each GetMetricData Id is (YAML or JSON).
+        #[arg(long)]
+        metric_map: Option<String>,
+        /// Initial state per service: {"service/c/s": {"desired": 4, "running": 4}}.
+        #[arg(long)]
+        initial: Option<String>,
+        /// EventBridge rules (SAM template or rules file).
+        #[arg(long, default_value = "infra/template.yaml")]
+        rules: String,
+        /// Template parameter values, NAME=VALUE (repeatable).
+        #[arg(long = "param")]
+        params: Vec<String>,
+        /// table or json.
+        #[arg(long, default_value = "table")]
+        format: String,
+        /// Write the capacity curves here (SVG; PNG with the `png` feature).
+        #[arg(long)]
+        chart: Option<String>,
+        /// Exit 3 when any desired count would differ, 0 when none would
+        /// (as `terraform plan -detailed-exitcode`; 1 and 2 keep their meaning).
+        #[arg(long)]
+        detailed_exitcode: bool,
     },
     /// Capacity planning for an ECS capacity provider's Auto Scaling group.
     Capacity {
@@ -365,6 +406,31 @@ fn main() -> ExitCode {
         Command::Replay { .. } => {
             Err(Failure::input("replay needs --scenario FILE, or --events FILE with --config FILE"))
         }
+        Command::Plan {
+            configs,
+            proposed,
+            events,
+            metrics,
+            metric_map,
+            initial,
+            rules,
+            params,
+            format,
+            chart,
+            detailed_exitcode,
+        } => plan::run(&plan::Inputs {
+            configs: &configs,
+            proposed: &proposed,
+            events: &events,
+            metrics: metrics.as_deref(),
+            metric_map: metric_map.as_deref(),
+            initial: initial.as_deref(),
+            rules: &rules,
+            params: &params,
+            format: &format,
+            chart: chart.as_deref(),
+            detailed_exitcode,
+        }),
         Command::Capacity {
             command:
                 CapacityCommand::Plan {

@@ -182,7 +182,7 @@ pub(super) fn scenario(
 
 /// Rasterises the chart (system fonts for its labels).
 #[cfg(feature = "png")]
-fn png(svg: &str) -> Result<Vec<u8>, Failure> {
+pub(super) fn png(svg: &str) -> Result<Vec<u8>, Failure> {
     use resvg::{tiny_skia, usvg};
     let mut options = usvg::Options::default();
     options.fontdb_mut().load_system_fonts();
@@ -196,7 +196,7 @@ fn png(svg: &str) -> Result<Vec<u8>, Failure> {
 }
 
 #[cfg(not(feature = "png"))]
-fn png(_: &str) -> Result<Vec<u8>, Failure> {
+pub(super) fn png(_: &str) -> Result<Vec<u8>, Failure> {
     Err(Failure::input(
         "PNG charts need the `png` feature: cargo run --release --features png -- replay …; or write an .svg chart",
     ))
@@ -220,7 +220,7 @@ pub(super) fn recorded(
     params: &[String],
     format: &str,
 ) -> Result<(), Failure> {
-    use ecs_autopilot::replay::{self, Line, MetricMapping};
+    use ecs_autopilot::replay::{self, Line};
     let Recorded { metrics, metric_map, initial, capacity_snapshot, capacity_provider, capacity_mode } = inputs;
     let capacity = if capacity_snapshot.is_empty() {
         None
@@ -243,21 +243,8 @@ pub(super) fn recorded(
     }
     let config = load_config(configs)?;
     let stack = load_stack(rules, params)?;
-    let metrics = match (metrics, metric_map) {
-        (Some(m), Some(map)) => {
-            let mapping: std::collections::BTreeMap<String, MetricMapping> =
-                serde_path_to_error::deserialize(yaml_or_json(map)?)
-                    .map_err(|e| Failure::input(format!("{map}: {}: {}", e.path(), e.inner())))?;
-            replay::metrics_from_get_metric_data(&yaml_or_json(m)?, &mapping)
-                .map_err(|e| Failure::input(format!("{m}: {e}")))?
-        }
-        _ => Default::default(),
-    };
-    let initial: std::collections::BTreeMap<String, replay::InitialState> = match initial {
-        Some(path) => serde_path_to_error::deserialize(yaml_or_json(path)?)
-            .map_err(|e| Failure::input(format!("{path}: {}: {}", e.path(), e.inner())))?,
-        None => Default::default(),
-    };
+    let metrics = recorded_metrics(metrics, metric_map)?;
+    let initial = initial_states(initial)?;
     let text = read(events)?;
     let lines: Vec<Line<'_>> = text.lines().enumerate().map(|(i, t)| Line { number: i + 1, text: t }).collect();
     let mut bar = Progress::new("replaying");
@@ -344,21 +331,52 @@ pub(super) fn recorded(
     Ok(())
 }
 
+/// `--metrics` (GetMetricData output) read with `--metric-map`; none
+/// without them.
+pub(super) fn recorded_metrics(
+    metrics: Option<&str>,
+    metric_map: Option<&str>,
+) -> Result<ecs_autopilot::replay::Metrics, Failure> {
+    use ecs_autopilot::replay::{self, MetricMapping};
+    match (metrics, metric_map) {
+        (Some(m), Some(map)) => {
+            let mapping: std::collections::BTreeMap<String, MetricMapping> =
+                serde_path_to_error::deserialize(yaml_or_json(map)?)
+                    .map_err(|e| Failure::input(format!("{map}: {}: {}", e.path(), e.inner())))?;
+            replay::metrics_from_get_metric_data(&yaml_or_json(m)?, &mapping)
+                .map_err(|e| Failure::input(format!("{m}: {e}")))
+        }
+        (Some(_), None) => Err(Failure::input("--metrics needs --metric-map (which service and metric each Id is)")),
+        _ => Ok(Default::default()),
+    }
+}
+
+/// `--initial`: each service's desired and running count at the start.
+pub(super) fn initial_states(
+    initial: Option<&str>,
+) -> Result<std::collections::BTreeMap<String, ecs_autopilot::replay::InitialState>, Failure> {
+    match initial {
+        Some(path) => serde_path_to_error::deserialize(yaml_or_json(path)?)
+            .map_err(|e| Failure::input(format!("{path}: {}: {}", e.path(), e.inner()))),
+        None => Ok(Default::default()),
+    }
+}
+
 /// A progress line on stderr for long runs; silent when stderr is not a
 /// terminal (pipes, CI logs, tests).
-struct Progress {
+pub(super) struct Progress {
     label: &'static str,
     enabled: bool,
     last_percent: Option<usize>,
 }
 
 impl Progress {
-    fn new(label: &'static str) -> Self {
+    pub(super) fn new(label: &'static str) -> Self {
         use std::io::IsTerminal;
         Self { label, enabled: std::io::stderr().is_terminal(), last_percent: None }
     }
 
-    fn update(&mut self, done: usize, total: usize) {
+    pub(super) fn update(&mut self, done: usize, total: usize) {
         if !self.enabled || total == 0 {
             return;
         }
