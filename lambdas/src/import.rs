@@ -74,6 +74,33 @@ pub struct Imported {
 pub enum ImportError {
     #[error("{0}")]
     Call(#[from] PortError),
+    /// What the account holds does not make a configuration the functions
+    /// accept: nothing is written.
+    #[error("the imported {file} is not valid, nothing was written: {reason}")]
+    Invalid { file: String, reason: String },
+}
+
+/// The files of an import, `(name, text)`: `config.json` and one
+/// `capacity-<cluster>.json` per cluster with capacity providers, each
+/// checked as `autopilot validate` and `autopilot capacity plan` check it.
+///
+/// # Errors
+/// [`ImportError::Invalid`] naming the file and the field.
+pub fn files(imported: &Imported) -> Result<Vec<(String, String)>, ImportError> {
+    let invalid = |file: &str, reason: String| ImportError::Invalid { file: file.to_owned(), reason };
+    let pretty = |file: &str, v: &Value| serde_json::to_string_pretty(v).map_err(|e| invalid(file, e.to_string()));
+    let config = pretty("config.json", &imported.config)?;
+    ecs_autopilot::config::load_str(&config).map_err(|e| invalid("config.json", e.to_string()))?;
+    let mut out = vec![("config.json".to_owned(), config)];
+    for (cluster, doc) in &imported.snapshots {
+        let name = format!("capacity-{cluster}.json");
+        let text = pretty(&name, doc)?;
+        let merged = ecs_autopilot::capacity::snapshot::merge(&[(name.as_str(), text.as_str())])
+            .map_err(|e| invalid(&name, e.to_string()))?;
+        ecs_autopilot::capacity::snapshot::providers(&merged).map_err(|e| invalid(&name, e.to_string()))?;
+        out.push((name, text));
+    }
+    Ok(out)
 }
 
 /// Reads the account through `clients`.
@@ -631,5 +658,107 @@ mod tests {
         ]});
         let types = instance_types(doc.as_object().unwrap());
         assert_eq!(Value::Object(types), json!({"m5.large": {"cpu": 2048, "memory": 7600}}));
+    }
+
+    fn policy(
+        kind: aws_sdk_applicationautoscaling::types::PolicyType,
+    ) -> aws_sdk_applicationautoscaling::types::builders::ScalingPolicyBuilder {
+        ScalingPolicy::builder()
+            .policy_arn(
+                "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:p:resource/ecs/service/c/s:policyName/p",
+            )
+            .policy_name("p")
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id("service/c/s")
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .policy_type(kind)
+            .creation_time(DateTime::from_secs(1_767_571_200))
+    }
+
+    #[test]
+    fn a_predictive_policy_is_kept_with_its_fields_and_validates_with_a_warning() {
+        use aws_sdk_applicationautoscaling::types::{
+            PolicyType, PredictiveScalingMaxCapacityBreachBehavior, PredictiveScalingMetricSpecification,
+            PredictiveScalingMode, PredictiveScalingPredefinedMetricPairSpecification,
+        };
+        let config = PredictiveScalingPolicyConfiguration::builder()
+            .metric_specifications(
+                PredictiveScalingMetricSpecification::builder()
+                    .target_value(40.0)
+                    .predefined_metric_pair_specification(
+                        PredictiveScalingPredefinedMetricPairSpecification::builder()
+                            .predefined_metric_type("ECSServiceCPUUtilization")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .mode(PredictiveScalingMode::ForecastAndScale)
+            .scheduling_buffer_time(300)
+            .max_capacity_breach_behavior(PredictiveScalingMaxCapacityBreachBehavior::IncreaseMaxCapacity)
+            .max_capacity_buffer(10)
+            .build()
+            .unwrap();
+        let p = policy(PolicyType::PredictiveScaling).predictive_scaling_policy_configuration(config).build().unwrap();
+        let v = policy_json(&p).unwrap();
+        assert_eq!(
+            v["PredictiveScalingPolicyConfiguration"],
+            json!({"MetricSpecifications": [{"TargetValue": 40.0,
+                    "PredefinedMetricPairSpecification": {"PredefinedMetricType": "ECSServiceCPUUtilization"}}],
+                   "Mode": "ForecastAndScale", "SchedulingBufferTime": 300,
+                   "MaxCapacityBreachBehavior": "IncreaseMaxCapacity", "MaxCapacityBuffer": 10})
+        );
+        let doc = json!({"ScalableTargets": [{"ResourceId": "service/c/s", "MinCapacity": 1, "MaxCapacity": 4}],
+                         "ScalingPolicies": [v]});
+        let cfg = ecs_autopilot::config::load_str(&doc.to_string()).unwrap();
+        assert!(!cfg.warnings.is_empty(), "predictive policies load with a warning");
+    }
+
+    #[test]
+    fn a_policy_with_no_configuration_is_refused_with_its_reason() {
+        let p = policy(aws_sdk_applicationautoscaling::types::PolicyType::StepScaling).build().unwrap();
+        assert_eq!(policy_json(&p).unwrap_err(), "a policy type this version does not know (no single configuration)");
+    }
+
+    #[test]
+    fn a_customized_metric_with_math_keeps_every_query() {
+        use aws_sdk_applicationautoscaling::types::{
+            TargetTrackingMetric, TargetTrackingMetricDataQuery, TargetTrackingMetricDimension,
+            TargetTrackingMetricStat,
+        };
+        let stat = TargetTrackingMetricStat::builder()
+            .metric(
+                TargetTrackingMetric::builder()
+                    .namespace("AWS/SQS")
+                    .metric_name("ApproximateNumberOfMessagesVisible")
+                    .dimensions(TargetTrackingMetricDimension::builder().name("QueueName").value("q").build().unwrap())
+                    .build(),
+            )
+            .stat("Sum")
+            .build()
+            .unwrap();
+        let spec = CustomizedMetricSpecification::builder()
+            .metrics(
+                TargetTrackingMetricDataQuery::builder().id("m1").metric_stat(stat).return_data(false).build().unwrap(),
+            )
+            .metrics(
+                TargetTrackingMetricDataQuery::builder()
+                    .id("e1")
+                    .expression("m1 / 2")
+                    .label("per task")
+                    .return_data(true)
+                    .build()
+                    .unwrap(),
+            )
+            .build();
+        assert_eq!(
+            customized_json(&spec),
+            json!({"Metrics": [
+                {"Id": "m1", "ReturnData": false, "MetricStat": {"Metric": {"Namespace": "AWS/SQS",
+                    "MetricName": "ApproximateNumberOfMessagesVisible", "Dimensions": [{"Name": "QueueName", "Value": "q"}]}, "Stat": "Sum"}},
+                {"Id": "e1", "Expression": "m1 / 2", "Label": "per task", "ReturnData": true}
+            ]})
+        );
     }
 }

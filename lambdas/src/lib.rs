@@ -24,6 +24,7 @@ pub mod ecs;
 pub mod edge;
 pub mod error;
 pub mod eventbridge;
+pub mod history;
 pub mod import;
 pub mod retry;
 pub mod settings;
