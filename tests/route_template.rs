@@ -190,6 +190,12 @@ fn every_example_event_reaches_the_expected_functions() {
             router.route(&event).unwrap().iter().flat_map(|rule| targets[&rule.to_string()].clone()).collect();
         functions.sort();
         functions.dedup();
+        // docs/plan.md: every event a rule routes is also recorded in the
+        // event log group (the tick is not an event rule's: it is not).
+        let recorded = functions.iter().any(|f| f == "EventLogGroup");
+        let scheduled = file.starts_with("scheduled") || file.starts_with("eventbridge-scheduler");
+        assert_eq!(recorded, !want.is_empty() && !scheduled, "{file}: recorded in the event log group");
+        functions.retain(|f| f != "EventLogGroup");
         assert_eq!(functions, want, "{file}");
     }
 }
@@ -210,7 +216,29 @@ fn a_fargate_only_stack_routes_nothing_to_a_capacity_function() {
     assert!(!names.contains(&"EcsContainerInstanceRule"), "its only target is the capacity function: {names:?}");
     assert!(!names.contains(&"Ec2SpotRule"), "its only target is the capacity function: {names:?}");
     for r in &rules {
-        assert_eq!(r.targets, ["ControllerFunction"], "{}", r.rule.name);
+        let want: &[&str] = if r.rule.name == "MetricTickRule" {
+            &["ControllerFunction"]
+        } else {
+            &["ControllerFunction", "EventLogGroup"]
+        };
+        assert_eq!(r.targets, want, "{}", r.rule.name);
+    }
+}
+
+/// docs/plan.md "Recording production's events": RecordEvents=false
+/// deploys no event log group and no rule writes to one.
+#[test]
+fn record_events_false_records_nothing() {
+    let text = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    let overrides: BTreeMap<String, String> =
+        [("ClusterArns", MANAGED), ("AlarmNamePrefix", ""), ("RecordEvents", "false")]
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+    let rules = rules_from_template(&text, &overrides).unwrap();
+    assert!(rules.len() >= 6, "{}", rules.len());
+    for r in &rules {
+        assert!(!r.targets.iter().any(|t| t == "EventLogGroup"), "{}: {:?}", r.rule.name, r.targets);
     }
 }
 
