@@ -190,12 +190,12 @@ impl TargetMemory {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EventLedger {
     /// Recently processed event ids with when they were seen, oldest first.
-    #[serde(default)]
+    #[serde(default, with = "ledger_time::processed")]
     pub processed: VecDeque<(String, Timestamp)>,
     /// Highest `detail.version` seen per task or container instance (the
     /// last part of its ARN), with when it was seen (forgotten after
     /// [`Self::ID_RETENTION`]).
-    #[serde(default)]
+    #[serde(default, with = "ledger_time::versions")]
     pub versions: BTreeMap<String, (u64, Timestamp)>,
     /// When old entries were last forgotten (at most once a minute).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -323,5 +323,119 @@ impl EventLedger {
                 self.versions.remove(&arn);
             }
         }
+    }
+}
+
+/// The ledger's times as stored: a whole second as an integer (event times
+/// and most clocks' readings here have no fraction), anything finer as RFC
+/// 3339 text; both forms, and the RFC 3339 text records held before, are
+/// read. Every evaluation reads and writes its target's ledger, and an
+/// integer is several times cheaper to write and parse than the text
+/// (BENCHMARKS.md, "Plan").
+mod ledger_time {
+    use jiff::Timestamp;
+    use serde::de::{self, Deserializer, Visitor};
+    use serde::ser::Serializer;
+    use serde::{Deserialize, Serialize};
+    use std::fmt;
+
+    struct Compact<'a>(&'a Timestamp);
+
+    impl Serialize for Compact<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            if self.0.subsec_nanosecond() == 0 {
+                s.serialize_i64(self.0.as_second())
+            } else {
+                self.0.serialize(s)
+            }
+        }
+    }
+
+    struct Loose(Timestamp);
+
+    impl<'de> Deserialize<'de> for Loose {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = Loose;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("epoch seconds or an RFC 3339 instant")
+                }
+                fn visit_i64<E: de::Error>(self, v: i64) -> Result<Loose, E> {
+                    Timestamp::from_second(v).map(Loose).map_err(|e| E::custom(format!("ledger time {v} s: {e}")))
+                }
+                fn visit_u64<E: de::Error>(self, v: u64) -> Result<Loose, E> {
+                    let v = i64::try_from(v).map_err(|_| E::custom(format!("ledger time {v} s is out of range")))?;
+                    self.visit_i64(v)
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Loose, E> {
+                    v.parse::<Timestamp>().map(Loose).map_err(|e| E::custom(format!("ledger time {v:?}: {e}")))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    pub mod processed {
+        use super::{Compact, Loose};
+        use jiff::Timestamp;
+        use serde::{Deserialize, Deserializer, Serializer};
+        use std::collections::VecDeque;
+
+        pub fn serialize<S: Serializer>(v: &VecDeque<(String, Timestamp)>, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(v.iter().map(|(id, t)| (id, Compact(t))))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<VecDeque<(String, Timestamp)>, D::Error> {
+            let raw: Vec<(String, Loose)> = Vec::deserialize(d)?;
+            Ok(raw.into_iter().map(|(id, t)| (id, t.0)).collect())
+        }
+    }
+
+    pub mod versions {
+        use super::{Compact, Loose};
+        use jiff::Timestamp;
+        use serde::{Deserialize, Deserializer, Serializer};
+        use std::collections::BTreeMap;
+
+        pub fn serialize<S: Serializer>(v: &BTreeMap<String, (u64, Timestamp)>, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(v.iter().map(|(k, (n, t))| (k, (n, Compact(t)))))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, (u64, Timestamp)>, D::Error> {
+            let raw: BTreeMap<String, (u64, Loose)> = BTreeMap::deserialize(d)?;
+            Ok(raw.into_iter().map(|(k, (n, t))| (k, (n, t.0))).collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod ledger_time_tests {
+    use super::*;
+
+    #[test]
+    fn whole_seconds_are_stored_as_integers_and_finer_times_exactly() {
+        let mut ledger = EventLedger::default();
+        let whole = Timestamp::from_second(1_767_571_200).unwrap();
+        let fine = Timestamp::new(1_767_571_200, 250_000_000).unwrap();
+        ledger.versions.insert("t1".into(), (3, whole));
+        ledger.versions.insert("t2".into(), (4, fine));
+        ledger.processed.push_back(("e1".into(), whole));
+        let text = serde_json::to_string(&ledger).unwrap();
+        assert!(text.contains(r#""t1":[3,1767571200]"#), "{text}");
+        assert!(text.contains(r#""t2":[4,"2026-01-05T00:00:00.25Z"]"#), "{text}");
+        assert!(text.contains(r#"["e1",1767571200]"#), "{text}");
+        let back: EventLedger = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, ledger);
+    }
+
+    #[test]
+    fn records_written_with_rfc3339_times_still_read() {
+        let old = r#"{"processed":[["e1","2026-01-05T00:00:00Z"]],"versions":{"t1":[3,"2026-01-05T00:00:00Z"]}}"#;
+        let ledger: EventLedger = serde_json::from_str(old).unwrap();
+        assert_eq!(ledger.versions["t1"], (3, Timestamp::from_second(1_767_571_200).unwrap()));
+        assert_eq!(ledger.processed[0].1, Timestamp::from_second(1_767_571_200).unwrap());
+        let err = serde_json::from_str::<EventLedger>(r#"{"versions":{"t1":[3,true]}}"#).unwrap_err();
+        assert!(err.to_string().contains("epoch seconds or an RFC 3339 instant"), "{err}");
     }
 }
