@@ -106,16 +106,16 @@ pub struct TargetMemory {
     pub recommendations: VecDeque<Recommendation>,
     /// When the first recommendation was recorded: a scale-in window is
     /// applied only once recommendations span it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "stored_time::option")]
     pub recommending_since: Option<Timestamp>,
     /// Datapoints per metric, newest last, bounded by the longest alarm window.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub datapoints: BTreeMap<MetricId, Vec<Datapoint>>,
     /// When each alarm last invoked its policy (once a minute in ALARM, aws-behaviour §3.5).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", with = "stored_time::map")]
     pub alarm_invoked_at: BTreeMap<String, Timestamp>,
     /// Newest datapoint each policy has evaluated (`fast` mode).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", with = "stored_time::map")]
     pub evaluated_through: BTreeMap<String, Timestamp>,
     /// Per `fast` policy, the load of its recent datapoints (value × tasks
     /// reporting), for the trend (docs/configuration.md "fast mode").
@@ -127,7 +127,7 @@ pub struct TargetMemory {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub probes: BTreeMap<String, Probe>,
     /// Scheduled actions have been handled up to this instant.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "stored_time::option")]
     pub schedules_checked_until: Option<Timestamp>,
 }
 
@@ -143,6 +143,7 @@ pub struct ScheduledBounds {
 /// A change of desired count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScaleRecord {
+    #[serde(with = "stored_time::single")]
     pub at: Timestamp,
     pub from: u32,
     pub to: u32,
@@ -154,6 +155,7 @@ pub struct ScaleRecord {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Probe {
     /// When the probe was proposed.
+    #[serde(with = "stored_time::single")]
     pub at: Timestamp,
     /// The tasks that produced the datapoint, and what the probe asked for.
     pub from: u32,
@@ -165,6 +167,7 @@ pub struct Probe {
 /// A recommendation, for stabilization windows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recommendation {
+    #[serde(with = "stored_time::single")]
     pub at: Timestamp,
     pub capacity: u32,
 }
@@ -190,15 +193,15 @@ impl TargetMemory {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EventLedger {
     /// Recently processed event ids with when they were seen, oldest first.
-    #[serde(default, with = "ledger_time::processed")]
+    #[serde(default, with = "stored_time::processed")]
     pub processed: VecDeque<(String, Timestamp)>,
     /// Highest `detail.version` seen per task or container instance (the
     /// last part of its ARN), with when it was seen (forgotten after
     /// [`Self::ID_RETENTION`]).
-    #[serde(default, with = "ledger_time::versions")]
+    #[serde(default, with = "stored_time::versions")]
     pub versions: BTreeMap<String, (u64, Timestamp)>,
     /// When old entries were last forgotten (at most once a minute).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "stored_time::option")]
     pub pruned_at: Option<Timestamp>,
     /// Lookup index over `processed`, derived (rebuilt after deserialising).
     #[serde(skip)]
@@ -326,13 +329,13 @@ impl EventLedger {
     }
 }
 
-/// The ledger's times as stored: a whole second as an integer (event times
-/// and most clocks' readings here have no fraction), anything finer as RFC
-/// 3339 text; both forms, and the RFC 3339 text records held before, are
-/// read. Every evaluation reads and writes its target's ledger, and an
-/// integer is several times cheaper to write and parse than the text
-/// (BENCHMARKS.md, "Plan").
-mod ledger_time {
+/// Times in the stored record (ledger and controller memory): a whole
+/// second as an integer (event times and the controller's instants here
+/// have no fraction), anything finer as RFC 3339 text; both forms, and the
+/// RFC 3339 text of records stored before, are read. Every evaluation reads
+/// and writes its target's record, and an integer is several times cheaper
+/// to write and parse than the text (BENCHMARKS.md, "Plan").
+pub(crate) mod stored_time {
     use jiff::Timestamp;
     use serde::de::{self, Deserializer, Visitor};
     use serde::ser::Serializer;
@@ -376,6 +379,53 @@ mod ledger_time {
         }
     }
 
+    pub mod single {
+        use super::{Compact, Loose};
+        use jiff::Timestamp;
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+            Compact(t).serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+            Loose::deserialize(d).map(|t| t.0)
+        }
+    }
+
+    pub mod option {
+        use super::{Compact, Loose};
+        use jiff::Timestamp;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.serialize_some(&Compact(t)),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+            Ok(Option::<Loose>::deserialize(d)?.map(|t| t.0))
+        }
+    }
+
+    pub mod map {
+        use super::{Compact, Loose};
+        use jiff::Timestamp;
+        use serde::{Deserialize, Deserializer, Serializer};
+        use std::collections::BTreeMap;
+
+        pub fn serialize<S: Serializer>(v: &BTreeMap<String, Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(v.iter().map(|(k, t)| (k, Compact(t))))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Timestamp>, D::Error> {
+            let raw: BTreeMap<String, Loose> = BTreeMap::deserialize(d)?;
+            Ok(raw.into_iter().map(|(k, t)| (k, t.0)).collect())
+        }
+    }
+
     pub mod processed {
         use super::{Compact, Loose};
         use jiff::Timestamp;
@@ -410,7 +460,7 @@ mod ledger_time {
 }
 
 #[cfg(test)]
-mod ledger_time_tests {
+mod stored_time_tests {
     use super::*;
 
     #[test]

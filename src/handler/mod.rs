@@ -190,6 +190,7 @@ pub struct TargetRecord {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Arrival {
     /// The newest datapoint's timestamp (start of its period).
+    #[serde(with = "crate::memory::stored_time::single")]
     pub newest: Timestamp,
     /// Seconds from the end of its period until it was first read: the
     /// publication delay, as seen at the polls' granularity.
