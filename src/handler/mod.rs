@@ -469,10 +469,10 @@ pub fn polls(target: &TargetConfig) -> bool {
 /// see the datapoint; a delay that shrinks costs at most one poll
 /// (docs/lambdas.md). A poll that cannot see new data reads
 /// nothing (no ECS or CloudWatch call, no DynamoDB write).
-fn new_data_possible(target: &TargetConfig, record: &TargetRecord, now: Timestamp) -> bool {
+fn new_data_possible(target: &TargetConfig, arrivals: &BTreeMap<MetricId, Arrival>, now: Timestamp) -> bool {
     target.queries.iter().any(|(id, q)| {
         let period = i64::from(q.period_seconds().max(1));
-        let Some(arrival) = record.arrivals.get(id) else { return true };
+        let Some(arrival) = arrivals.get(id) else { return true };
         let (newest, lag) = (arrival.newest, arrival.lag_seconds);
         let wait = 2 * period + lag;
         newest.checked_add(SignedDuration::from_secs(wait)).is_ok_and(|next| now >= next)
@@ -539,7 +539,7 @@ where
             note_arrivals(target, record, &fetched, now);
             return Ok(Some(decide(now, target, record, &snapshot, fetched)));
         }
-        if self.trigger == Trigger::Poll && !new_data_possible(target, record, now) {
+        if self.trigger == Trigger::Poll && !new_data_possible(target, &record.arrivals, now) {
             return Ok(None);
         }
         self.budget.count(round::Api::DescribeServices, 1);
@@ -782,6 +782,33 @@ where
     T: StatePort + Sync,
 {
     decode(key, state.load(key).await?)
+}
+
+/// What a poll reads of a stored record before anything else: its schema
+/// and when each metric's newest datapoint arrived. A poll that finds no
+/// datapoint can be new yet stops there, without building the rest of the
+/// record (the polls of a `fast` tick read every record five times a
+/// minute; docs/lambdas.md). The text is still checked as JSON whole.
+#[derive(Default, Deserialize)]
+pub(crate) struct RecordHead {
+    #[serde(default)]
+    schema: u32,
+    #[serde(default)]
+    pub(crate) arrivals: BTreeMap<MetricId, Arrival>,
+}
+
+impl RecordHead {
+    /// The head of `stored` (empty when nothing is stored), refused as
+    /// [`decode`] refuses the whole record: corrupt, or newer than this build.
+    pub(crate) fn read(key: &str, stored: Option<&crate::ports::Stored>) -> Result<Self, HandlerError> {
+        let Some(s) = stored else { return Ok(Self::default()) };
+        let head = serde_json::from_str::<Self>(&s.body)
+            .map_err(|e| HandlerError::CorruptMemory { key: key.to_owned(), reason: e.to_string() })?;
+        if head.schema > RECORD_SCHEMA {
+            return Err(HandlerError::NewerRecord { key: key.to_owned(), found: head.schema });
+        }
+        Ok(head)
+    }
 }
 
 /// A stored document as a record and its version (a fresh record and no

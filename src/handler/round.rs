@@ -21,7 +21,8 @@
 //! through the ports.
 
 use super::{
-    claim, decode, fetch_queries, metric_window, new_data_possible, publish_batches, target_key, HandlerError, Report,
+    claim, decode, fetch_queries, metric_window, new_data_possible, publish_batches, target_key, HandlerError, RecordHead,
+    Report,
     ServicePorts, ServiceWork, Settings, TargetRecord, Trigger,
 };
 use crate::config::{MetricId, MetricQuery, TargetConfig};
@@ -214,14 +215,21 @@ where
     let mut live = Vec::new();
     for (index, (target, stored)) in targets.iter().zip(stored).enumerate() {
         let key = target_key(&target.resource_id);
-        match stored.map_err(HandlerError::from).and_then(|s| decode::<TargetRecord>(&key, s)) {
-            Err(e) => failures.push((index, target.resource_id.clone(), e)),
-            Ok((record, version)) => {
-                if trigger == Trigger::Poll && !new_data_possible(target, &record, now) {
-                    continue;
+        let decoded = stored.map_err(HandlerError::from).and_then(|stored| {
+            // A poll first reads when the datapoints arrived, and stops
+            // there when none can be new (RecordHead).
+            if trigger == Trigger::Poll {
+                let head = RecordHead::read(&key, stored.as_ref())?;
+                if !new_data_possible(target, &head.arrivals, now) {
+                    return Ok(None);
                 }
-                live.push(Live { index, target, record, version });
             }
+            decode::<TargetRecord>(&key, stored).map(Some)
+        });
+        match decoded {
+            Err(e) => failures.push((index, target.resource_id.clone(), e)),
+            Ok(None) => {}
+            Ok(Some((record, version))) => live.push(Live { index, target, record, version }),
         }
     }
 
