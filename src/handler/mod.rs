@@ -757,7 +757,9 @@ fn parse(event_json: &serde_json::Value) -> Result<Event, Ignored> {
 /// older build (an older or no `schema`) is read and upgraded by the next
 /// write; one stored by a newer build is refused, so a rollback never
 /// rewrites it without the fields it does not know (docs/lambdas.md).
-pub const RECORD_SCHEMA: u32 = 1;
+/// 2: times stored as epoch seconds when whole (a schema-1 build could not
+/// read them, and refuses the record by its schema instead).
+pub const RECORD_SCHEMA: u32 = 2;
 
 /// A stored record with its schema number.
 pub(crate) trait Schema {

@@ -21,9 +21,8 @@
 //! through the ports.
 
 use super::{
-    claim, decode, fetch_queries, metric_window, new_data_possible, publish_batches, target_key, HandlerError, RecordHead,
-    Report,
-    ServicePorts, ServiceWork, Settings, TargetRecord, Trigger,
+    claim, decode, fetch_queries, metric_window, new_data_possible, publish_batches, target_key, HandlerError,
+    RecordHead, Report, ServicePorts, ServiceWork, Settings, TargetRecord, Trigger,
 };
 use crate::config::{MetricId, MetricQuery, TargetConfig};
 use crate::decision::{Decision, Deferral};
