@@ -100,15 +100,8 @@ enum Command {
         /// runs it as written, Autopilot settings included).
         #[arg(long = "config")]
         configs: Vec<String>,
-        /// GetMetricData output (JSON) for --events.
-        #[arg(long, requires = "metric_map")]
-        metrics: Option<String>,
-        /// Which service and metric each GetMetricData Id is (YAML or JSON).
-        #[arg(long)]
-        metric_map: Option<String>,
-        /// Initial state per service: {"service/c/s": {"desired": 4, "running": 4}}.
-        #[arg(long)]
-        initial: Option<String>,
+        #[command(flatten)]
+        world: RecordedWorld,
         /// With --events: a capacity snapshot (`capacity plan`'s input files,
         /// merged) whose cluster the capacity function plans, brought forward
         /// by the recorded task and container-instance events.
@@ -121,12 +114,6 @@ enum Command {
         /// How the replayed capacity function plans: fast (default) or aws.
         #[arg(long = "capacity-mode", default_value = "fast")]
         capacity_mode: String,
-        /// EventBridge rules (SAM template or rules file).
-        #[arg(long, default_value = "infra/template.yaml")]
-        rules: String,
-        /// Template parameter values, NAME=VALUE (repeatable).
-        #[arg(long = "param")]
-        params: Vec<String>,
         /// table, json (scenario scorecard) or jsonl (one decision per line).
         #[arg(long, default_value = "table")]
         format: String,
@@ -155,21 +142,8 @@ enum Command {
         /// Recorded EventBridge events (JSON Lines).
         #[arg(long)]
         events: String,
-        /// GetMetricData output (JSON).
-        #[arg(long, requires = "metric_map")]
-        metrics: Option<String>,
-        /// Which service and metric each GetMetricData Id is (YAML or JSON).
-        #[arg(long)]
-        metric_map: Option<String>,
-        /// Initial state per service: {"service/c/s": {"desired": 4, "running": 4}}.
-        #[arg(long)]
-        initial: Option<String>,
-        /// EventBridge rules (SAM template or rules file).
-        #[arg(long, default_value = "infra/template.yaml")]
-        rules: String,
-        /// Template parameter values, NAME=VALUE (repeatable).
-        #[arg(long = "param")]
-        params: Vec<String>,
+        #[command(flatten)]
+        world: RecordedWorld,
         /// table or json.
         #[arg(long, default_value = "table")]
         format: String,
@@ -319,6 +293,27 @@ enum ScheduleCommand {
     },
 }
 
+/// The recorded world besides the events, as `replay --events` and `plan`
+/// read it.
+#[derive(clap::Args)]
+struct RecordedWorld {
+    /// GetMetricData output (JSON) for --events.
+    #[arg(long, requires = "metric_map")]
+    metrics: Option<String>,
+    /// Which service and metric each GetMetricData Id is (YAML or JSON).
+    #[arg(long)]
+    metric_map: Option<String>,
+    /// Initial state per service: {"service/c/s": {"desired": 4, "running": 4}}.
+    #[arg(long)]
+    initial: Option<String>,
+    /// EventBridge rules (SAM template or rules file).
+    #[arg(long, default_value = "infra/template.yaml")]
+    rules: String,
+    /// Template parameter values, NAME=VALUE (repeatable).
+    #[arg(long = "param")]
+    params: Vec<String>,
+}
+
 /// A failure with its exit code.
 struct Failure {
     code: u8,
@@ -374,11 +369,7 @@ fn main() -> ExitCode {
             scenario: None,
             events: Some(events),
             configs,
-            metrics,
-            metric_map,
-            initial,
-            rules,
-            params,
+            world: RecordedWorld { metrics, metric_map, initial, rules, params },
             format,
             capacity_snapshot,
             capacity_provider,
@@ -410,11 +401,7 @@ fn main() -> ExitCode {
             configs,
             proposed,
             events,
-            metrics,
-            metric_map,
-            initial,
-            rules,
-            params,
+            world: RecordedWorld { metrics, metric_map, initial, rules, params },
             format,
             chart,
             detailed_exitcode,
