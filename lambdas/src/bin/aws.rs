@@ -29,7 +29,7 @@ struct Cli {
 enum Command {
     /// Write the account's Application Auto Scaling setup for ECS services
     /// (config.json) and each cluster's capacity snapshot
-    /// (capacity-<cluster>.json) into --out, and print what was found and
+    /// (capacity-CLUSTER.json) into --out, and print what was found and
     /// what could not be carried over.
     Import {
         /// Directory to write into (created if missing).
@@ -38,7 +38,7 @@ enum Command {
         /// Only these clusters (repeatable; default: every cluster).
         #[arg(long = "cluster")]
         clusters: Vec<String>,
-        /// Only these services: names or service/<cluster>/<service> (repeatable).
+        /// Only these services: names or service/CLUSTER/SERVICE (repeatable).
         #[arg(long = "service")]
         services: Vec<String>,
     },
@@ -56,7 +56,7 @@ enum Command {
         #[arg(long)]
         to: String,
         /// The log group the stack records its events in (the stack's
-        /// `EventLogGroupName` output, /aws/events/<stack>); none: metrics only.
+        /// `EventLogGroupName` output, /aws/events/STACK); none: metrics only.
         #[arg(long)]
         log_group: Option<String>,
         /// Directory to write into (created if missing).
