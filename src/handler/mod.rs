@@ -803,13 +803,25 @@ impl RecordHead {
     /// The head of `stored` (empty when nothing is stored), refused as
     /// [`decode`] refuses the whole record: corrupt, or newer than this build.
     pub(crate) fn read(key: &str, stored: Option<&crate::ports::Stored>) -> Result<Self, HandlerError> {
-        let Some(s) = stored else { return Ok(Self::default()) };
-        let head = serde_json::from_str::<Self>(&s.body)
-            .map_err(|e| HandlerError::CorruptMemory { key: key.to_owned(), reason: e.to_string() })?;
-        if head.schema > RECORD_SCHEMA {
-            return Err(HandlerError::NewerRecord { key: key.to_owned(), found: head.schema });
+        match stored {
+            Some(s) => parse_stored(key, &s.body, |head: &Self| head.schema),
+            None => Ok(Self::default()),
         }
-        Ok(head)
+    }
+}
+
+/// A stored body parsed as `R`, refused when it is corrupt or was written
+/// by a newer build (its schema, read by `schema_of`, above [`RECORD_SCHEMA`]).
+fn parse_stored<R: serde::de::DeserializeOwned>(
+    key: &str,
+    body: &str,
+    schema_of: impl Fn(&R) -> u32,
+) -> Result<R, HandlerError> {
+    let parsed = serde_json::from_str::<R>(body)
+        .map_err(|e| HandlerError::CorruptMemory { key: key.to_owned(), reason: e.to_string() })?;
+    match schema_of(&parsed) {
+        found if found > RECORD_SCHEMA => Err(HandlerError::NewerRecord { key: key.to_owned(), found }),
+        _ => Ok(parsed),
     }
 }
 
@@ -820,14 +832,7 @@ where
     R: serde::de::DeserializeOwned + Default + Schema,
 {
     match stored {
-        Some(s) => {
-            let record = serde_json::from_str::<R>(&s.body)
-                .map_err(|e| HandlerError::CorruptMemory { key: key.to_owned(), reason: e.to_string() })?;
-            if record.schema() > RECORD_SCHEMA {
-                return Err(HandlerError::NewerRecord { key: key.to_owned(), found: record.schema() });
-            }
-            Ok((record, Some(s.version)))
-        }
+        Some(s) => Ok((parse_stored(key, &s.body, R::schema)?, Some(s.version))),
         None => Ok((R::default(), None)),
     }
 }

@@ -88,8 +88,8 @@ impl ApiBudget {
     #[must_use]
     pub fn deferred_interval(&self) -> jiff::SignedDuration {
         let refill = crate::ports::DESCRIBE_SERVICES_REFILL_PER_SECOND;
-        let seconds = self.describe_services.div_ceil(refill).clamp(1, 10);
-        jiff::SignedDuration::from_secs(i64::from(seconds)).min(super::POLL_INTERVAL)
+        let seconds = i64::from(self.describe_services.div_ceil(refill).max(1));
+        jiff::SignedDuration::from_secs(seconds).min(super::POLL_INTERVAL)
     }
 }
 
