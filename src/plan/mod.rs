@@ -20,6 +20,7 @@ use crate::replay::{self, InitialState, Line, Metrics, ReplayError, Streamed};
 use crate::sim::stack::Stack;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use timeline::{Need, Steps, Stretch};
 
@@ -191,7 +192,7 @@ impl Plan {
 type Traces = BTreeMap<String, Trace>;
 
 /// What one replay left per service.
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct Trace {
     desired: Vec<(i64, u32)>,
     running: Vec<(i64, u32)>,
@@ -242,16 +243,17 @@ pub fn as_aws(config: &Config) -> Config {
 /// [`PlanError`] naming the run whose replay failed (a malformed line, a
 /// recording too long).
 pub fn plan(current: &Config, proposed: &Config, history: History<'_>) -> Result<Plan, PlanError> {
-    let aws = as_aws(current);
     let aws_is_current = current.targets.values().all(|t| t.extensions == Extensions::default());
+    // Replayed only when it is not the current run itself.
+    let aws = (!aws_is_current).then(|| as_aws(current));
     let mut notes = Vec::new();
-    let mut runs: Vec<(RunName, &Config, Metrics)> = Vec::new();
-    for (name, config) in [(RunName::Current, current), (RunName::Proposed, proposed), (RunName::AwsReference, &aws)] {
-        if name == RunName::AwsReference && aws_is_current {
-            continue;
+    let mut runs: Vec<(RunName, &Config, Cow<'_, Metrics>)> = Vec::new();
+    let configs =
+        [(RunName::Current, Some(current)), (RunName::Proposed, Some(proposed)), (RunName::AwsReference, aws.as_ref())];
+    for (name, config) in configs {
+        if let Some(config) = config {
+            runs.push((name, config, metrics_for(name, config, history.metrics, &mut notes)));
         }
-        let metrics = metrics_for(name, config, history.metrics, &mut notes);
-        runs.push((name, config, metrics));
     }
     let results: Vec<(RunName, Result<Traces, ReplayError>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = runs
@@ -273,12 +275,6 @@ pub fn plan(current: &Config, proposed: &Config, history: History<'_>) -> Result
     let mut traces: BTreeMap<RunName, Traces> = BTreeMap::new();
     for (name, result) in results {
         traces.insert(name, result.map_err(|source| PlanError::Replay { run: name, source })?);
-    }
-    if aws_is_current {
-        if let Some(current_traces) = traces.get(&RunName::Current) {
-            let copy = current_traces.iter().map(|(k, t)| (k.clone(), t.clone())).collect();
-            traces.insert(RunName::AwsReference, copy);
-        }
     }
     let times = traces.values().flat_map(|m| m.values()).flat_map(|t| t.running.iter().map(|(s, _)| *s));
     let (from, to) = times.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
@@ -311,6 +307,15 @@ pub fn plan(current: &Config, proposed: &Config, history: History<'_>) -> Result
                     let steps = Steps::from_points(initial, t.desired.clone());
                     summaries.insert(name, summarize(t, &steps, needs.as_deref(), (from, to)));
                     curves.insert(name, steps);
+                }
+            }
+            // The current run is the AWS reference when it was not replayed.
+            if aws_is_current {
+                if let (Some(summary), Some(curve)) = (summaries.get(&RunName::Current), curves.get(&RunName::Current))
+                {
+                    let (summary, curve) = (summary.clone(), curve.clone());
+                    summaries.insert(RunName::AwsReference, summary);
+                    curves.insert(RunName::AwsReference, curve);
                 }
             }
             let stretches = match (curves.get(&RunName::Current), curves.get(&RunName::Proposed)) {
@@ -361,27 +366,26 @@ fn instant(seconds: i64) -> Timestamp {
     Timestamp::from_second(seconds).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-/// The recorded series a run's configuration reads; a series it does not
-/// read is left out of that run with a note (a replay refuses metrics no
-/// policy reads), and a series it reads that the history lacks is noted.
-fn metrics_for(name: RunName, config: &Config, recorded: &Metrics, notes: &mut Vec<String>) -> Metrics {
-    let mut out = Metrics::new();
+/// The recorded series a run's configuration reads — the recording itself
+/// when it reads all of them; a series it does not read is left out of that
+/// run with a note (a replay refuses metrics no policy reads), and a series
+/// it reads that the history lacks is noted.
+fn metrics_for<'a>(name: RunName, config: &Config, recorded: &'a Metrics, notes: &mut Vec<String>) -> Cow<'a, Metrics> {
+    let mut left_out = Vec::new();
     for (service, series) in recorded {
         let Some(target) = config.targets.get(service) else {
             notes.push(format!(
                 "{name}: the history's metrics of {service} are not replayed: the configuration does not scale it"
             ));
+            left_out.push((service, None));
             continue;
         };
         let wanted = target.metric_ids();
-        for (id, points) in series {
-            if wanted.contains(id) {
-                out.entry(service.clone()).or_default().insert(id.clone(), points.clone());
-            } else {
-                notes.push(format!(
-                    "{name}: metric {id} of {service} is not read by the configuration: left out of its replay"
-                ));
-            }
+        for id in series.keys().filter(|id| !wanted.contains(id)) {
+            notes.push(format!(
+                "{name}: metric {id} of {service} is not read by the configuration: left out of its replay"
+            ));
+            left_out.push((service, Some(id)));
         }
     }
     for (service, target) in &config.targets {
@@ -393,8 +397,24 @@ fn metrics_for(name: RunName, config: &Config, recorded: &Metrics, notes: &mut V
             }
         }
     }
-    notes.dedup();
-    out
+    if left_out.is_empty() {
+        return Cow::Borrowed(recorded);
+    }
+    let mut kept = recorded.clone();
+    for (service, id) in left_out {
+        match id {
+            None => {
+                kept.remove(service);
+            }
+            Some(id) => {
+                if let Some(series) = kept.get_mut(service) {
+                    series.remove(id);
+                }
+            }
+        }
+    }
+    kept.retain(|_, series| !series.is_empty());
+    Cow::Owned(kept)
 }
 
 fn trace(config: &Config, history: History<'_>, metrics: &Metrics) -> Result<Traces, ReplayError> {

@@ -3,8 +3,8 @@
 //! printed as a table or JSON, with `--chart` and `--detailed-exitcode`
 //! (docs/plan.md).
 
-use super::replay::{initial_states, png, recorded_metrics, Progress};
-use super::{load_config, load_stack, read, Failure};
+use super::replay::{initial_states, png, recorded_metrics};
+use super::{load_config, load_stack, read, Failure, RecordedWorld};
 use ecs_autopilot::plan::{self, History, Plan, RunSummary, ServicePlan};
 
 /// The exit status of `--detailed-exitcode` when a desired count would
@@ -20,11 +20,7 @@ pub(super) struct Inputs<'a> {
     pub configs: &'a [String],
     pub proposed: &'a [String],
     pub events: &'a str,
-    pub metrics: Option<&'a str>,
-    pub metric_map: Option<&'a str>,
-    pub initial: Option<&'a str>,
-    pub rules: &'a str,
-    pub params: &'a [String],
+    pub world: &'a RecordedWorld,
     pub format: &'a str,
     pub chart: Option<&'a str>,
     pub detailed_exitcode: bool,
@@ -36,18 +32,16 @@ pub(super) fn run(inputs: &Inputs<'_>) -> Result<(), Failure> {
     }
     let current = load_config(inputs.configs)?;
     let proposed = load_config(inputs.proposed)?;
-    let stack = load_stack(inputs.rules, inputs.params)?;
-    let metrics = recorded_metrics(inputs.metrics, inputs.metric_map)?;
-    let initial = initial_states(inputs.initial)?;
+    let world = inputs.world;
+    let stack = load_stack(&world.rules, &world.params)?;
+    let metrics = recorded_metrics(world.metrics.as_deref(), world.metric_map.as_deref())?;
+    let initial = initial_states(world.initial.as_deref())?;
     let text = read(inputs.events)?;
     let lines: Vec<ecs_autopilot::replay::Line<'_>> =
         text.lines().enumerate().map(|(i, t)| ecs_autopilot::replay::Line { number: i + 1, text: t }).collect();
-    let mut bar = Progress::new("planning");
-    bar.update(0, 1);
     let history = History { stack: &stack, initial: &initial, metrics: &metrics, lines: &lines };
     let plan =
         plan::plan(&current, &proposed, history).map_err(|e| Failure::input(format!("{}: {e}", inputs.events)))?;
-    bar.update(1, 1);
     if let Some(out) = inputs.chart {
         let svg = plan::chart::svg(&plan);
         let bytes = if out.ends_with(".png") { png(&svg)? } else { svg.into_bytes() };

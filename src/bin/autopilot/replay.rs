@@ -364,19 +364,19 @@ pub(super) fn initial_states(
 
 /// A progress line on stderr for long runs; silent when stderr is not a
 /// terminal (pipes, CI logs, tests).
-pub(super) struct Progress {
+struct Progress {
     label: &'static str,
     enabled: bool,
     last_percent: Option<usize>,
 }
 
 impl Progress {
-    pub(super) fn new(label: &'static str) -> Self {
+    fn new(label: &'static str) -> Self {
         use std::io::IsTerminal;
         Self { label, enabled: std::io::stderr().is_terminal(), last_percent: None }
     }
 
-    pub(super) fn update(&mut self, done: usize, total: usize) {
+    fn update(&mut self, done: usize, total: usize) {
         if !self.enabled || total == 0 {
             return;
         }
