@@ -79,25 +79,36 @@ pub async fn export(clients: &Clients, request: &HistoryRequest<'_>) -> Result<E
     }
     let mut out = Exported::default();
     let metrics = CloudWatchMetrics::new(clients.cloudwatch.clone());
-    let mut results = Vec::new();
+    // Every service's queries in one request (the adapter splits it into
+    // GetMetricData calls of 500 queries), each keyed by its export Id.
+    let mut queries: Vec<(MetricId, MetricQuery)> = Vec::new();
+    let mut owners: Vec<(String, &String, &MetricId)> = Vec::new();
     for (s, (service, target)) in request.config.targets.iter().enumerate() {
-        let queries: Vec<(MetricId, MetricQuery)> =
-            target.queries.iter().map(|(k, q)| (k.clone(), q.clone())).collect();
-        let series = metrics.fetch(&queries, from, to).await?;
-        for (m, (metric, points)) in series.into_iter().enumerate() {
+        for (m, (metric, q)) in target.queries.iter().enumerate() {
             let id = format!("s{s}m{m}");
-            if points.is_empty() {
-                out.notes.push(format!("{service}: CloudWatch returned no datapoint of {metric} in the range"));
-            }
-            results.push(json!({
-                "Id": id,
-                "Label": metric.0,
-                "Timestamps": points.iter().map(|p| p.timestamp.to_string()).collect::<Vec<_>>(),
-                "Values": points.iter().map(|p| p.value).collect::<Vec<_>>(),
-            }));
-            out.metric_map.insert(id, MetricMapping { service: service.clone(), metric: metric.0 });
+            queries.push((MetricId(id.clone()), q.clone()));
+            owners.push((id, service, metric));
         }
-        match initial_state(&metrics, service, from).await? {
+    }
+    let mut series = metrics.fetch(&queries, from, to).await?;
+    let mut results = Vec::new();
+    for (id, service, metric) in owners {
+        let points = series.remove(&MetricId(id.clone())).unwrap_or_default();
+        if points.is_empty() {
+            out.notes.push(format!("{service}: CloudWatch returned no datapoint of {metric} in the range"));
+        }
+        results.push(json!({
+            "Id": id,
+            "Label": metric.0,
+            "Timestamps": points.iter().map(|p| p.timestamp.to_string()).collect::<Vec<_>>(),
+            "Values": points.iter().map(|p| p.value).collect::<Vec<_>>(),
+        }));
+        out.metric_map.insert(id, MetricMapping { service: service.clone(), metric: metric.0.clone() });
+    }
+    let services: Vec<&String> = request.config.targets.keys().collect();
+    let mut initial = initial_states(&metrics, &services, from).await?;
+    for service in services {
+        match initial.remove(service.as_str()) {
             Some(state) => {
                 out.initial.insert(service.clone(), state);
             }
@@ -134,16 +145,15 @@ pub fn files(exported: &Exported) -> Result<Vec<(String, String)>, HistoryError>
     ])
 }
 
-/// The desired and running count at `at`, from Container Insights (the
-/// first minute at or after it), when the cluster publishes them.
-async fn initial_state(
+/// Each service's desired and running count at `at`, from Container
+/// Insights (the first minute at or after it), for the services whose
+/// cluster publishes them; one request for all services.
+async fn initial_states<'a>(
     metrics: &CloudWatchMetrics,
-    service: &str,
+    services: &[&'a String],
     at: Timestamp,
-) -> Result<Option<InitialState>, HistoryError> {
-    let mut parts = service.splitn(3, '/');
-    let (Some(_), Some(cluster), Some(name)) = (parts.next(), parts.next(), parts.next()) else { return Ok(None) };
-    let query = |metric: &str| MetricQuery::Single {
+) -> Result<BTreeMap<&'a str, InitialState>, HistoryError> {
+    let query = |cluster: &str, name: &str, metric: &str| MetricQuery::Single {
         namespace: "ECS/ContainerInsights".into(),
         metric_name: metric.into(),
         dimensions: vec![
@@ -153,15 +163,24 @@ async fn initial_state(
         statistic: "Average".into(),
         period_seconds: 60,
     };
-    let (desired, running) = (MetricId("DesiredTaskCount".into()), MetricId("RunningTaskCount".into()));
-    let queries = [(desired.clone(), query("DesiredTaskCount")), (running.clone(), query("RunningTaskCount"))];
+    let mut queries = Vec::new();
+    for (s, service) in services.iter().enumerate() {
+        let mut parts = service.splitn(3, '/');
+        let (Some(_), Some(cluster), Some(name)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        queries.push((MetricId(format!("d{s}")), query(cluster, name, "DesiredTaskCount")));
+        queries.push((MetricId(format!("r{s}")), query(cluster, name, "RunningTaskCount")));
+    }
     let until = at.checked_add(SignedDuration::from_mins(5)).unwrap_or(at);
     let found = metrics.fetch(&queries, at, until).await?;
-    let first = |id: &MetricId| found.get(id).and_then(|p| p.first()).map(|p| p.value.round().max(0.0) as u32);
-    Ok(match (first(&desired), first(&running)) {
-        (Some(desired), Some(running)) => Some(InitialState { desired, running }),
-        _ => None,
-    })
+    let first = |id: String| found.get(&MetricId(id)).and_then(|p| p.first()).map(|p| p.value.round().max(0.0) as u32);
+    Ok(services
+        .iter()
+        .enumerate()
+        .filter_map(|(s, service)| match (first(format!("d{s}")), first(format!("r{s}"))) {
+            (Some(desired), Some(running)) => Some((service.as_str(), InitialState { desired, running })),
+            _ => None,
+        })
+        .collect())
 }
 
 /// The recorded events of the range, in event-time order; a message that

@@ -60,7 +60,7 @@ fn shifted() -> (String, Value) {
 /// CloudWatch as it would answer: the recorded CPU series for the web
 /// service's CPU query, Container Insights' counts (4 desired, 4 running),
 /// nothing for any other metric.
-fn cloudwatch() -> aws_sdk_cloudwatch::Client {
+fn cloudwatch() -> (aws_sdk_cloudwatch::Client, aws_smithy_mocks::Rule) {
     let recorded = shifted().1;
     let rule = aws_smithy_mocks::mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(
         move |input: &GetMetricDataInput| {
@@ -100,7 +100,7 @@ fn cloudwatch() -> aws_sdk_cloudwatch::Client {
             GetMetricDataOutput::builder().set_metric_data_results(Some(results)).build()
         },
     );
-    aws_smithy_mocks::mock_client!(aws_sdk_cloudwatch, aws_smithy_mocks::RuleMode::MatchAny, [&rule])
+    (aws_smithy_mocks::mock_client!(aws_sdk_cloudwatch, aws_smithy_mocks::RuleMode::MatchAny, [&rule]), rule)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,7 +139,10 @@ async fn exported_history_replays_as_the_recording() {
         to: shift("2026-01-10T11:01:00Z").parse().unwrap(),
         log_group: Some(group),
     };
-    let exported = history::export(&Clients { cloudwatch: cloudwatch(), logs }, &request).await.unwrap();
+    let (cloudwatch, get_metric_data) = cloudwatch();
+    let exported = history::export(&Clients { cloudwatch, logs }, &request).await.unwrap();
+    // Every service's metrics in one request, their initial counts in one more.
+    assert_eq!(get_metric_data.num_calls(), 2);
     assert_eq!(exported.events.len(), recorded.lines().count(), "every recorded event");
     assert!(
         exported.notes.iter().any(|n| n.contains("1 message(s) of /aws/events/autopilot are not EventBridge events")),
@@ -182,7 +185,7 @@ async fn history_refuses_an_empty_or_too_long_range() {
     let moto = Moto::start();
     let sdk = support::sdk(&moto).await;
     let cfg = config::load_str(&file("examples/config/describe-outputs.json")).unwrap();
-    let clients = Clients { cloudwatch: cloudwatch(), logs: aws_sdk_cloudwatchlogs::Client::new(&sdk) };
+    let clients = Clients { cloudwatch: cloudwatch().0, logs: aws_sdk_cloudwatchlogs::Client::new(&sdk) };
     let at = |t: &str| t.parse::<jiff::Timestamp>().unwrap();
     for (from, to, expected) in [
         ("2026-01-10T11:00:00Z", "2026-01-10T10:00:00Z", "is not after --from"),
@@ -192,4 +195,43 @@ async fn history_refuses_an_empty_or_too_long_range() {
         let err = history::export(&clients, &request).await.unwrap_err().to_string();
         assert!(err.contains(expected), "{err}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_services_metrics_come_in_one_request() {
+    let moto = Moto::start();
+    let sdk = support::sdk(&moto).await;
+    let targets: Vec<Value> = ["a", "b", "c"]
+        .iter()
+        .map(|s| serde_json::json!({"ResourceId": format!("service/prod-cluster/{s}"), "MinCapacity": 1, "MaxCapacity": 9}))
+        .collect();
+    let policies: Vec<Value> = ["a", "b", "c"]
+        .iter()
+        .map(|s| {
+            serde_json::json!({"PolicyName": "cpu", "ResourceId": format!("service/prod-cluster/{s}"),
+            "PolicyType": "TargetTrackingScaling", "TargetTrackingScalingPolicyConfiguration": {"TargetValue": 50.0,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"}}})
+        })
+        .collect();
+    let cfg =
+        config::load_str(&serde_json::json!({"ScalableTargets": targets, "ScalingPolicies": policies}).to_string())
+            .unwrap();
+    let (cloudwatch, get_metric_data) = cloudwatch();
+    let request = HistoryRequest {
+        config: &cfg,
+        from: shift("2026-01-10T10:00:00Z").parse().unwrap(),
+        to: shift("2026-01-10T11:01:00Z").parse().unwrap(),
+        log_group: None,
+    };
+    let clients = Clients { cloudwatch, logs: aws_sdk_cloudwatchlogs::Client::new(&sdk) };
+    let exported = history::export(&clients, &request).await.unwrap();
+    assert_eq!(get_metric_data.num_calls(), 2, "one request for the metrics, one for the initial counts");
+    let services: Vec<&str> = exported.metric_map.values().map(|m| m.service.as_str()).collect();
+    assert_eq!(services, ["service/prod-cluster/a", "service/prod-cluster/b", "service/prod-cluster/c"]);
+    assert_eq!(exported.initial.len(), 3);
+    assert!(exported.metrics["MetricDataResults"].as_array().unwrap().iter().all(|r| r["Values"]
+        .as_array()
+        .unwrap()
+        .len()
+        == 60));
 }
