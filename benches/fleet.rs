@@ -17,6 +17,7 @@
 use ecs_autopilot::config::{self, Config, MetricId, MetricQuery};
 use ecs_autopilot::handler::{invoke, ApiBudget, Report, ServicePorts, Settings, Shard};
 use ecs_autopilot::memory::Datapoint;
+use ecs_autopilot::ports::memory::InMemoryState;
 use ecs_autopilot::ports::{
     Clock, DecisionPort, MetricsPort, PortError, SaveOutcome, ServicePort, ServiceSnapshot, StatePort, Stored,
 };
@@ -139,7 +140,8 @@ struct Aws {
     tally: Mutex<BTreeMap<Api, Tally>>,
     rng: Mutex<u64>,
     services: HashMap<String, ServiceSnapshot>,
-    state: Mutex<HashMap<String, Stored>>,
+    /// DynamoDB's items, with its conditional write: the core's fake.
+    state: InMemoryState,
     /// When each record was first written: that target's evaluation done.
     first_written: Mutex<HashMap<String, Instant>>,
 }
@@ -152,7 +154,7 @@ impl Aws {
             tally: Mutex::default(),
             rng: Mutex::new(0x9e37_79b9_7f4a_7c15),
             services,
-            state: Mutex::default(),
+            state: InMemoryState::default(),
             first_written: Mutex::default(),
         }
     }
@@ -265,30 +267,25 @@ impl MetricsPort for Metrics<'_> {
 impl StatePort for Aws {
     async fn load(&self, key: &str) -> Result<Option<Stored>, PortError> {
         self.call(Api::GetItem, 1).await?;
-        Ok(self.state.lock().unwrap().get(key).cloned())
+        self.state.load(key).await
     }
     async fn save(
         &self,
         key: &str,
         body: &str,
         expected: Option<u64>,
-        _now: Timestamp,
+        now: Timestamp,
     ) -> Result<SaveOutcome, PortError> {
         self.call(Api::PutItem, 1).await?;
-        let mut state = self.state.lock().unwrap();
-        let current = state.get(key).map(|s| s.version);
-        if current != expected {
-            return Ok(SaveOutcome::Conflict);
+        let outcome = self.state.save(key, body, expected, now).await?;
+        if matches!(outcome, SaveOutcome::Saved { .. }) {
+            self.first_written.lock().unwrap().entry(key.to_owned()).or_insert_with(Instant::now);
         }
-        let version = current.unwrap_or(0) + 1;
-        state.insert(key.to_owned(), Stored { body: body.to_owned(), version });
-        self.first_written.lock().unwrap().entry(key.to_owned()).or_insert_with(Instant::now);
-        Ok(SaveOutcome::Saved { version })
+        Ok(outcome)
     }
     async fn load_batch(&self, keys: &[String]) -> Result<BTreeMap<String, Stored>, PortError> {
         self.call(Api::BatchGetItem, keys.len()).await?;
-        let state = self.state.lock().unwrap();
-        Ok(keys.iter().filter_map(|k| state.get(k).map(|s| (k.clone(), s.clone()))).collect())
+        self.state.load_batch(keys).await
     }
 }
 
