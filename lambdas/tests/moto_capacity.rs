@@ -10,7 +10,6 @@ mod support;
 use autopilot_lambdas::capacity::AwsCapacity;
 use autopilot_lambdas::dynamodb::DynamoState;
 use autopilot_lambdas::eventbridge::Publisher;
-use aws_sdk_ecs::types::{AutoScalingGroupProvider, ManagedScaling, ManagedScalingStatus};
 use ecs_autopilot::capacity::{CapacityAction, CapacityOptions};
 use ecs_autopilot::config::EvaluationMode;
 use ecs_autopilot::handler::capacity::handle_capacity_event;
@@ -23,59 +22,9 @@ use std::sync::Mutex;
 use support::Moto;
 
 async fn world(sdk: &aws_config::SdkConfig) -> Vec<String> {
-    let asg = aws_sdk_autoscaling::Client::new(sdk);
-    asg.create_launch_configuration()
-        .launch_configuration_name("ecs")
-        .image_id("ami-12c6146b")
-        .instance_type("t2.medium")
-        .send()
-        .await
-        .unwrap();
-    asg.create_auto_scaling_group()
-        .auto_scaling_group_name("prod-asg")
-        .launch_configuration_name("ecs")
-        .min_size(0)
-        .max_size(4)
-        .desired_capacity(2)
-        .availability_zones("us-east-1a")
-        .send()
-        .await
-        .unwrap();
-    let group = asg.describe_auto_scaling_groups().auto_scaling_group_names("prod-asg").send().await.unwrap();
-    let group = &group.auto_scaling_groups()[0];
-    let arn = group.auto_scaling_group_arn().unwrap().to_owned();
-    let instance_ids: Vec<String> = group.instances().iter().map(|i| i.instance_id().unwrap().to_owned()).collect();
-    let ecs = aws_sdk_ecs::Client::new(sdk);
-    ecs.create_cluster().cluster_name("prod").send().await.unwrap();
-    ecs.create_capacity_provider()
-        .name("prod-ec2")
-        .auto_scaling_group_provider(
-            AutoScalingGroupProvider::builder()
-                .auto_scaling_group_arn(&arn)
-                .managed_scaling(
-                    // No warm-up: the instances registered a moment ago may
-                    // be scaled in at once.
-                    ManagedScaling::builder()
-                        .status(ManagedScalingStatus::Enabled)
-                        .target_capacity(100)
-                        .instance_warmup_period(0)
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    for id in &instance_ids {
-        let document = json!({"instanceId": id, "availabilityZone": "us-east-1a", "region": "us-east-1"});
-        ecs.register_container_instance()
-            .cluster("prod")
-            .instance_identity_document(document.to_string())
-            .send()
-            .await
-            .unwrap();
-    }
+    aws_sdk_ecs::Client::new(sdk).create_cluster().cluster_name("prod").send().await.unwrap();
+    // No warm-up: the instances registered a moment ago may be scaled in at once.
+    let instance_ids = support::asg_capacity_provider(sdk, "prod", ("prod-asg", "prod-ec2"), (2, 4), Some(0)).await;
     support::create_state_table(sdk, "state").await;
     instance_ids
 }

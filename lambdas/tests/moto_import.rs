@@ -12,7 +12,7 @@ use aws_sdk_applicationautoscaling::types::{
     PolicyType, PredefinedMetricSpecification, ScalableDimension, ScalableTargetAction, ServiceNamespace,
     StepAdjustment, StepScalingPolicyConfiguration, TargetTrackingScalingPolicyConfiguration,
 };
-use aws_sdk_ecs::types::{AutoScalingGroupProvider, ContainerDefinition, ManagedScaling, ManagedScalingStatus};
+use aws_sdk_ecs::types::ContainerDefinition;
 use ecs_autopilot::config;
 use ecs_autopilot::plan::{plan, History};
 use ecs_autopilot::replay::{metrics_from_get_metric_data, InitialState, Line, MetricMapping};
@@ -44,54 +44,11 @@ fn original() -> Value {
 }
 
 async fn capacity(sdk: &aws_config::SdkConfig) {
-    let asg = aws_sdk_autoscaling::Client::new(sdk);
-    asg.create_launch_configuration()
-        .launch_configuration_name("ecs")
-        .image_id("ami-12c6146b")
-        .instance_type("t2.medium")
-        .send()
-        .await
-        .unwrap();
     let ecs = aws_sdk_ecs::Client::new(sdk);
     let mut providers = Vec::new();
     for (group, provider, desired) in [("prod-asg", "prod-ec2", 2), ("prod-spot-asg", "prod-spot", 1)] {
-        asg.create_auto_scaling_group()
-            .auto_scaling_group_name(group)
-            .launch_configuration_name("ecs")
-            .min_size(0)
-            .max_size(6)
-            .desired_capacity(desired)
-            .availability_zones("us-east-1a")
-            .send()
-            .await
-            .unwrap();
-        let described = asg.describe_auto_scaling_groups().auto_scaling_group_names(group).send().await.unwrap();
-        let arn = described.auto_scaling_groups()[0].auto_scaling_group_arn().unwrap().to_owned();
-        ecs.create_capacity_provider()
-            .name(provider)
-            .auto_scaling_group_provider(
-                AutoScalingGroupProvider::builder()
-                    .auto_scaling_group_arn(arn)
-                    .managed_scaling(
-                        ManagedScaling::builder().status(ManagedScalingStatus::Enabled).target_capacity(100).build(),
-                    )
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
+        support::asg_capacity_provider(sdk, "prod-cluster", (group, provider), (desired, 6), None).await;
         providers.push(provider.to_owned());
-        for i in described.auto_scaling_groups()[0].instances() {
-            let document =
-                json!({"instanceId": i.instance_id(), "availabilityZone": "us-east-1a", "region": "us-east-1"});
-            ecs.register_container_instance()
-                .cluster("prod-cluster")
-                .instance_identity_document(document.to_string())
-                .send()
-                .await
-                .unwrap();
-        }
     }
     ecs.put_cluster_capacity_providers()
         .cluster("prod-cluster")

@@ -237,3 +237,72 @@ pub fn lambda_env(runtime_api: &str, moto: &Moto) -> Vec<(String, String)> {
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect()
 }
+
+/// An Auto Scaling group `group` of t2.medium instances in us-east-1a
+/// (launch configuration `ecs`, created with the first group), its
+/// capacity provider `provider` with managed scaling at 100 % and
+/// `warmup_seconds` of instance warm-up, and its instances registered as
+/// container instances of the existing cluster `cluster`. Returns the EC2
+/// instance ids.
+pub async fn asg_capacity_provider(
+    sdk: &aws_config::SdkConfig,
+    cluster: &str,
+    (group, provider): (&str, &str),
+    (desired, max): (i32, i32),
+    warmup_seconds: Option<i32>,
+) -> Vec<String> {
+    use aws_sdk_ecs::types::{AutoScalingGroupProvider, ManagedScaling, ManagedScalingStatus};
+    let asg = aws_sdk_autoscaling::Client::new(sdk);
+    let existing = asg.describe_launch_configurations().launch_configuration_names("ecs").send().await.unwrap();
+    if existing.launch_configurations().is_empty() {
+        asg.create_launch_configuration()
+            .launch_configuration_name("ecs")
+            .image_id("ami-12c6146b")
+            .instance_type("t2.medium")
+            .send()
+            .await
+            .unwrap();
+    }
+    asg.create_auto_scaling_group()
+        .auto_scaling_group_name(group)
+        .launch_configuration_name("ecs")
+        .min_size(0)
+        .max_size(max)
+        .desired_capacity(desired)
+        .availability_zones("us-east-1a")
+        .send()
+        .await
+        .unwrap();
+    let described = asg.describe_auto_scaling_groups().auto_scaling_group_names(group).send().await.unwrap();
+    let described = &described.auto_scaling_groups()[0];
+    let ecs = aws_sdk_ecs::Client::new(sdk);
+    ecs.create_capacity_provider()
+        .name(provider)
+        .auto_scaling_group_provider(
+            AutoScalingGroupProvider::builder()
+                .auto_scaling_group_arn(described.auto_scaling_group_arn().unwrap())
+                .managed_scaling(
+                    ManagedScaling::builder()
+                        .status(ManagedScalingStatus::Enabled)
+                        .target_capacity(100)
+                        .set_instance_warmup_period(warmup_seconds)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<String> = described.instances().iter().map(|i| i.instance_id().unwrap().to_owned()).collect();
+    for id in &ids {
+        let document = serde_json::json!({"instanceId": id, "availabilityZone": "us-east-1a", "region": "us-east-1"});
+        ecs.register_container_instance()
+            .cluster(cluster)
+            .instance_identity_document(document.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    ids
+}
